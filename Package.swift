@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "CrowdKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CrowdKitCore", targets: ["CrowdKitCore"]),
+        .library(name: "CrowdKitTesting", targets: ["CrowdKitTesting"]),
+        .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
+        .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "CrowdKitCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CrowdKitTesting",
+            dependencies: ["CrowdKitCore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "crowd-notifier",
+            dependencies: [
+                "CrowdKitCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/sample.capture")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "crowdkit-bench",
+            dependencies: ["CrowdKitCore"],
+            path: "Benchmarks/crowdkit-bench",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitCoreTests",
+            dependencies: ["CrowdKitCore", "CrowdKitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdNotifierTests",
+            dependencies: ["crowd-notifier", "CrowdKitCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,283 @@
+/// A small, strict, allocation-free JSON scanner over bytes, used on the ingestion hot path.
+///
+/// It validates what it walks (RFC 8259 grammar, nesting limited to ``maxDepth``) and extracts
+/// only what MV Sense decoding needs; everything else is skipped after validation.
+@usableFromInline
+struct JSONScanner {
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let end: Int
+    @usableFromInline var pos: Int
+
+    static let maxDepth = 64
+
+    @inlinable
+    init(base: UnsafePointer<UInt8>, count: Int) {
+        self.base = base
+        self.end = count
+        self.pos = 0
+    }
+
+    @inlinable
+    var atEnd: Bool { pos >= end }
+
+    @inlinable
+    func peek() -> UInt8? { pos < end ? base[pos] : nil }
+
+    @inlinable
+    mutating func skipWhitespace() {
+        while pos < end {
+            let c = base[pos]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
+        }
+    }
+
+    @inlinable
+    mutating func consume(_ byte: UInt8) -> Bool {
+        if pos < end && base[pos] == byte {
+            pos += 1
+            return true
+        }
+        return false
+    }
+
+    /// Scans a string starting at `"`. Returns the raw (still escaped) content range and whether
+    /// it contains escapes. Validates escapes and rejects raw control characters.
+    @inlinable
+    mutating func scanString() -> (start: Int, end: Int, escaped: Bool)? {
+        guard consume(0x22) else { return nil }
+        let start = pos
+        var escaped = false
+        while pos < end {
+            let c = base[pos]
+            if c == 0x22 {
+                let r = (start, pos, escaped)
+                pos += 1
+                return r
+            }
+            if c == 0x5C {
+                escaped = true
+                pos += 1
+                guard pos < end else { return nil }
+                switch base[pos] {
+                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: pos += 1
+                case 0x75:
+                    guard pos + 4 < end else { return nil }
+                    for i in 1...4 where hexValue(base[pos + i]) == nil { return nil }
+                    pos += 5
+                default: return nil
+                }
+                continue
+            }
+            if c < 0x20 { return nil }
+            pos += 1
+        }
+        return nil
+    }
+
+    /// A number literal: its integer value when it has no fraction or exponent (and fits), else
+    /// its `Double` value.
+    @usableFromInline
+    enum Number {
+        case integer(Int64)
+        case double(Double)
+    }
+
+    @inlinable
+    mutating func scanNumber() -> Number? {
+        let start = pos
+        var negative = false
+        if consume(0x2D) { negative = true }
+        guard pos < end else { return nil }
+        var value: Int64 = 0
+        var overflow = false
+        if base[pos] == 0x30 {
+            pos += 1
+        } else if base[pos] >= 0x31 && base[pos] <= 0x39 {
+            while pos < end, base[pos] >= 0x30, base[pos] <= 0x39 {
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(base[pos] &- 0x30))
+                if o1 || o2 { overflow = true }
+                value = a
+                pos += 1
+            }
+        } else {
+            return nil
+        }
+        var isInteger = true
+        if pos < end && base[pos] == 0x2E {
+            isInteger = false
+            pos += 1
+            let digits = pos
+            while pos < end, base[pos] >= 0x30, base[pos] <= 0x39 { pos += 1 }
+            if pos == digits { return nil }
+        }
+        if pos < end && (base[pos] == 0x65 || base[pos] == 0x45) {
+            isInteger = false
+            pos += 1
+            if pos < end && (base[pos] == 0x2B || base[pos] == 0x2D) { pos += 1 }
+            let digits = pos
+            while pos < end, base[pos] >= 0x30, base[pos] <= 0x39 { pos += 1 }
+            if pos == digits { return nil }
+        }
+        if isInteger && !overflow {
+            return .integer(negative ? -value : value)
+        }
+        // Rare path: parse the literal as a Double.
+        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: pos - start), as: UTF8.self)
+        guard let d = Double(text) else { return nil }
+        return .double(d)
+    }
+
+    @inlinable
+    mutating func scanLiteral(_ bytes: StaticString) -> Bool {
+        let n = bytes.utf8CodeUnitCount
+        guard pos + n <= end else { return false }
+        let p = bytes.utf8Start
+        for i in 0..<n where base[pos + i] != p[i] { return false }
+        pos += n
+        return true
+    }
+
+    /// Validates and skips any value.
+    @usableFromInline
+    mutating func skipValue(depth: Int = 0) -> Bool {
+        guard depth < JSONScanner.maxDepth else { return false }
+        skipWhitespace()
+        guard let c = peek() else { return false }
+        switch c {
+        case 0x22: return scanString() != nil
+        case 0x7B:
+            pos += 1
+            skipWhitespace()
+            if consume(0x7D) { return true }
+            while true {
+                skipWhitespace()
+                guard scanString() != nil else { return false }
+                skipWhitespace()
+                guard consume(0x3A), skipValue(depth: depth + 1) else { return false }
+                skipWhitespace()
+                if consume(0x2C) { continue }
+                return consume(0x7D)
+            }
+        case 0x5B:
+            pos += 1
+            skipWhitespace()
+            if consume(0x5D) { return true }
+            while true {
+                guard skipValue(depth: depth + 1) else { return false }
+                skipWhitespace()
+                if consume(0x2C) { continue }
+                return consume(0x5D)
+            }
+        case 0x74: return scanLiteral("true")
+        case 0x66: return scanLiteral("false")
+        case 0x6E: return scanLiteral("null")
+        default: return scanNumber() != nil
+        }
+    }
+
+    /// Whether the raw key bytes in `range` equal `key` (keys with escapes compare decoded).
+    @inlinable
+    func keyEquals(_ s: (start: Int, end: Int, escaped: Bool), _ key: StaticString) -> Bool {
+        let n = key.utf8CodeUnitCount
+        if !s.escaped {
+            guard s.end - s.start == n else { return false }
+            let k = key.utf8Start
+            for i in 0..<n where base[s.start + i] != k[i] { return false }
+            return true
+        }
+        var decoded: [UInt8] = []
+        guard JSONScanner.unescape(base: base, from: s.start, to: s.end, into: &decoded) else { return false }
+        return decoded.elementsEqual(UnsafeBufferPointer(start: key.utf8Start, count: n))
+    }
+
+    /// Appends the decoded bytes of the escaped string content `base[from..<to]` to `out`.
+    /// Returns false on an invalid escape (including unpaired surrogates, which become U+FFFD).
+    @usableFromInline
+    static func unescape(base: UnsafePointer<UInt8>, from: Int, to: Int, into out: inout [UInt8]) -> Bool {
+        var i = from
+        while i < to {
+            let c = base[i]
+            if c != 0x5C {
+                // copy a run of plain bytes
+                var j = i + 1
+                while j < to && base[j] != 0x5C { j += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: j - i))
+                i = j
+                continue
+            }
+            guard i + 1 < to else { return false }
+            let e = base[i + 1]
+            i += 2
+            switch e {
+            case 0x22: out.append(0x22)
+            case 0x5C: out.append(0x5C)
+            case 0x2F: out.append(0x2F)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard let u = hex4(base, i, to) else { return false }
+                i += 4
+                var scalar: UInt32 = u
+                if u >= 0xD800 && u <= 0xDBFF {
+                    if i + 6 <= to, base[i] == 0x5C, base[i + 1] == 0x75, let lo = hex4(base, i + 2, to),
+                        lo >= 0xDC00 && lo <= 0xDFFF
+                    {
+                        scalar = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
+                        i += 6
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if u >= 0xDC00 && u <= 0xDFFF {
+                    scalar = 0xFFFD
+                }
+                appendUTF8(scalar, to: &out)
+            default: return false
+            }
+        }
+        return true
+    }
+
+    @usableFromInline
+    static func hex4(_ base: UnsafePointer<UInt8>, _ at: Int, _ end: Int) -> UInt32? {
+        guard at + 4 <= end else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            guard let h = hexValue(base[at + k]) else { return nil }
+            v = v << 4 | UInt32(h)
+        }
+        return v
+    }
+
+    @usableFromInline
+    static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80: out.append(UInt8(scalar))
+        case 0x80..<0x800:
+            out.append(UInt8(0xC0 | (scalar >> 6)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | (scalar >> 12)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        default:
+            out.append(UInt8(0xF0 | (scalar >> 18)))
+            out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+}
+
+@inlinable
+func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: c - 0x30
+    case 0x41...0x46: c - 0x41 + 10
+    case 0x61...0x66: c - 0x61 + 10
+    default: nil
+    }
+}

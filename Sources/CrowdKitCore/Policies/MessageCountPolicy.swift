@@ -1,0 +1,139 @@
+/// Parameters of the message-count policy (SEMANTICS.md §3), named after the original config.py.
+public struct MessageCountParameters: Hashable, Sendable, Codable {
+    /// `MOTION_ALERT_PEOPLE_COUNT_THRESHOLD`: a message with `people >= armPeople` arms the zone.
+    public var armPeople: Int
+    /// `MOTION_ALERT_ITERATE_COUNT`: minimum number of messages counted while armed.
+    public var iterateCount: Int
+    /// `MOTION_ALERT_TRIGGER_PEOPLE_COUNT`: minimum peak people count of the activity.
+    public var triggerPeople: Int
+    /// `TIMEOUT`: consecutive zero-people messages that end the activity.
+    public var timeoutCount: Int
+    /// `MOTION_PAUSE_TIME`: after an alert the zone ignores observations with `ts < alertTs + pause`.
+    public var pause: Duration
+
+    public init(
+        armPeople: Int = 1, iterateCount: Int = 50, triggerPeople: Int = 1, timeoutCount: Int = 20,
+        pause: Duration = .seconds(5)
+    ) {
+        self.armPeople = armPeople
+        self.iterateCount = iterateCount
+        self.triggerPeople = triggerPeople
+        self.timeoutCount = timeoutCount
+        self.pause = pause
+    }
+
+    public static let defaults = MessageCountParameters()
+
+    /// Checks ranges; the error names the config key and the accepted form.
+    public func validate() throws(ConfigurationError) {
+        if armPeople < 1 { throw .invalid(key: "detection.armPeople", expected: "an integer >= 1", got: "\(armPeople)") }
+        if iterateCount < 0 {
+            throw .invalid(key: "detection.iterateCount", expected: "an integer >= 0", got: "\(iterateCount)")
+        }
+        if triggerPeople < 0 {
+            throw .invalid(key: "detection.triggerPeople", expected: "an integer >= 0", got: "\(triggerPeople)")
+        }
+        if timeoutCount < 1 {
+            throw .invalid(key: "detection.timeoutCount", expected: "an integer >= 1", got: "\(timeoutCount)")
+        }
+        if pause < .zero {
+            throw .invalid(key: "detection.pauseSeconds", expected: "a number of seconds >= 0", got: "\(pause.secondsValue)")
+        }
+    }
+}
+
+/// Compatibility with the original notifier's message counting, per zone (SEMANTICS.md §3).
+/// Events fire when the activity ends, so they are complete (`endedAt == firedAt`) when created.
+public struct MessageCountPolicy: DetectionPolicy {
+    public var defaults: MessageCountParameters
+    /// Per-zone parameters; zone `"*"` applies to every zone of that camera.
+    public var overrides: [ZoneKey: MessageCountParameters]
+
+    public init(_ defaults: MessageCountParameters = .defaults, overrides: [ZoneKey: MessageCountParameters] = [:]) {
+        self.defaults = defaults
+        self.overrides = overrides
+    }
+
+    public var name: String { "messageCount" }
+
+    public func parameters(for zone: ZoneKey) -> MessageCountParameters {
+        if overrides.isEmpty { return defaults }
+        return overrides[zone] ?? overrides[ZoneKey(camera: zone.camera, zone: "*")] ?? defaults
+    }
+
+    public struct ZoneState: Sendable, Hashable {
+        @usableFromInline var armPeople: Int
+        @usableFromInline var iterateCount: Int
+        @usableFromInline var triggerPeople: Int
+        @usableFromInline var timeoutCount: Int
+        @usableFromInline var pause: Int64
+        @usableFromInline var lastTs: Int64 = .min
+        @usableFromInline var armed = false
+        @usableFromInline var armedAt: Int64 = 0
+        @usableFromInline var messages = 0
+        @usableFromInline var peak = 0
+        @usableFromInline var zeros = 0
+        @usableFromInline var pausedUntil: Int64 = .min
+    }
+
+    public func makeState(for zone: ZoneKey) -> ZoneState {
+        let p = parameters(for: zone)
+        return ZoneState(
+            armPeople: p.armPeople, iterateCount: p.iterateCount, triggerPeople: p.triggerPeople,
+            timeoutCount: p.timeoutCount, pause: p.pause.milliseconds)
+    }
+
+    @inlinable
+    public func process(_ reading: ZoneReading, state z: inout ZoneState) -> Detection {
+        let ts = reading.ts
+        let people = reading.people
+        if z.lastTs != .min && ts < z.lastTs { return Detection() }
+        z.lastTs = ts
+        // 1. paused
+        if ts < z.pausedUntil { return Detection() }
+        // 2. armed
+        if z.armed {
+            z.messages += 1
+            if people > z.peak { z.peak = people }
+            if people > 0 { z.zeros = 0 } else { z.zeros += 1 }
+            if z.zeros >= z.timeoutCount {
+                var result = Detection()
+                if z.messages >= z.iterateCount && z.peak >= z.triggerPeople {
+                    result.fired = EpisodeReport(
+                        startedAt: z.armedAt, firedAt: ts, endedAt: ts, peak: z.peak, count: people, at: ts)
+                    z.pausedUntil = ts &+ z.pause
+                }
+                z.armed = false
+                z.messages = 0
+                z.peak = 0
+                z.zeros = 0
+                return result
+            }
+            return Detection()
+        }
+        // 3. arm
+        if people >= z.armPeople {
+            z.armed = true
+            z.armedAt = ts
+            z.peak = people
+        }
+        return Detection()
+    }
+
+    public func phase(of z: ZoneState) -> ZonePhase {
+        if z.armed { return .pending(since: z.armedAt) }
+        if z.pausedUntil != .min && z.lastTs < z.pausedUntil { return .paused(until: z.pausedUntil) }
+        return .idle
+    }
+
+    public func description(for zone: ZoneKey) -> PolicyDescription {
+        let p = parameters(for: zone)
+        return PolicyDescription(
+            name: name,
+            parameters: [
+                "armPeople": Double(p.armPeople), "iterateCount": Double(p.iterateCount),
+                "triggerPeople": Double(p.triggerPeople), "timeoutCount": Double(p.timeoutCount),
+                "pauseSeconds": p.pause.secondsValue,
+            ])
+    }
+}

@@ -1,0 +1,64 @@
+/// Keeps crowd events and the outbox of their notifications.
+///
+/// ``InMemoryEventStore`` is built in; `CrowdKitSQLite` provides the durable default.
+///
+/// ## Implementation requirements
+/// - Safe to call from many tasks at once (`Sendable`; an actor or a database pool).
+/// - ``apply(_:)`` is atomic and idempotent: it inserts the event or replaces the stored one with
+///   the same id, and inserts the change's deliveries whose ids are not stored yet, all or nothing.
+///   Applying the same change twice leaves the store as applying it once. A delivery that exists
+///   keeps its status.
+/// - ``events(_:)`` lists newest first by `(startedAt, id)` descending, applies every filter of
+///   ``EventQuery``, returns at most ``EventQuery/effectiveLimit`` records and a cursor when more
+///   follow; paging with the cursors visits every matching event exactly once, even while events
+///   are being added.
+/// - ``pendingDeliveries(limit:)`` returns deliveries with status `.pending`, oldest first; after
+///   a restart a durable store returns those that were pending (or in flight) when it stopped.
+/// - ``updateDelivery(_:)`` replaces the stored delivery with the same id (status, attempts,
+///   `updatedAt`); it throws ``EventStoreError`` `.notFound` for an unknown id.
+/// - Errors thrown are the store's failures (disk, database); they never contain secrets.
+public protocol EventStore: Sendable {
+    /// Records one change to the event log and its new deliveries, atomically.
+    func apply(_ change: EventChange) async throws
+
+    /// The event with `id` and its deliveries, if stored.
+    func record(id: CrowdEventID) async throws -> EventRecord?
+
+    /// One page of events, newest first.
+    func events(_ query: EventQuery) async throws -> EventPage
+
+    /// Deliveries still to be sent, oldest first.
+    func pendingDeliveries(limit: Int) async throws -> [Delivery]
+
+    /// Stores a delivery's new status.
+    func updateDelivery(_ delivery: Delivery) async throws
+
+    /// Deletes events (and their deliveries) that started before `cameraTime` (epoch ms).
+    /// Returns how many events were deleted.
+    func prune(startedBefore cameraTime: Int64) async throws -> Int
+}
+
+/// The error an ``EventStore`` throws for a request it cannot satisfy.
+public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Value: Hashable, Sendable { case notFound, unavailable, invalid }
+        fileprivate let value: Value
+        /// The referenced event or delivery does not exist.
+        public static let notFound = Code(value: .notFound)
+        /// The store cannot be used (closed, disk failure).
+        public static let unavailable = Code(value: .unavailable)
+        /// The request was malformed.
+        public static let invalid = Code(value: .invalid)
+        public var description: String { "\(value)" }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "event store: \(message)" }
+}

@@ -1,0 +1,2 @@
+import CrowdKitCore
+print("crowd-notifier")
