@@ -41,7 +41,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources/sample.capture")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,138 @@
+/// Parses capture lines (SEMANTICS.md §5): JSON Lines as written by `crowd-notifier record`
+/// (`{"receivedAt": ms, "topic": "...", "payload": "<raw payload as a string>"}`) and
+/// `mosquitto_sub -v` output (`<topic> <payload>`), mixed freely. Empty lines and lines starting
+/// with `#` are skipped.
+///
+/// Allocation-free on the common path: escaped strings are decoded into reused scratch buffers.
+public struct CaptureParser {
+    /// What one line held.
+    public enum Line<R> {
+        /// Empty or a `#` comment.
+        case skipped
+        /// Not a capture line; the reason in words.
+        case malformed(String)
+        /// A message; `R` is what the body returned for it.
+        case message(R)
+    }
+
+    @usableFromInline var topicScratch: [UInt8] = []
+    @usableFromInline var payloadScratch: [UInt8] = []
+
+    public init() {
+        topicScratch.reserveCapacity(256)
+        payloadScratch.reserveCapacity(4096)
+    }
+
+    /// Parses one line (without its newline) and calls `body` with the topic, the raw payload and
+    /// `receivedAt` (JSON Lines only) when it holds a message.
+    @inlinable
+    public mutating func parse<R>(
+        line: UnsafeRawBufferPointer,
+        _ body: (_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ receivedAt: Int64?) -> R
+    ) -> Line<R> {
+        guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .skipped }
+        var end = line.count
+        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        var start = 0
+        while start < end && (base[start] == 0x20 || base[start] == 0x09) { start += 1 }
+        if start == end || base[start] == 0x23 { return .skipped }
+        if base[start] == 0x7B {
+            return parseJSONLine(base: base + start, count: end - start, body)
+        }
+        // mosquitto_sub -v: topic, one space, payload
+        var i = start
+        while i < end && base[i] != 0x20 { i += 1 }
+        guard i < end else { return .malformed("no payload after the topic (expected \"<topic> <payload>\" or a JSON object)") }
+        let topic = UnsafeRawBufferPointer(start: base + start, count: i - start)
+        let payload = UnsafeRawBufferPointer(start: base + i + 1, count: end - i - 1)
+        return .message(body(topic, payload, nil))
+    }
+
+    @usableFromInline
+    mutating func parseJSONLine<R>(
+        base: UnsafePointer<UInt8>, count: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64?) -> R
+    ) -> Line<R> {
+        var s = JSONScanner(base: base, count: count)
+        var topic: (start: Int, end: Int, escaped: Bool)?
+        var payload: (start: Int, end: Int, escaped: Bool)?
+        var payloadRaw: Range<Int>?  // payload given as a JSON value rather than a string
+        var receivedAt: Int64?
+        guard s.consume(0x7B) else { return .malformed("not a JSON object") }
+        s.skipWhitespace()
+        if !s.consume(0x7D) {
+            while true {
+                s.skipWhitespace()
+                guard let key = s.scanString() else { return .malformed("invalid JSON") }
+                s.skipWhitespace()
+                guard s.consume(0x3A) else { return .malformed("invalid JSON") }
+                s.skipWhitespace()
+                if s.keyEquals(key, "topic") {
+                    guard s.peek() == 0x22, let v = s.scanString() else { return .malformed("\"topic\" is not a string") }
+                    topic = v
+                } else if s.keyEquals(key, "payload") {
+                    if s.peek() == 0x22 {
+                        guard let v = s.scanString() else { return .malformed("invalid JSON") }
+                        payload = v
+                        payloadRaw = nil
+                    } else {
+                        let from = s.pos
+                        guard s.skipValue(depth: 1) else { return .malformed("invalid JSON") }
+                        payloadRaw = from..<s.pos
+                        payload = nil
+                    }
+                } else if s.keyEquals(key, "receivedAt") {
+                    if case .integer(let v)? = s.scanNumber() {
+                        receivedAt = v
+                    } else {
+                        return .malformed("\"receivedAt\" is not an integer (epoch ms)")
+                    }
+                } else {
+                    guard s.skipValue(depth: 1) else { return .malformed("invalid JSON") }
+                }
+                s.skipWhitespace()
+                if s.consume(0x2C) { continue }
+                guard s.consume(0x7D) else { return .malformed("invalid JSON") }
+                break
+            }
+        }
+        s.skipWhitespace()
+        guard s.atEnd else { return .malformed("text after the JSON object") }
+        guard let t = topic else { return .malformed("missing \"topic\"") }
+        guard payload != nil || payloadRaw != nil else { return .malformed("missing \"payload\"") }
+
+        let topicBuf: UnsafeRawBufferPointer
+        if t.escaped {
+            topicScratch.removeAll(keepingCapacity: true)
+            guard JSONScanner.unescape(base: base, from: t.start, to: t.end, into: &topicScratch) else {
+                return .malformed("invalid escape in \"topic\"")
+            }
+            topicBuf = UnsafeRawBufferPointer(start: nil, count: 0)  // replaced below
+        } else {
+            topicBuf = UnsafeRawBufferPointer(start: base + t.start, count: t.end - t.start)
+        }
+        var payloadBuf: UnsafeRawBufferPointer
+        if let r = payloadRaw {
+            payloadBuf = UnsafeRawBufferPointer(start: base + r.lowerBound, count: r.count)
+        } else {
+            let p = payload!
+            if p.escaped {
+                payloadScratch.removeAll(keepingCapacity: true)
+                guard JSONScanner.unescape(base: base, from: p.start, to: p.end, into: &payloadScratch) else {
+                    return .malformed("invalid escape in \"payload\"")
+                }
+                payloadBuf = UnsafeRawBufferPointer(start: nil, count: 0)
+            } else {
+                payloadBuf = UnsafeRawBufferPointer(start: base + p.start, count: p.end - p.start)
+            }
+        }
+        let topicEscaped = t.escaped
+        let payloadEscaped = payloadRaw == nil && payload!.escaped
+        return topicScratch.withUnsafeBytes { ts in
+            payloadScratch.withUnsafeBytes { ps in
+                if payloadEscaped { payloadBuf = ps }
+                return .message(body(topicEscaped ? ts : topicBuf, payloadBuf, receivedAt))
+            }
+        }
+    }
+}

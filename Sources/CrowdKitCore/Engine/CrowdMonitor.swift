@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import Metrics
+
+/// Which notifiers get an outbox record for which kinds of event change.
+public struct NotificationPlan: Hashable, Sendable {
+    /// ``Notifier/name``s; one ``Delivery`` per notifier and due change.
+    public var notifiers: [String]
+    /// Which changes notify (default: only `fired`).
+    public var kinds: Set<NotificationKind>
+
+    public init(notifiers: [String] = [], kinds: Set<NotificationKind> = [.fired]) {
+        self.notifiers = notifiers
+        self.kinds = kinds
+    }
+
+    /// The deliveries a change makes due.
+    public func deliveries(for change: EventChange, now: Int64) -> [Delivery] {
+        guard kinds.contains(change.kind) else { return [] }
+        let seq = change.kind == .reminder ? change.event.reminders : 0
+        return notifiers.map {
+            Delivery(eventID: change.event.id, notifier: $0, kind: change.kind, sequence: seq, createdAt: now)
+        }
+    }
+}
+
+/// Runs detection on a live feed: consumes a ``MessageSource``, keeps per-zone state in a
+/// ``DetectionEngine`` owned by its own task, writes every event change (with the deliveries the
+/// ``NotificationPlan`` makes due) to the ``EventStore``, and broadcasts the changes to listeners.
+///
+/// Shape of a swift-service-lifecycle `Service` (`run()`); an app conforms it with
+/// `extension CrowdMonitor: Service {}`.
+public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>: Sendable {
+    public let source: Source
+    public let policy: Policy
+    public let filter: ZoneFilter
+    public let store: any EventStore
+    public let plan: NotificationPlan
+    private let logger: Logger
+    private let shared = LockedBox(Shared())
+    private let subscribers = LockedBox(Subscribers())
+
+    private struct Shared: Sendable {
+        var zones: [ZoneSnapshot] = []
+        var counters = EngineCounters()
+        var messagesPerSecond = 0.0
+    }
+
+    private struct Subscribers: Sendable {
+        var next = 0
+        var continuations: [Int: AsyncStream<EventChange>.Continuation] = [:]
+    }
+
+    public init(
+        source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
+        notifiers: NotificationPlan = NotificationPlan(), logger: Logger
+    ) {
+        self.source = source
+        self.policy = policy
+        self.filter = filter
+        self.store = store
+        self.plan = notifiers
+        self.logger = logger
+    }
+
+    /// Live state of every zone seen (refreshed at least every 100 ms while messages flow).
+    public var zones: [ZoneSnapshot] { shared.withLock { $0.zones } }
+
+    /// Counters so far (refreshed with ``zones``).
+    public var statistics: EngineCounters { shared.withLock { $0.counters } }
+
+    /// Messages per second over the last refresh interval.
+    public var messagesPerSecond: Double { shared.withLock { $0.messagesPerSecond } }
+
+    /// The feed's health.
+    public var sourceStatus: SourceStatus { source.status }
+
+    /// A stream of every event change from now on. Slow listeners lose the oldest changes beyond
+    /// `buffer`, never block detection.
+    public func changes(buffer: Int = 1024) -> AsyncStream<EventChange> {
+        let (stream, continuation) = AsyncStream<EventChange>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        let id = subscribers.withLock { s in
+            s.next += 1
+            s.continuations[s.next] = continuation
+            return s.next
+        }
+        continuation.onTermination = { [subscribers] _ in
+            subscribers.withLock { _ = $0.continuations.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Consumes the source until it ends or the task is cancelled. Throws only when the source
+    /// cannot start or fails for good.
+    public func run() async throws {
+        var engine = DetectionEngine(policy: policy, filter: filter)
+        var pending: [EventChange] = []
+        var rejectLog = RejectLogLimiter()
+        let metrics = MonitorMetrics()
+        var published = EngineCounters()
+        var lastPublish = ContinuousClock.now
+        var messagesAtPublish = 0
+        logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
+        defer {
+            subscribers.withLock { s in
+                for c in s.continuations.values { c.finish() }
+                s.continuations.removeAll()
+            }
+        }
+        let messages = try await source.messages()
+        do {
+            for try await message in messages {
+                let outcome = engine.process(message) { pending.append($0) }
+                if case .rejected(let reason) = outcome {
+                    rejectLog.note(message, reason, logger: logger)
+                }
+                if !pending.isEmpty {
+                    await deliver(&pending)
+                    publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
+                } else if ContinuousClock.now - lastPublish >= .milliseconds(100) {
+                    publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
+                }
+            }
+        } catch is CancellationError {
+        }
+        if !pending.isEmpty { await deliver(&pending) }
+        publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
+        logger.info(
+            "monitor stopped",
+            metadata: [
+                "crowd.messages": "\(engine.counters.messages)", "crowd.fired": "\(engine.counters.fired)",
+            ])
+    }
+
+    /// Writes changes to the store (retrying a failing store with back-off, never dropping a
+    /// change) and broadcasts them.
+    private func deliver(_ changes: inout [EventChange]) async {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for var change in changes {
+            change.deliveries = plan.deliveries(for: change, now: now)
+            logChange(change)
+            var delay = Duration.milliseconds(50)
+            while true {
+                do {
+                    try await store.apply(change)
+                    break
+                } catch {
+                    logger.error(
+                        "event store write failed; retrying",
+                        metadata: ["crowd.event": "\(change.event.id)", "error": "\(error)"])
+                    if Task.isCancelled {
+                        logger.critical(
+                            "event not stored at shutdown",
+                            metadata: ["crowd.event": "\(change.event.id)", "crowd.camera": "\(change.event.camera)"])
+                        break
+                    }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+            subscribers.withLock { s in
+                for c in s.continuations.values { c.yield(change) }
+            }
+        }
+        changes.removeAll(keepingCapacity: true)
+    }
+
+    private func logChange(_ change: EventChange) {
+        let e = change.event
+        let meta: Logger.Metadata = [
+            "crowd.event": "\(e.id)", "crowd.camera": "\(e.camera)", "crowd.zone": "\(e.zone)",
+            "crowd.peak": "\(e.peak)", "crowd.started_at": "\(e.startedAt)",
+        ]
+        switch change.kind {
+        case .fired:
+            logger.notice(
+                "crowd fired: camera \(e.camera) zone \(e.zone) peak \(e.peak) people (started \(CrowdMessageFormatter.iso8601(e.startedAt)))",
+                metadata: meta)
+        case .reminder:
+            logger.info("crowd still there: camera \(e.camera) zone \(e.zone) \(e.lastCount) people", metadata: meta)
+        case .ended:
+            logger.info(
+                "crowd ended: camera \(e.camera) zone \(e.zone) peak \(e.peak) people after \(CrowdMessageFormatter.duration(milliseconds: e.durationMilliseconds))",
+                metadata: meta)
+        }
+    }
+
+    private func publish(
+        _ engine: DetectionEngine<Policy>, _ published: inout EngineCounters, _ metrics: MonitorMetrics,
+        _ lastPublish: inout ContinuousClock.Instant, _ messagesAtPublish: inout Int
+    ) {
+        let now = ContinuousClock.now
+        let counters = engine.statistics
+        let elapsed = (now - lastPublish).secondsValue
+        let rate = elapsed > 0 ? Double(counters.messages - messagesAtPublish) / elapsed : 0
+        metrics.record(counters, since: published)
+        published = counters
+        let zones = engine.snapshot()
+        shared.withLock {
+            $0.zones = zones
+            $0.counters = counters
+            $0.messagesPerSecond = rate
+        }
+        lastPublish = now
+        messagesAtPublish = counters.messages
+    }
+}
+
+/// swift-metrics instruments of the monitor, fed in batches (never per message).
+struct MonitorMetrics {
+    let messages = Counter(label: "crowdkit_messages_total")
+    let observations = Counter(label: "crowdkit_observations_total")
+    let nonCount = Counter(label: "crowdkit_messages_skipped_total", dimensions: [("reason", "non_count")])
+    let filtered = Counter(label: "crowdkit_messages_skipped_total", dimensions: [("reason", "filtered")])
+    let outOfOrder = Counter(label: "crowdkit_messages_dropped_total", dimensions: [("reason", "out_of_order")])
+    let fired = Counter(label: "crowdkit_events_total", dimensions: [("kind", "fired")])
+    let reminders = Counter(label: "crowdkit_events_total", dimensions: [("kind", "reminder")])
+    let ended = Counter(label: "crowdkit_events_total", dimensions: [("kind", "ended")])
+    let rejected: [RejectReason: Counter] = Dictionary(
+        uniqueKeysWithValues: RejectReason.allCases.map {
+            ($0, Counter(label: "crowdkit_messages_rejected_total", dimensions: [("reason", $0.rawValue)]))
+        })
+
+    func record(_ c: EngineCounters, since p: EngineCounters) {
+        func add(_ counter: Counter, _ a: Int, _ b: Int) { if a > b { counter.increment(by: a - b) } }
+        add(messages, c.messages, p.messages)
+        add(observations, c.observations, p.observations)
+        add(nonCount, c.nonCount, p.nonCount)
+        add(filtered, c.filtered, p.filtered)
+        add(outOfOrder, c.outOfOrder, p.outOfOrder)
+        add(fired, c.fired, p.fired)
+        add(reminders, c.reminders, p.reminders)
+        add(ended, c.ended, p.ended)
+        for (r, counter) in rejected { add(counter, c.rejectedByReason[r] ?? 0, p.rejectedByReason[r] ?? 0) }
+    }
+}
+
+/// Logs a rejected message at most once per topic per minute (SEMANTICS.md §1).
+struct RejectLogLimiter {
+    private var last: [String: ContinuousClock.Instant] = [:]
+
+    mutating func note(_ message: SourceMessage, _ reason: RejectReason, logger: Logger) {
+        let topic: String
+        switch message {
+        case .raw(let r): topic = r.topic
+        case .observation(let o): topic = "\(o.camera)/\(o.zone)"
+        }
+        let now = ContinuousClock.now
+        if let t = last[topic], now - t < .seconds(60) { return }
+        if last.count > 10_000 { last.removeAll() }
+        last[topic] = now
+        logger.warning(
+            "message rejected: \(reason)", metadata: ["mqtt.topic": "\(topic)", "crowd.reason": "\(reason.rawValue)"])
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Words for crowd notifications, shared by the log notifier and chat notifiers.
+public enum CrowdMessageFormatter {
+    /// `Crowd detected: 7 people in Lobby (zone 5843…) on camera Front Desk (Q2GV-…) for 2 min
+    /// since 14:03:12 UTC — video: https://…`
+    public static func plainText(_ n: CrowdNotification, timeZone: TimeZone = .gmt) -> String {
+        let e = n.event
+        let head: String
+        switch n.kind {
+        case .fired: head = "Crowd detected"
+        case .reminder: head = "Crowd still there"
+        case .ended: head = "Crowd ended"
+        }
+        let people = n.kind == .ended ? "peak \(e.peak) \(e.peak == 1 ? "person" : "people")" : "\(e.lastCount) \(e.lastCount == 1 ? "person" : "people")"
+        var s = "\(head): \(people) in \(zoneLabel(e)) on camera \(cameraLabel(e))"
+        s += " for \(duration(milliseconds: n.kind == .fired ? e.firedAt - e.startedAt : e.durationMilliseconds))"
+        s += " since \(clockTime(e.startedAt, timeZone: timeZone))"
+        if let url = e.videoURL { s += " — video: \(url)" }
+        if !e.enrichmentNotes.isEmpty { s += " (\(e.enrichmentNotes.joined(separator: "; ")))" }
+        return s
+    }
+
+    /// The zone's label with its id, or the id alone.
+    public static func zoneLabel(_ e: CrowdEvent) -> String {
+        if let name = e.zoneName, !name.isEmpty { return "\(name) (zone \(e.zone))" }
+        return e.zone == "0" ? "Full Frame (zone 0)" : "zone \(e.zone)"
+    }
+
+    /// The camera's name with its serial, or the serial alone.
+    public static func cameraLabel(_ e: CrowdEvent) -> String {
+        if let name = e.cameraName, !name.isEmpty { return "\(name) (\(e.camera))" }
+        return e.camera
+    }
+
+    /// `45 s`, `2 min`, `1 h 5 min`.
+    public static func duration(milliseconds ms: Int64) -> String {
+        let s = max(ms, 0) / 1000
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min" }
+        let m = (s % 3600) / 60
+        return m == 0 ? "\(s / 3600) h" : "\(s / 3600) h \(m) min"
+    }
+
+    /// `14:03:12 UTC` for camera epoch ms.
+    public static func clockTime(_ ms: Int64, timeZone: TimeZone = .gmt) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = timeZone
+        let d = cal.dateComponents([.hour, .minute, .second], from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        let zone = timeZone == .gmt ? "UTC" : (timeZone.abbreviation() ?? timeZone.identifier)
+        return String(format: "%02d:%02d:%02d", d.hour ?? 0, d.minute ?? 0, d.second ?? 0) + " " + zone
+    }
+
+    /// ISO 8601 with milliseconds, UTC, for camera epoch ms (`2024-11-28T08:00:12.600Z`), computed
+    /// in integers so a millisecond is never rounded away.
+    public static func iso8601(_ ms: Int64) -> String {
+        let (secsRaw, milliRaw) = ms.quotientAndRemainder(dividingBy: 1000)
+        let secs = milliRaw < 0 ? secsRaw - 1 : secsRaw
+        let milli = milliRaw < 0 ? milliRaw + 1000 : milliRaw
+        var days = secs / 86400
+        var sod = secs % 86400
+        if sod < 0 {
+            sod += 86400
+            days -= 1
+        }
+        // civil_from_days (H. Hinnant)
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ n: Int) -> String {
+            let s = String(v)
+            return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod % 3600 / 60, 2)):\(pad(sod % 60, 2)).\(pad(milli, 3))Z"
+    }
+}

@@ -1,0 +1,77 @@
+/// An ``EventStore`` in memory: for tests, replay, and apps that do not need events to survive a
+/// restart. Optionally bounded: beyond `capacity` events, the oldest are evicted with their
+/// deliveries.
+public actor InMemoryEventStore: EventStore {
+    private var events: [CrowdEventID: CrowdEvent] = [:]
+    private var deliveries: [String: Delivery] = [:]
+    private var deliveriesByEvent: [CrowdEventID: [String]] = [:]
+    private var pendingOrder: [String] = []
+    /// Maximum number of events kept; `nil` keeps everything.
+    public let capacity: Int?
+
+    public init(capacity: Int? = nil) {
+        self.capacity = capacity
+    }
+
+    public func apply(_ change: EventChange) async throws {
+        events[change.event.id] = change.event
+        for d in change.deliveries where deliveries[d.id] == nil {
+            deliveries[d.id] = d
+            deliveriesByEvent[d.eventID, default: []].append(d.id)
+            if d.status == .pending { pendingOrder.append(d.id) }
+        }
+        if let capacity, events.count > capacity { evictOldest(events.count - capacity) }
+    }
+
+    public func record(id: CrowdEventID) async throws -> EventRecord? {
+        guard let e = events[id] else { return nil }
+        return EventRecord(event: e, deliveries: deliveryList(for: id))
+    }
+
+    public func events(_ query: EventQuery) async throws -> EventPage {
+        let limit = query.effectiveLimit
+        let sorted = events.values.filter { e in
+            query.matches(e) && (query.cursor.map { $0.precedes(e) } ?? true)
+        }.sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
+        let page = sorted.prefix(limit)
+        let next = sorted.count > limit ? page.last.map { EventCursor(startedAt: $0.startedAt, id: $0.id) } : nil
+        return EventPage(records: page.map { EventRecord(event: $0, deliveries: deliveryList(for: $0.id)) }, nextCursor: next)
+    }
+
+    public func pendingDeliveries(limit: Int) async throws -> [Delivery] {
+        pendingOrder.removeAll { deliveries[$0]?.status != .pending }
+        return pendingOrder.prefix(max(limit, 0)).compactMap { deliveries[$0] }
+    }
+
+    public func updateDelivery(_ delivery: Delivery) async throws {
+        guard let old = deliveries[delivery.id] else {
+            throw EventStoreError(.notFound, "no delivery \(delivery.id)")
+        }
+        deliveries[delivery.id] = delivery
+        if delivery.status == .pending && old.status != .pending { pendingOrder.append(delivery.id) }
+    }
+
+    public func prune(startedBefore cameraTime: Int64) async throws -> Int {
+        let old = events.values.filter { $0.startedAt < cameraTime }.map(\.id)
+        for id in old { remove(id) }
+        return old.count
+    }
+
+    /// Number of stored events.
+    public var count: Int { events.count }
+
+    private func deliveryList(for id: CrowdEventID) -> [Delivery] {
+        (deliveriesByEvent[id] ?? []).compactMap { deliveries[$0] }
+    }
+
+    private func evictOldest(_ n: Int) {
+        for e in events.values.sorted(by: { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }).prefix(n) {
+            remove(e.id)
+        }
+    }
+
+    private func remove(_ id: CrowdEventID) {
+        events[id] = nil
+        for d in deliveriesByEvent.removeValue(forKey: id) ?? [] { deliveries[d] = nil }
+    }
+}

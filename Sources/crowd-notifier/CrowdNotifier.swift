@@ -1,0 +1,56 @@
+import ArgumentParser
+import CrowdKitCore
+import Logging
+
+@main
+struct CrowdNotifier: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crowd-notifier",
+        abstract: "Detects crowds in Meraki MV Sense people counts and tells someone.",
+        discussion: """
+            Start with `crowd-notifier demo` (no camera, broker or credentials needed).
+            `crowd-notifier replay CAPTURE` runs detection over a recorded feed.
+            """,
+        version: "0.1.0",
+        subcommands: [DemoCommand.self, ReplayCommand.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Common logging options.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ValidationError(
+                "--log-level must be one of trace, debug, info, notice, warning, error, critical (got \"\(logLevel)\")")
+        }
+    }
+
+    /// Bootstraps swift-log once for the process (stderr) and returns a logger.
+    func makeLogger(label: String = "crowd-notifier") -> Logger {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+enum LoggingBootstrap {
+    private static let done = LockedBox(false)
+    static func once(level: Logger.Level) {
+        let first = done.withLock { d -> Bool in
+            defer { d = true }
+            return !d
+        }
+        guard first else { return }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import CrowdKitCore
+import Foundation
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run detection over a capture and print the crowd events.",
+        discussion: """
+            CAPTURE holds one message a line: JSON Lines as written by `crowd-notifier record`, or \
+            `mosquitto_sub -v` output (topic, space, payload). Use - for standard input. Events are \
+            printed after the whole capture was read, ordered by firedAt, camera, zone. Malformed and \
+            rejected lines are reported on standard error with their numbers. Exit status: 0 when the \
+            capture was read, 64 for an invalid option, 66 when the capture cannot be read.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, jsonl
+    }
+
+    @Argument(help: "The capture file (- for standard input).")
+    var capture: String
+
+    @OptionGroup var detection: DetectionOptions
+
+    @Option(name: .long, help: "Output format: table (default) or jsonl.")
+    var format: Format = .table
+
+    @Flag(name: .long, help: "Do not list malformed and rejected lines on standard error.")
+    var quiet = false
+
+    func run() throws {
+        let policy = try detection.makePolicy()
+        try replay(policy)
+    }
+
+    private func replay<P: DetectionPolicy>(_ policy: P) throws {
+        let replay = Replay(policy: policy, filter: detection.filter)
+        let progress = ProgressLine(path: capture)
+        let result: Replay<P>.Result
+        do {
+            result = try replay.run(path: capture) { progress.update(lines: $0) }
+        } catch let e as CaptureError {
+            progress.finish()
+            FileHandle.standardError.write(Data("error: cannot read capture \(e.path): \(e.reason)\n".utf8))
+            throw ExitCode(66)
+        }
+        progress.finish()
+        if !quiet { reportBadLines(result) }
+        switch format {
+        case .jsonl:
+            FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(result.events).utf8))
+        case .table:
+            FileHandle.standardOutput.write(Data(ReplayTable.render(result.events, policy: policy.name).utf8))
+            FileHandle.standardOutput.write(Data((ReplayTable.summary(result) + "\n").utf8))
+        }
+    }
+
+    private func reportBadLines<P>(_ result: Replay<P>.Result) {
+        var out = ""
+        for m in result.malformed { out += "\(capture):\(m.line): malformed line: \(m.reason)\n" }
+        if result.malformedCount > result.malformed.count {
+            out += "\(capture): ... and \(result.malformedCount - result.malformed.count) more malformed lines\n"
+        }
+        for r in result.rejectedLines { out += "\(capture):\(r.line): message rejected: \(r.reason)\n" }
+        let rejected = result.counters.rejected
+        if rejected > result.rejectedLines.count {
+            out += "\(capture): ... and \(rejected - result.rejectedLines.count) more rejected messages\n"
+        }
+        if !out.isEmpty { FileHandle.standardError.write(Data(out.utf8)) }
+    }
+}
+
+/// The human-readable replay output.
+enum ReplayTable {
+    static func render(_ events: [CrowdEvent], policy: String) -> String {
+        let header = ["CAMERA", "ZONE", "STARTED (UTC)", "FIRED (UTC)", "ENDED (UTC)", "DURATION", "PEAK"]
+        var rows = [header]
+        for e in events {
+            rows.append([
+                e.camera, e.zone, CrowdMessageFormatter.iso8601(e.startedAt), CrowdMessageFormatter.iso8601(e.firedAt),
+                e.endedAt.map(CrowdMessageFormatter.iso8601) ?? "ongoing",
+                e.endedAt.map { CrowdMessageFormatter.duration(milliseconds: $0 - e.startedAt) } ?? "-", "\(e.peak)",
+            ])
+        }
+        if events.isEmpty { return "No crowd events (policy \(policy)).\n" }
+        var widths = [Int](repeating: 0, count: header.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in
+                i == r.count - 1 ? String(repeating: " ", count: widths[i] - c.count) + c
+                    : c + String(repeating: " ", count: widths[i] - c.count)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func summary<P>(_ r: Replay<P>.Result) -> String {
+        let c = r.counters
+        let ongoing = r.events.filter { $0.endedAt == nil }.count
+        var s = "\(r.events.count) \(r.events.count == 1 ? "event" : "events")"
+        if ongoing > 0 { s += " (\(ongoing) ongoing)" }
+        s += " from \(c.messages) messages in \(r.lines) lines over \(r.zones) \(r.zones == 1 ? "zone" : "zones"): "
+        s += "\(c.observations) zone counts, \(c.nonCount) non-count skipped"
+        if c.filtered > 0 { s += ", \(c.filtered) filtered out" }
+        s += ", \(c.outOfOrder) out of order"
+        s += "; rejected lines: \(r.malformedCount + c.rejected) (\(r.malformedCount) malformed"
+        for reason in RejectReason.allCases {
+            if let n = c.rejectedByReason[reason], n > 0 { s += ", \(n) \(reason.rawValue)" }
+        }
+        return s + ")"
+    }
+}
+
+/// A progress line on standard error for replays that take more than a second.
+final class ProgressLine: @unchecked Sendable {
+    // Only used from the replaying thread; @unchecked because ParsableCommand is synchronous here.
+    private let started = ContinuousClock.now
+    private var lastPrint: ContinuousClock.Instant?
+    private let total: Int64?
+    private let path: String
+    private let tty = isatty(2) != 0
+    private var printed = false
+
+    init(path: String) {
+        self.path = path
+        total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+
+    func update(lines: Int) {
+        let now = ContinuousClock.now
+        guard now - started >= .seconds(1) else { return }
+        if let last = lastPrint, now - last < .milliseconds(tty ? 200 : 1000) { return }
+        lastPrint = now
+        let secs = (now - started).secondsValue
+        let rate = Double(lines) / secs
+        let line = "replaying \(path): \(lines) lines, " + String(format: "%.0f lines/s, %.1f s", rate, secs)
+        FileHandle.standardError.write(Data((tty ? "\r\(line)\u{1B}[K" : "\(line)\n").utf8))
+        printed = true
+    }
+
+    func finish() {
+        if printed && tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,2 +1,0 @@
-import CrowdKitCore
-print("crowd-notifier")
