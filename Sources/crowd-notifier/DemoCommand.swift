@@ -65,8 +65,8 @@ struct DemoCommand: AsyncParsableCommand {
                     _ = try? await notifier.send(CrowdNotification(kind: change.kind, event: event))
                 }
             }
-            try await group.next()
-            group.cancelAll()
+            // the change stream finishes when the monitor stops, so the notifier drains it first
+            try await group.waitForAll()
         }
         let stats = monitor.statistics
         logger.notice("demo finished: \(stats.messages) messages, \(stats.fired) crowd events")

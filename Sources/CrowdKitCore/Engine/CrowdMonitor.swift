@@ -102,10 +102,12 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var messagesAtPublish = 0
         logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
         defer {
-            subscribers.withLock { s in
-                for c in s.continuations.values { c.finish() }
-                s.continuations.removeAll()
+            // finish outside the lock: finishing calls onTermination, which takes the lock
+            let all = subscribers.withLock { s in
+                defer { s.continuations.removeAll() }
+                return Array(s.continuations.values)
             }
+            for c in all { c.finish() }
         }
         let messages = try await source.messages()
         do {
@@ -158,9 +160,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                     delay = min(delay * 2, .seconds(5))
                 }
             }
-            subscribers.withLock { s in
-                for c in s.continuations.values { c.yield(change) }
-            }
+            for c in subscribers.withLock({ Array($0.continuations.values) }) { c.yield(change) }
         }
         changes.removeAll(keepingCapacity: true)
     }
