@@ -35,6 +35,16 @@ struct ReplayCommand: ParsableCommand {
         try replay(policy)
     }
 
+    /// The replay result (for tests and embedding), with the configured policy.
+    func result() throws -> Replay<AnyDetectionPolicy>.Result {
+        try Replay(policy: AnyDetectionPolicy(try detection.makePolicy()), filter: detection.filter).run(path: capture)
+    }
+
+    /// What `--format jsonl` prints.
+    func render() throws -> String {
+        ReplayFormat.jsonLines(try result().events)
+    }
+
     private func replay<P: DetectionPolicy>(_ policy: P) throws {
         let replay = Replay(policy: policy, filter: detection.filter)
         let progress = ProgressLine(path: capture)
@@ -58,16 +68,12 @@ struct ReplayCommand: ParsableCommand {
     }
 
     private func reportBadLines<P>(_ result: Replay<P>.Result) {
-        var out = ""
-        for m in result.malformed { out += "\(capture):\(m.line): malformed line: \(m.reason)\n" }
-        if result.malformedCount > result.malformed.count {
-            out += "\(capture): ... and \(result.malformedCount - result.malformed.count) more malformed lines\n"
-        }
-        for r in result.rejectedLines { out += "\(capture):\(r.line): message rejected: \(r.reason)\n" }
-        let rejected = result.counters.rejected
-        if rejected > result.rejectedLines.count {
-            out += "\(capture): ... and \(rejected - result.rejectedLines.count) more rejected messages\n"
-        }
+        let lines =
+            result.malformed.map { ($0.line, "malformed line: \($0.reason)") }
+            + result.rejectedLines.map { ($0.line, "message rejected: \($0.reason)") }
+        var out = lines.sorted { $0.0 < $1.0 }.map { "\(capture):\($0.0): \($0.1)\n" }.joined()
+        let more = result.malformedCount - result.malformed.count + result.counters.rejected - result.rejectedLines.count
+        if more > 0 { out += "\(capture): ... and \(more) more malformed or rejected lines\n" }
         if !out.isEmpty { FileHandle.standardError.write(Data(out.utf8)) }
     }
 }

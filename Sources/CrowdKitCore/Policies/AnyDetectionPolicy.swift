@@ -1,0 +1,33 @@
+/// A type-erased ``DetectionPolicy``, for choosing a policy at run time (from configuration) while
+/// keeping generic code. Costs one dynamic dispatch per reading; use the concrete policy where the
+/// last nanoseconds matter.
+public struct AnyDetectionPolicy: DetectionPolicy {
+    public struct ZoneState: Sendable {
+        var box: any Sendable
+    }
+
+    private let _name: String
+    private let _make: @Sendable (ZoneKey) -> ZoneState
+    private let _process: @Sendable (ZoneReading, inout ZoneState) -> Detection
+    private let _phase: @Sendable (ZoneState) -> ZonePhase
+    private let _describe: @Sendable (ZoneKey) -> PolicyDescription
+
+    public init<P: DetectionPolicy>(_ policy: P) {
+        _name = policy.name
+        _make = { ZoneState(box: policy.makeState(for: $0)) }
+        _process = { reading, state in
+            var s = state.box as! P.ZoneState
+            let d = policy.process(reading, state: &s)
+            state.box = s
+            return d
+        }
+        _phase = { policy.phase(of: $0.box as! P.ZoneState) }
+        _describe = { policy.description(for: $0) }
+    }
+
+    public var name: String { _name }
+    public func makeState(for zone: ZoneKey) -> ZoneState { _make(zone) }
+    public func process(_ reading: ZoneReading, state: inout ZoneState) -> Detection { _process(reading, &state) }
+    public func phase(of state: ZoneState) -> ZonePhase { _phase(state) }
+    public func description(for zone: ZoneKey) -> PolicyDescription { _describe(zone) }
+}
