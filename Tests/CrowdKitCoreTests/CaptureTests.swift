@@ -1,0 +1,146 @@
+import CrowdKitCore
+import CrowdKitTesting
+import Foundation
+import Testing
+
+@Suite("Capture format (SEMANTICS.md §5)")
+struct CaptureTests {
+    static func parse(_ line: String) -> CaptureParser.Line<(String, String, Int64?)> {
+        var parser = CaptureParser()
+        var bytes = Array(line.utf8)
+        return bytes.withUnsafeMutableBytes { raw in
+            parser.parse(line: UnsafeRawBufferPointer(raw)) { t, p, r in
+                (String(decoding: t, as: UTF8.self), String(decoding: p, as: UTF8.self), r)
+            }
+        }
+    }
+
+    static func message(_ line: String) -> (String, String, Int64?)? {
+        if case .message(let m) = parse(line) { return m }
+        return nil
+    }
+
+    static func isMalformed(_ line: String) -> Bool {
+        if case .malformed = parse(line) { return true }
+        return false
+    }
+
+    static func temporaryFile(_ contents: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-\(UUID().uuidString).capture").path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("mosquitto_sub -v lines: topic, one space, the raw payload")
+    func mosquittoSubLine() {
+        let m = Self.message(#"/merakimv/Q2/0 {"ts": 1, "counts": {"person": 3}}"#)
+        #expect(m?.0 == "/merakimv/Q2/0")
+        #expect(m?.1 == #"{"ts": 1, "counts": {"person": 3}}"#)
+        #expect(m?.2 == nil)
+    }
+
+    @Test("JSON Lines: receivedAt, topic, and the payload string unescaped")
+    func jsonLine() {
+        let m = Self.message(#"{"receivedAt": 1714632600150, "topic": "/merakimv/Q2GV-ABCD-1234/0", "payload": "{\"ts\":1714632600123,\"counts\":{\"person\":3}}"}"#)
+        #expect(m?.0 == "/merakimv/Q2GV-ABCD-1234/0")
+        #expect(m?.1 == #"{"ts":1714632600123,"counts":{"person":3}}"#)
+        #expect(m?.2 == 1714632600150)
+        // key order does not matter; escaped topic; \u escapes; a payload given as an object
+        let n = Self.message(#"{"payload":{"ts":1},"topic":"\/merakimv\/Q2\/\u0030"}"#)
+        #expect(n?.0 == "/merakimv/Q2/0")
+        #expect(n?.1 == #"{"ts":1}"#)
+    }
+
+    @Test("blank lines, whitespace and # comments are skipped; CRLF is fine")
+    func skipped() {
+        for line in ["", "   ", "# comment", "  # indented comment", "\r"] {
+            guard case .skipped = Self.parse(line) else {
+                Issue.record("not skipped: \(line.debugDescription)")
+                continue
+            }
+        }
+        #expect(Self.message("/merakimv/Q2/0 {\"ts\":1}\r")?.1 == "{\"ts\":1}")
+    }
+
+    @Test("malformed lines are reported", arguments: [
+        "/merakimv/Q2/0", "{", #"{"topic":"/merakimv/Q2/0"}"#, #"{"payload":"x"}"#, #"{"topic":1,"payload":"x"}"#,
+        #"{"topic":"t","payload":"x"} extra"#, #"{"topic":"t","payload":"\q"}"#, #"{"receivedAt":"x","topic":"t","payload":"p"}"#,
+    ])
+    func malformed(line: String) {
+        #expect(Self.isMalformed(line))
+    }
+
+    @Test("a capture written by CaptureWriter reads back to the same messages")
+    func roundTrip() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-\(UUID().uuidString).capture").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let messages = [
+            RawMessage(topic: "/merakimv/Q2/0", payload: #"{"ts":1,"counts":{"person":3}}"#, receivedAt: 5),
+            RawMessage(topic: "/merakimv/Q2/light", payload: "line1\nline2\t\"quoted\" \\ é 🎉 \u{01}", receivedAt: 6),
+            RawMessage(topic: "merakimv/Q2/584342051651321858", payload: "", receivedAt: 7),
+        ]
+        let writer = try CaptureWriter(path: path)
+        for m in messages { try writer.write(m) }
+        try writer.close()
+        var read: [RawMessage] = []
+        var parser = CaptureParser()
+        try CaptureReader(path: path).forEachLine { _, line in
+            guard let line else { return }
+            if case .message(let m) = parser.parse(line: line, { t, p, r in
+                RawMessage(topic: String(decoding: t, as: UTF8.self), payload: Array(p), receivedAt: r)
+            }) { read.append(m) }
+        }
+        #expect(read == messages)
+    }
+
+    @Test("the reader handles big files across chunk boundaries, a last line without newline, and overlong lines")
+    func readerChunks() throws {
+        var text = ""
+        for i in 0..<30_000 { text += "/merakimv/Q2/0 {\"ts\":\(i),\"counts\":{\"person\":\(i % 7)}}\n" }
+        text += String(repeating: "x", count: 3_000_000) + "\n"
+        text += "/merakimv/Q2/0 {\"ts\":99999999}"
+        let path = try Self.temporaryFile(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var count = 0
+        var numbers: [Int] = []
+        var overlong: [Int] = []
+        var last = ""
+        try CaptureReader(path: path, maxLineBytes: 1 << 20).forEachLine { n, line in
+            numbers.append(n)
+            guard let line else {
+                overlong.append(n)
+                return
+            }
+            count += 1
+            last = String(decoding: line, as: UTF8.self)
+        }
+        #expect(count == 30_001)
+        #expect(overlong == [30_001])
+        #expect(numbers == Array(1...30_002))
+        #expect(last == "/merakimv/Q2/0 {\"ts\":99999999}")
+    }
+
+    @Test("an unreadable capture is a CaptureError naming the file")
+    func unreadable() {
+        #expect(throws: CaptureError.self) {
+            try CaptureReader(path: "/nonexistent/capture").forEachLine { _, _ in }
+        }
+        #expect(throws: CaptureError.self) {
+            try CaptureReader(path: NSTemporaryDirectory()).forEachLine { _, _ in }
+        }
+    }
+
+    @Test("CaptureSource plays a capture as a MessageSource, skipping malformed lines")
+    func captureSource() async throws {
+        let path = try Self.temporaryFile("# c\n/merakimv/Q2/0 {\"ts\":1}\njunk\n{\"topic\":\"/merakimv/Q2/1\",\"payload\":\"{}\"}\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let source = CaptureSource(path: path)
+        var topics: [String] = []
+        for try await m in try await source.messages() {
+            if case .raw(let r) = m { topics.append(r.topic) }
+        }
+        #expect(topics == ["/merakimv/Q2/0", "/merakimv/Q2/1"])
+        #expect(source.status.dropped == 1)
+        #expect(source.status.state == .finished)
+    }
+}

@@ -1,0 +1,109 @@
+import CrowdKitCore
+import CrowdKitTesting
+import Logging
+import Testing
+
+@Suite("CrowdMonitor")
+struct MonitorTests {
+    static let logger = Logger(label: "test")
+
+    static func feed(camera: String = "Q2", zone: String = "0") -> ScriptedSource {
+        // crowd of 4 from 0 to 10 s, then empty: fires at 5 s (D=5), ends at 10 s
+        ScriptedSource(
+            camera: camera, zone: zone,
+            readings: (0...10).map { (Int64($0) * 1000, 4) } + (11...20).map { (Int64($0) * 1000, 0) })
+    }
+
+    static let policy = DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(5), gap: .seconds(1), cooldown: .zero))
+
+    @Test("fired and ended changes reach the store with one delivery per notifier and kind")
+    func storesChanges() async throws {
+        let store = InMemoryEventStore()
+        let monitor = CrowdMonitor(
+            source: Self.feed(), policy: Self.policy, store: store,
+            notifiers: NotificationPlan(notifiers: ["webex", "log"], kinds: [.fired]), logger: Self.logger)
+        try await monitor.run()
+        let page = try await store.events(EventQuery())
+        #expect(page.records.count == 1)
+        let record = try #require(page.records.first)
+        #expect(record.event.startedAt == 0)
+        #expect(record.event.firedAt == 5000)
+        #expect(record.event.endedAt == 10_000)
+        #expect(record.deliveries.map(\.notifier).sorted() == ["log", "webex"])
+        #expect(record.deliveries.allSatisfy { $0.kind == .fired && $0.status == .pending })
+        let pending = try await store.pendingDeliveries(limit: 10)
+        #expect(pending.count == 2)
+        #expect(monitor.statistics.fired == 1)
+        #expect(monitor.statistics.ended == 1)
+        #expect(monitor.zones.first?.phase == .idle)
+    }
+
+    @Test("listeners get every change in order")
+    func listeners() async throws {
+        let monitor = CrowdMonitor(
+            source: Self.feed(), policy: Self.policy, store: InMemoryEventStore(), logger: Self.logger)
+        let changes = monitor.changes()
+        try await monitor.run()
+        var kinds: [NotificationKind] = []
+        for await c in changes { kinds.append(c.kind) }
+        #expect(kinds == [.fired, .ended])
+    }
+
+    @Test("replaying the same feed twice into one store keeps one event per episode")
+    func idempotentReprocessing() async throws {
+        let store = InMemoryEventStore()
+        for _ in 0..<2 {
+            let monitor = CrowdMonitor(
+                source: Self.feed(), policy: Self.policy, store: store,
+                notifiers: NotificationPlan(notifiers: ["log"]), logger: Self.logger)
+            try await monitor.run()
+        }
+        #expect(await store.count == 1)
+        #expect(try await store.pendingDeliveries(limit: 10).count == 1)
+    }
+
+    @Test("a failing store is retried; the change is not lost")
+    func storeRetry() async throws {
+        let store = FlakyStore(failures: 3)
+        let monitor = CrowdMonitor(source: Self.feed(), policy: Self.policy, store: store, logger: Self.logger)
+        try await monitor.run()
+        #expect(await store.inner.count == 1)
+        #expect(await store.attempts >= 5)  // 3 failures + fired + ended
+    }
+
+    @Test("a live source held open stops on cancellation")
+    func cancellation() async throws {
+        let source = ScriptedSource(camera: "Q2", zone: "0", readings: [(0, 4), (6000, 4)], holdOpen: true)
+        let monitor = CrowdMonitor(source: source, policy: Self.policy, store: InMemoryEventStore(), logger: Self.logger)
+        let changes = monitor.changes()
+        let task = Task { try await monitor.run() }
+        var iterator = changes.makeAsyncIterator()
+        let first = await iterator.next()
+        #expect(first?.kind == .fired)
+        task.cancel()
+        try await task.value
+        #expect(await iterator.next() == nil)
+    }
+}
+
+/// A store that fails its first `failures` writes.
+actor FlakyStore: EventStore {
+    let inner = InMemoryEventStore()
+    var failures: Int
+    var attempts = 0
+    init(failures: Int) { self.failures = failures }
+
+    func apply(_ change: EventChange) async throws {
+        attempts += 1
+        if failures > 0 {
+            failures -= 1
+            throw EventStoreError(.unavailable, "disk full (test)")
+        }
+        try await inner.apply(change)
+    }
+    func record(id: CrowdEventID) async throws -> EventRecord? { try await inner.record(id: id) }
+    func events(_ query: EventQuery) async throws -> EventPage { try await inner.events(query) }
+    func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await inner.pendingDeliveries(limit: limit) }
+    func updateDelivery(_ delivery: Delivery) async throws { try await inner.updateDelivery(delivery) }
+    func prune(startedBefore cameraTime: Int64) async throws -> Int { try await inner.prune(startedBefore: cameraTime) }
+}
