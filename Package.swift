@@ -49,9 +49,20 @@ let package = Package(
             path: "Benchmarks/crowdkit-bench",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FileNotifier",
+            dependencies: ["CrowdKitCore"],
+            path: "Examples/FileNotifier",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CrowdKitCoreTests",
-            dependencies: ["CrowdKitCore", "CrowdKitTesting"],
+            dependencies: ["CrowdKitCore", "CrowdKitTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
