@@ -31,8 +31,12 @@ struct ReplayCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let policy = try detection.makePolicy()
-        try replay(policy)
+        // concrete types, so the specialised replay of CrowdKitCore runs (no generic dispatch per message)
+        switch try detection.makePolicy() {
+        case let p as DwellPolicy: try replay(p)
+        case let p as MessageCountPolicy: try replay(p)
+        case let p: try replay(p)
+        }
     }
 
     /// The replay result (for tests and embedding), with the configured policy.

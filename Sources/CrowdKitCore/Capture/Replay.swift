@@ -40,6 +40,8 @@ public struct Replay<Policy: DetectionPolicy> {
 
     /// Replays the capture at `path`. `progress` is called every 2^16 lines with the line count.
     /// Throws ``CaptureError`` only when the file cannot be read.
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
     public func run(path: String, progress: ((Int) -> Void)? = nil) throws -> Result {
         var engine = DetectionEngine(policy: policy, filter: filter)
         var parser = CaptureParser()
