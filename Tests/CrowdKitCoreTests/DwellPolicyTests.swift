@@ -120,12 +120,14 @@ struct DwellPolicyTests {
         #expect(f.first?.peak == 6)
     }
 
-    @Test("rule 5: does not fire on a reading below N even when the dwell has passed")
+    @Test("rule 5: does not fire on a reading below N even when the dwell and cooldown have passed")
     func firesOnlyOnCrowdReading() {
-        let p = Self.policy(d: 10, g: 5)
-        // crowd 0...8, dip at 12 (within G), crowd again at 13: fires at 13, not at 12
-        let r = Self.run(p, Self.steady(0, 8, 3) + [(12, 0), (13, 3)])
-        #expect(Self.fired(r).map(\.firedAt) == [13_000])
+        // episode 1 fires at 5 and ends; episode 2 (from 20) meets its dwell while the cooldown
+        // (until 65) holds it; the cooldown expires during a short dip (65, 66 within G), so it
+        // fires on the next crowd reading, at 67, not on the dip
+        let p = Self.policy(d: 5, g: 3, c: 60)
+        let r = Self.run(p, Self.steady(0, 10, 3) + [(14, 0)] + Self.steady(20, 64, 3) + [(65, 0), (66, 0), (67, 3)])
+        #expect(Self.fired(r).map(\.firedAt) == [5_000, 67_000])
     }
 
     @Test("rule 5: cooldown delays, not dismisses, the next firing")
