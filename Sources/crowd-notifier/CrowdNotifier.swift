@@ -12,7 +12,7 @@ struct CrowdNotifier: AsyncParsableCommand {
             `crowd-notifier replay CAPTURE` runs detection over a recorded feed.
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, ReplayCommand.self],
+        subcommands: [DemoCommand.self, ReplayCommand.self, ConfigReferenceCommand.self],
         defaultSubcommand: nil
     )
 }

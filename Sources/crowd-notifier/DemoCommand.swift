@@ -39,8 +39,8 @@ struct DemoCommand: AsyncParsableCommand {
             options.cooldown = options.cooldown ?? 60
             options.gap = options.gap ?? 3
         }
-        let policy = try options.makePolicy()
-        try await demo(policy, filter: options.filter, logger: logger)
+        let (policy, filter) = try await options.resolve()
+        try await demo(policy, filter: filter, logger: logger)
     }
 
     private func demo<P: DetectionPolicy>(_ policy: P, filter: ZoneFilter, logger: Logger) async throws {

@@ -31,10 +31,13 @@ struct DetectionOptions: ParsableArguments {
     @Option(name: .long, help: "Message count: seconds the zone pauses after an alert (>= 0; default 5).")
     var pause: Double?
 
+    @Option(name: .long, help: "Configuration file (YAML; default crowd-notifier.yaml when present). Flags override it.")
+    var config: String?
+
     @Option(name: .long, help: "Cameras to watch: * or a comma-separated list of serials (default *).")
-    var cameras: String = "*"
+    var cameras: String?
     @Option(name: .long, help: "Zones to watch: * or a comma-separated list of zone ids (default *).")
-    var zones: String = "*"
+    var zones: String?
 
     enum PolicyKind: String { case dwell, messageCount }
 
@@ -114,8 +117,40 @@ struct DetectionOptions: ParsableArguments {
         }
     }
 
+    /// The options given, as configuration keys (they override the environment and the file).
+    var configFlags: [String: String] {
+        var f: [String: String] = [:]
+        func put(_ key: String, _ v: (some CustomStringConvertible)?) { if let v { f[key] = v.description } }
+        put("detection.policy", policy)
+        put("detection.minPeople", minPeople)
+        put("detection.dwellSeconds", dwell)
+        put("detection.gapSeconds", gap)
+        put("detection.cooldownSeconds", cooldown)
+        put("detection.staleSeconds", stale)
+        put("detection.repeatSeconds", repeatEvery)
+        put("detection.armPeople", armPeople)
+        put("detection.iterateCount", iterateCount)
+        put("detection.triggerPeople", triggerPeople)
+        put("detection.timeoutCount", timeoutCount)
+        put("detection.pauseSeconds", pause)
+        put("cameras", cameras)
+        put("zones", zones)
+        return f
+    }
+
+    /// The policy and filter from the configuration (file, environment) with these flags on top.
+    func resolve() async throws -> (policy: any DetectionPolicy, filter: ZoneFilter) {
+        do {
+            let loader = try await ConfigLoader(flags: configFlags, filePath: config)
+            return try AppSettings.loadDetection(loader)
+        } catch let e as ConfigurationError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+
     /// The camera and zone filter.
     var filter: ZoneFilter {
-        ZoneFilter(cameras: .init(parsing: cameras), zones: .init(parsing: zones))
+        ZoneFilter(cameras: .init(parsing: cameras ?? "*"), zones: .init(parsing: zones ?? "*"))
     }
 }

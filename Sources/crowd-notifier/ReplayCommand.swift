@@ -2,7 +2,7 @@ import ArgumentParser
 import CrowdKitCore
 import Foundation
 
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Run detection over a capture and print the crowd events.",
@@ -30,27 +30,29 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not list malformed and rejected lines on standard error.")
     var quiet = false
 
-    func run() throws {
+    func run() async throws {
+        let (policy, filter) = try await detection.resolve()
         // concrete types, so the specialised replay of CrowdKitCore runs (no generic dispatch per message)
-        switch try detection.makePolicy() {
-        case let p as DwellPolicy: try replay(p)
-        case let p as MessageCountPolicy: try replay(p)
-        case let p: try replay(p)
+        switch policy {
+        case let p as DwellPolicy: try replay(p, filter)
+        case let p as MessageCountPolicy: try replay(p, filter)
+        case let p: try replay(p, filter)
         }
     }
 
     /// The replay result (for tests and embedding), with the configured policy.
-    func result() throws -> Replay<AnyDetectionPolicy>.Result {
-        try Replay(policy: AnyDetectionPolicy(try detection.makePolicy()), filter: detection.filter).run(path: capture)
+    func result() async throws -> Replay<AnyDetectionPolicy>.Result {
+        let (policy, filter) = try await detection.resolve()
+        return try Replay(policy: AnyDetectionPolicy(policy), filter: filter).run(path: capture)
     }
 
     /// What `--format jsonl` prints.
-    func render() throws -> String {
-        ReplayFormat.jsonLines(try result().events)
+    func render() async throws -> String {
+        ReplayFormat.jsonLines(try await result().events)
     }
 
-    private func replay<P: DetectionPolicy>(_ policy: P) throws {
-        let replay = Replay(policy: policy, filter: detection.filter)
+    private func replay<P: DetectionPolicy>(_ policy: P, _ filter: ZoneFilter) throws {
+        let replay = Replay(policy: policy, filter: filter)
         let progress = ProgressLine(path: capture)
         let result: Replay<P>.Result
         do {

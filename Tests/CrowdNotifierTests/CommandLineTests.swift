@@ -18,11 +18,14 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Output {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let bin = try #require(binary, "crowd-notifier binary not found next to the test bundle; run swift build first")
         let p = Process()
         p.executableURL = bin
         p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
@@ -95,5 +98,21 @@ struct CommandLineTests {
         #expect(r.stderr.contains("Crowd detected:"))
         #expect(r.stderr.contains("on camera Front Desk (Q2MV-DEMO-0001)") || r.stderr.contains("on camera Cafeteria (Q2MV-DEMO-0002)"))
         #expect(r.stderr.contains("video: https://"))
+    }
+
+    @Test("replay honours the configuration (environment, file) and flags override it")
+    func replayConfiguration() throws {
+        let capture = Self.fixtures.appendingPathComponent("lobby-dwell.capture").path
+        let base = ["replay", capture, "--gap", "2", "--cooldown", "120", "--stale", "30", "--format", "jsonl"]
+        let strict = try Self.run(base + ["--dwell", "45"], environment: ["DETECTION_MIN_PEOPLE": "100"])
+        #expect(strict.status == 0)
+        #expect(strict.stdout.isEmpty)
+        let flagged = try Self.run(base + ["--dwell", "45", "--min-people", "3"], environment: ["DETECTION_MIN_PEOPLE": "100"])
+        #expect(flagged.stdout.split(separator: "\n").count == 1)
+        let bad = try Self.run(base, environment: ["DETECTION_DWELL_SECONDS": "soon"])
+        #expect(bad.status == 78)
+        #expect(bad.stderr.contains("detection.dwellSeconds"))
+        #expect(bad.stderr.contains("environment variable DETECTION_DWELL_SECONDS"))
+        #expect(bad.stderr.contains("a number of seconds >= 0"))
     }
 }

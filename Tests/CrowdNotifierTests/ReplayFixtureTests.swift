@@ -41,18 +41,18 @@ struct ReplayFixtureTests {
     }
 
     @Test("replay --format jsonl output is byte-identical", arguments: cases)
-    func replayMatches(_ c: Case) throws {
+    func replayMatches(_ c: Case) async throws {
         let expected = try #require(c.expected)
         let command = try ReplayCommand.parse([c.capture] + c.options + ["--format", "jsonl"])
-        let output = try command.render()
+        let output = try await command.render()
         #expect(output == String(decoding: expected, as: UTF8.self))
     }
 
     @Test("the capture with bad input is replayed, skipping and reporting what it could not read")
-    func badInput() throws {
+    func badInput() async throws {
         let c = Case(name: "bad-input", directory: Self.root.appendingPathComponent("Tests/Fixtures/replay"))
         let command = try ReplayCommand.parse([c.capture] + c.options)
-        let result = try command.result()
+        let result = try await command.result()
         #expect(result.events.count == 1)
         #expect(result.malformedCount == 3)
         #expect(result.counters.nonCount == 2)

@@ -1,0 +1,272 @@
+import CrowdKitCore
+import Foundation
+import Logging
+
+/// The whole configuration of `crowd-notifier`, validated. Built by ``AppSettings/load(_:)`` from
+/// a ``ConfigLoader``; every error names the key, its source and the accepted form.
+struct AppSettings: Sendable {
+    struct MQTT: Sendable, Hashable {
+        var host: String
+        var port: Int
+        var topics: [String]
+        var username: String?
+        var password: String?
+        var clientID: String?
+        var tls: Bool
+        var caFile: String?
+        var certFile: String?
+        var keyFile: String?
+        var verifyHostname: Bool
+    }
+
+    struct Detection: Sendable {
+        var policy: any DetectionPolicy
+        var kinds: Set<NotificationKind>
+    }
+
+    struct Meraki: Sendable, Hashable {
+        var apiKey: String
+        var baseURL: String
+        var networkID: String?
+    }
+
+    struct Webex: Sendable, Hashable {
+        enum Destination: Hashable, Sendable {
+            case room(String)
+            case personEmail(String)
+            case personID(String)
+        }
+        var token: String
+        var baseURL: String
+        var destination: Destination
+    }
+
+    struct Webhook: Sendable, Hashable {
+        var url: String
+        var secret: String?
+    }
+
+    struct HTTP: Sendable, Hashable {
+        var host: String
+        var port: Int
+        var token: String?
+        var allowUnauthenticatedRemote: Bool
+    }
+
+    var mqtt: MQTT
+    var filter: ZoneFilter
+    var detection: Detection
+    var meraki: Meraki?
+    var webex: Webex?
+    var webhook: Webhook?
+    var storePath: String
+    var retentionDays: Int
+    var http: HTTP
+    var logLevel: Logger.Level
+
+    static let dwellKeys = ["detection.minPeople", "detection.dwellSeconds", "detection.gapSeconds", "detection.cooldownSeconds", "detection.staleSeconds", "detection.repeatSeconds"]
+    static let messageCountKeys = ["detection.armPeople", "detection.iterateCount", "detection.triggerPeople", "detection.timeoutCount", "detection.pauseSeconds"]
+
+    static func load(_ c: ConfigLoader) throws(ConfigurationError) -> AppSettings {
+        // MQTT
+        let caFile = try c.string("mqtt.tls.caFile")
+        let mqtt = MQTT(
+            host: try c.string("mqtt.host") ?? "127.0.0.1",
+            port: try c.int("mqtt.port", in: 1...65535, expected: "a port number 1-65535") ?? 1883,
+            topics: try c.list("mqtt.topics") ?? ["/merakimv/#"],
+            username: try c.string("mqtt.username"),
+            password: try c.secret("mqtt.password"),
+            clientID: try c.string("mqtt.clientId"),
+            tls: try c.bool("mqtt.tls.enabled") ?? false || caFile != nil,
+            caFile: caFile,
+            certFile: try c.string("mqtt.tls.certFile"),
+            keyFile: try c.string("mqtt.tls.keyFile"),
+            verifyHostname: try c.bool("mqtt.tls.verifyHostname") ?? true)
+        if let ca = caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ConfigurationError(key: "mqtt.tls.caFile", source: try c.value("mqtt.tls.caFile")?.source.description, expected: "a readable PEM file", got: ca)
+        }
+        if mqtt.topics.isEmpty {
+            throw ConfigurationError(key: "mqtt.topics", source: try c.value("mqtt.topics")?.source.description, expected: "at least one topic filter", got: "")
+        }
+        let filter = ZoneFilter(
+            cameras: .init(parsing: (try c.list("cameras") ?? ["*"]).joined(separator: ",")),
+            zones: .init(parsing: (try c.list("zones") ?? ["*"]).joined(separator: ",")))
+
+        // Detection
+        let policy = try loadPolicy(c)
+        var kinds = Set<NotificationKind>()
+        for k in try c.list("detection.notify") ?? ["fired"] {
+            guard let kind = NotificationKind(rawValue: k.lowercased()) else {
+                throw ConfigurationError(key: "detection.notify", source: try c.value("detection.notify")?.source.description, expected: "a list of fired, reminder, ended", got: k)
+            }
+            kinds.insert(kind)
+        }
+
+        // Meraki
+        var meraki: Meraki?
+        if let key = try c.secret("meraki.apiKey"), !key.isEmpty {
+            meraki = Meraki(apiKey: key, baseURL: try url(c, "meraki.baseURL") ?? "https://api.meraki.com/api/v1", networkID: try c.string("meraki.networkId"))
+        }
+
+        // Webex
+        var token = try c.secret("webex.token")
+        if token == nil, let file = try c.string("webex.tokenFile") {
+            guard let t = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError(key: "webex.tokenFile", source: try c.value("webex.tokenFile")?.source.description, expected: "a readable file holding the token", got: file)
+            }
+            token = t.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var destinations: [Webex.Destination] = []
+        if let v = try c.string("webex.roomId"), !v.isEmpty { destinations.append(.room(v)) }
+        if let v = try c.string("webex.toPersonEmail"), !v.isEmpty { destinations.append(.personEmail(v)) }
+        if let v = try c.string("webex.toPersonId"), !v.isEmpty { destinations.append(.personID(v)) }
+        var webex: Webex?
+        if let token, !token.isEmpty {
+            guard destinations.count == 1 else {
+                throw ConfigurationError(
+                    key: "webex.roomId", source: nil,
+                    expected: "exactly one of webex.roomId, webex.toPersonEmail, webex.toPersonId when webex.token is set (found \(destinations.count))", got: nil)
+            }
+            webex = Webex(token: token, baseURL: try url(c, "webex.baseURL") ?? "https://webexapis.com/v1", destination: destinations[0])
+        } else if !destinations.isEmpty {
+            throw ConfigurationError(key: "webex.token", source: nil, expected: "a bot token (webex.token, webex.tokenFile or BOT_ACCESS_TOKEN) when a Webex destination is set", got: nil)
+        }
+
+        var webhook: Webhook?
+        if let u = try url(c, "webhook.url") { webhook = Webhook(url: u, secret: try c.secret("webhook.secret")) }
+
+        let level = try c.string("log.level") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError(key: "log.level", source: try c.value("log.level")?.source.description, expected: "one of trace, debug, info, notice, warning, error, critical", got: level)
+        }
+        return AppSettings(
+            mqtt: mqtt, filter: filter, detection: Detection(policy: policy, kinds: kinds), meraki: meraki, webex: webex,
+            webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite",
+            retentionDays: try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90,
+            http: HTTP(
+                host: try c.string("http.host") ?? "127.0.0.1",
+                port: try c.int("http.port", in: 0...65535, expected: "a port number 0-65535") ?? 5001,
+                token: try c.secret("http.token"),
+                allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
+            logLevel: logLevel)
+    }
+
+    /// Only what detection needs (replay): the policy and the camera/zone filter.
+    static func loadDetection(_ c: ConfigLoader) throws(ConfigurationError) -> (policy: any DetectionPolicy, filter: ZoneFilter) {
+        let filter = ZoneFilter(
+            cameras: .init(parsing: (try c.list("cameras") ?? ["*"]).joined(separator: ",")),
+            zones: .init(parsing: (try c.list("zones") ?? ["*"]).joined(separator: ",")))
+        return (try loadPolicy(c), filter)
+    }
+
+    static func url(_ c: ConfigLoader, _ key: String) throws(ConfigurationError) -> String? {
+        guard let s = try c.string(key), !s.isEmpty else { return nil }
+        guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https", u.host != nil else {
+            throw ConfigurationError(key: key, source: try c.value(key)?.source.description, expected: "an http(s) URL", got: s)
+        }
+        return s.hasSuffix("/") ? String(s.dropLast()) : s
+    }
+
+    /// The policy: `detection.policy`, or message count when only message-count values are set.
+    static func loadPolicy(_ c: ConfigLoader) throws(ConfigurationError) -> any DetectionPolicy {
+        let explicit = try c.value("detection.policy")
+        var kind = "dwell"
+        if let explicit, explicit.source != .defaultValue, case .scalar(let p) = explicit.raw {
+            switch p.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") {
+            case "dwell": kind = "dwell"
+            case "messagecount": kind = "messageCount"
+            default: throw ConfigurationError(key: "detection.policy", source: explicit.source.description, expected: "dwell or messageCount", got: p)
+            }
+        } else if dwellKeys.contains(where: { c.flags[$0] != nil }) {
+            kind = "dwell"  // flags speak louder than a message-count variable left in the environment
+        } else if messageCountKeys.contains(where: { c.flags[$0] != nil }) {
+            kind = "messageCount"
+        } else if messageCountKeys.contains(where: c.isSet) && !dwellKeys.contains(where: c.isSet) {
+            kind = "messageCount"
+        }
+        if kind == "dwell" {
+            let defaults = try dwellParameters(c, base: .defaults, prefix: nil)
+            var overrides: [ZoneKey: DwellParameters] = [:]
+            for name in c.overrideNames {
+                overrides[try zoneKey(name, c)] = try dwellParameters(c, base: defaults, prefix: name)
+            }
+            return DwellPolicy(defaults, overrides: overrides)
+        }
+        let defaults = try messageCountParameters(c, base: .defaults, prefix: nil)
+        var overrides: [ZoneKey: MessageCountParameters] = [:]
+        for name in c.overrideNames {
+            overrides[try zoneKey(name, c)] = try messageCountParameters(c, base: defaults, prefix: name)
+        }
+        return MessageCountPolicy(defaults, overrides: overrides)
+    }
+
+    static func zoneKey(_ name: String, _ c: ConfigLoader) throws(ConfigurationError) -> ZoneKey {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ConfigurationError(key: "detection.overrides.\(name)", source: c.filePath.map { "file \($0)" }, expected: "an override named \"<camera serial>/<zone id>\" or \"<camera serial>/*\"", got: name)
+        }
+        return ZoneKey(camera: String(parts[0]), zone: String(parts[1]))
+    }
+
+    static func dwellParameters(_ c: ConfigLoader, base: DwellParameters, prefix: String?) throws(ConfigurationError) -> DwellParameters {
+        let r = ScopedReader(loader: c, override: prefix)
+        var p = base
+        if let v = try r.int("minPeople", in: 1...1_000_000, expected: "an integer >= 1") { p.minPeople = v }
+        if let v = try r.seconds("dwellSeconds") { p.dwell = v }
+        if let v = try r.seconds("gapSeconds") { p.gap = v }
+        if let v = try r.seconds("cooldownSeconds") { p.cooldown = v }
+        if let v = try r.seconds("staleSeconds") { p.stale = v }
+        if let v = try r.seconds("repeatSeconds", positive: true) { p.repeatEvery = v }
+        return p
+    }
+
+    static func messageCountParameters(_ c: ConfigLoader, base: MessageCountParameters, prefix: String?) throws(ConfigurationError) -> MessageCountParameters {
+        let r = ScopedReader(loader: c, override: prefix)
+        var p = base
+        if let v = try r.int("armPeople", in: 1...1_000_000, expected: "an integer >= 1") { p.armPeople = v }
+        if let v = try r.int("iterateCount", in: 0...100_000_000, expected: "an integer >= 0") { p.iterateCount = v }
+        if let v = try r.int("triggerPeople", in: 0...1_000_000, expected: "an integer >= 0") { p.triggerPeople = v }
+        if let v = try r.int("timeoutCount", in: 1...100_000_000, expected: "an integer >= 1") { p.timeoutCount = v }
+        if let v = try r.seconds("pauseSeconds") { p.pause = v }
+        return p
+    }
+}
+
+/// Reads `detection.<name>` through the loader, or `detection.overrides.<zone>.<name>` from the file.
+struct ScopedReader {
+    let loader: ConfigLoader
+    let override: String?
+
+    private func raw(_ name: String) throws(ConfigurationError) -> (String, String)? {
+        if let override {
+            let key = "detection.overrides.\(override).\(name)"
+            guard let v = try loader.fileValue(components: ["detection", "overrides", override, name], key: key, list: false),
+                case .scalar(let s) = v.raw
+            else { return nil }
+            return (s, "\(v.source) (\(key))")
+        }
+        let key = "detection.\(name)"
+        guard let v = try loader.value(key), case .scalar(let s) = v.raw else { return nil }
+        return (s, v.source.description)
+    }
+
+    private func key(_ name: String) -> String {
+        override.map { "detection.overrides.\($0).\(name)" } ?? "detection.\(name)"
+    }
+
+    func int(_ name: String, in range: ClosedRange<Int>, expected: String) throws(ConfigurationError) -> Int? {
+        guard let (s, source) = try raw(name) else { return nil }
+        guard let n = Int(s.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
+            throw ConfigurationError(key: key(name), source: source, expected: expected, got: s)
+        }
+        return n
+    }
+
+    func seconds(_ name: String, positive: Bool = false) throws(ConfigurationError) -> Duration? {
+        guard let (s, source) = try raw(name) else { return nil }
+        guard let d = Double(s.trimmingCharacters(in: .whitespaces)), d.isFinite, positive ? d > 0 : d >= 0, d < 1e9 else {
+            throw ConfigurationError(key: key(name), source: source, expected: positive ? "a number of seconds > 0" : "a number of seconds >= 0", got: s)
+        }
+        return .milliseconds(Int64((d * 1000).rounded()))
+    }
+}

@@ -1,0 +1,140 @@
+/// Every configuration key of `crowd-notifier`: its type, default, example, the environment
+/// variables that set it (the canonical `SECTION_KEY` name and the original notifier's names) and
+/// the flag. `Documentation/Configuration.md` is generated from this table (and a test checks it
+/// has not drifted).
+struct ConfigKeySpec: Sendable, Hashable {
+    enum Kind: String, Sendable {
+        case string, int, double, bool, list, secret, duration
+    }
+
+    var key: String
+    var kind: Kind
+    var defaultValue: String?
+    var example: String
+    var help: String
+    /// Extra environment variable names (the original's), in priority order after the canonical one.
+    var aliases: [String] = []
+    /// The command-line flag, when there is one.
+    var flag: String?
+
+    /// `mqtt.clientId` → `MQTT_CLIENT_ID` (swift-configuration's environment convention).
+    var environmentName: String {
+        key.split(separator: ".").map { component -> String in
+            var out = ""
+            var previousLower = false
+            for ch in component {
+                if ch.isUppercase && previousLower { out.append("_") }
+                previousLower = ch.isLowercase
+                out.append(contentsOf: ch.isLetter || ch.isNumber ? ch.uppercased() : "_")
+            }
+            return out
+        }.joined(separator: "_")
+    }
+
+    var isSecret: Bool { kind == .secret }
+}
+
+enum ConfigCatalog {
+    static let keys: [ConfigKeySpec] = [
+        // MQTT
+        .init(key: "mqtt.host", kind: .string, defaultValue: "127.0.0.1", example: "broker.example.com", help: "MQTT broker host name or address.", aliases: ["MQTT_SERVER"], flag: "--mqtt-host"),
+        .init(key: "mqtt.port", kind: .int, defaultValue: "1883", example: "8883", help: "MQTT broker port (1-65535).", aliases: ["MQTT_PORT"], flag: "--mqtt-port"),
+        .init(key: "mqtt.topics", kind: .list, defaultValue: "/merakimv/#", example: "[/merakimv/Q2GV-ABCD-1234/#]", help: "Topic filters to subscribe to. MV Sense topics begin with a slash.", aliases: ["MQTT_TOPIC"], flag: "--topic"),
+        .init(key: "mqtt.username", kind: .string, defaultValue: nil, example: "crowdkit", help: "MQTT user name.", flag: "--mqtt-username"),
+        .init(key: "mqtt.password", kind: .secret, defaultValue: nil, example: "(secret)", help: "MQTT password.", flag: "--mqtt-password"),
+        .init(key: "mqtt.clientId", kind: .string, defaultValue: nil, example: "crowd-notifier-lobby", help: "MQTT client id (default: crowd-notifier-<random>).", flag: "--mqtt-client-id"),
+        .init(key: "mqtt.tls.enabled", kind: .bool, defaultValue: "false", example: "true", help: "Connect with TLS (implied by mqtt.tls.caFile).", flag: "--mqtt-tls"),
+        .init(key: "mqtt.tls.caFile", kind: .string, defaultValue: nil, example: "/etc/ssl/broker-ca.pem", help: "CA certificate file for the broker (TLS); system trust store when unset.", flag: "--mqtt-tls-ca"),
+        .init(key: "mqtt.tls.certFile", kind: .string, defaultValue: nil, example: "/etc/crowdkit/client.pem", help: "Client certificate (TLS client authentication)."),
+        .init(key: "mqtt.tls.keyFile", kind: .string, defaultValue: nil, example: "/etc/crowdkit/client.key", help: "Client private key (TLS client authentication)."),
+        .init(key: "mqtt.tls.verifyHostname", kind: .bool, defaultValue: "true", example: "false", help: "Check the broker certificate's host name."),
+        // Filters
+        .init(key: "cameras", kind: .list, defaultValue: "*", example: "[Q2GV-ABCD-1234, Q2GV-EFGH-5678]", help: "Cameras to watch: * or a list of serials.", aliases: ["COLLECT_CAMERAS_SERIAL_NUMBERS"], flag: "--cameras"),
+        .init(key: "zones", kind: .list, defaultValue: "*", example: "[\"0\", \"584342051651321858\"]", help: "Zones to watch: * or a list of zone ids.", aliases: ["COLLECT_ZONE_IDS"], flag: "--zones"),
+        // Detection
+        .init(key: "detection.policy", kind: .string, defaultValue: "dwell", example: "messageCount", help: "dwell or messageCount. Setting only message-count values selects messageCount.", flag: "--policy"),
+        .init(key: "detection.minPeople", kind: .int, defaultValue: "3", example: "5", help: "Dwell: a crowd is at least this many people.", flag: "--min-people"),
+        .init(key: "detection.dwellSeconds", kind: .double, defaultValue: "60", example: "30", help: "Dwell: seconds the crowd must last.", flag: "--dwell"),
+        .init(key: "detection.gapSeconds", kind: .double, defaultValue: "5", example: "2", help: "Dwell: a dip below minPeople of at most this many seconds does not end the crowd.", flag: "--gap"),
+        .init(key: "detection.cooldownSeconds", kind: .double, defaultValue: "300", example: "120", help: "Dwell: seconds after a notification before the zone fires again.", flag: "--cooldown"),
+        .init(key: "detection.staleSeconds", kind: .double, defaultValue: "30", example: "60", help: "Dwell: readings further apart than this mean the zone was not observed.", flag: "--stale"),
+        .init(key: "detection.repeatSeconds", kind: .double, defaultValue: nil, example: "600", help: "Dwell: remind every N seconds while the crowd stays (off when unset).", flag: "--repeat"),
+        .init(key: "detection.armPeople", kind: .int, defaultValue: "1", example: "2", help: "Message count: people that arm the zone.", aliases: ["MOTION_ALERT_PEOPLE_COUNT_THRESHOLD"], flag: "--arm-people"),
+        .init(key: "detection.iterateCount", kind: .int, defaultValue: "50", example: "100", help: "Message count: messages counted while armed.", aliases: ["MOTION_ALERT_ITERATE_COUNT"], flag: "--iterate-count"),
+        .init(key: "detection.triggerPeople", kind: .int, defaultValue: "1", example: "3", help: "Message count: minimum peak people.", aliases: ["MOTION_ALERT_TRIGGER_PEOPLE_COUNT"], flag: "--trigger-people"),
+        .init(key: "detection.timeoutCount", kind: .int, defaultValue: "20", example: "30", help: "Message count: consecutive zero messages that end the activity.", aliases: ["TIMEOUT"], flag: "--timeout-count"),
+        .init(key: "detection.pauseSeconds", kind: .double, defaultValue: "5", example: "10", help: "Message count: seconds the zone pauses after an alert.", aliases: ["MOTION_PAUSE_TIME", "MOTION_ALERT_PAUSE_TIME"], flag: "--pause"),
+        .init(key: "detection.notify", kind: .list, defaultValue: "fired", example: "[fired, reminder, ended]", help: "Which changes notify: fired, reminder, ended."),
+        // Meraki
+        .init(key: "meraki.apiKey", kind: .secret, defaultValue: nil, example: "(secret)", help: "Meraki Dashboard API key (video links, snapshots, names).", aliases: ["MERAKI_API_KEY"], flag: "--meraki-api-key"),
+        .init(key: "meraki.baseURL", kind: .string, defaultValue: "https://api.meraki.com/api/v1", example: "https://api.meraki.ca/api/v1", help: "Dashboard API base URL (regional hosts).", flag: "--meraki-base-url"),
+        .init(key: "meraki.networkId", kind: .string, defaultValue: nil, example: "L_646829496481105433", help: "Network of the cameras (camera names).", aliases: ["NETWORK_ID"], flag: "--meraki-network-id"),
+        // Webex
+        .init(key: "webex.token", kind: .secret, defaultValue: nil, example: "(secret)", help: "Webex bot access token.", aliases: ["BOT_ACCESS_TOKEN"], flag: "--webex-token"),
+        .init(key: "webex.tokenFile", kind: .string, defaultValue: nil, example: "/run/secrets/webex-token", help: "File holding the Webex bot token (instead of webex.token).", flag: "--webex-token-file"),
+        .init(key: "webex.baseURL", kind: .string, defaultValue: "https://webexapis.com/v1", example: "https://webexapis.com/v1", help: "Webex API base URL.", flag: "--webex-base-url"),
+        .init(key: "webex.roomId", kind: .string, defaultValue: nil, example: "Y2lzY29zcGFyazovL3VzL1JPT00v...", help: "Send to this room (exactly one destination).", flag: "--webex-room-id"),
+        .init(key: "webex.toPersonEmail", kind: .string, defaultValue: nil, example: "security@example.com", help: "Send to this person by e-mail (exactly one destination).", flag: "--webex-to-person-email"),
+        .init(key: "webex.toPersonId", kind: .string, defaultValue: nil, example: "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8...", help: "Send to this person by id (exactly one destination).", flag: "--webex-to-person-id"),
+        // Webhook
+        .init(key: "webhook.url", kind: .string, defaultValue: nil, example: "https://hooks.example.com/crowds", help: "POST every event as JSON to this URL.", flag: "--webhook-url"),
+        .init(key: "webhook.secret", kind: .secret, defaultValue: nil, example: "(secret)", help: "Shared secret for the webhook's HMAC-SHA256 signature header.", flag: "--webhook-secret"),
+        // Store
+        .init(key: "store.path", kind: .string, defaultValue: "crowd-events.sqlite", example: "/var/lib/crowdkit/events.sqlite", help: "SQLite file of the events and the delivery outbox.", flag: "--store"),
+        .init(key: "store.retentionDays", kind: .int, defaultValue: "90", example: "365", help: "Days events are kept.", flag: "--retention-days"),
+        // HTTP
+        .init(key: "http.host", kind: .string, defaultValue: "127.0.0.1", example: "0.0.0.0", help: "Address the web page binds to.", flag: "--http-host"),
+        .init(key: "http.port", kind: .int, defaultValue: "5001", example: "8080", help: "Port of the web page (as the original).", flag: "--http-port"),
+        .init(key: "http.token", kind: .secret, defaultValue: nil, example: "(secret)", help: "Bearer token required by the page and the API (required to bind a non-loopback address).", flag: "--http-token"),
+        .init(key: "http.allowUnauthenticatedRemote", kind: .bool, defaultValue: "false", example: "true", help: "Allow binding a non-loopback address without http.token."),
+        // Logging
+        .init(key: "log.level", kind: .string, defaultValue: "info", example: "debug", help: "trace, debug, info, notice, warning, error or critical.", flag: "--log-level"),
+    ]
+
+    static let byKey: [String: ConfigKeySpec] = Dictionary(uniqueKeysWithValues: keys.map { ($0.key, $0) })
+
+    /// The reference page, `Documentation/Configuration.md`.
+    static func markdown() -> String {
+        var s = """
+            # Configuration reference
+
+            `crowd-notifier` reads its configuration from, in this order of precedence:
+
+            1. command-line flags,
+            2. environment variables (the canonical name, then the original notifier's names),
+            3. a YAML file (`--config FILE`; `crowd-notifier.yaml` in the working directory when present),
+            4. the defaults below.
+
+            An invalid value stops the program before anything starts, with a message naming the key,
+            where the value came from and the accepted form. Secrets are never printed.
+
+            In YAML, keys nest by their dots (`mqtt.port` is `port:` under `mqtt:`); lists are YAML
+            sequences or, in environment variables and flags, comma-separated. Per-zone detection
+            overrides live in the file only:
+
+            ```yaml
+            detection:
+              minPeople: 3
+              overrides:
+                "Q2GV-ABCD-1234/0":        # camera/zone
+                  minPeople: 8
+                "Q2GV-EFGH-5678/*":        # every zone of a camera
+                  dwellSeconds: 30
+            ```
+
+            This page is generated from the code (`crowd-notifier config-reference`); a test fails
+            when they differ.
+
+            | key | type | default | environment | flag | example | meaning |
+            |---|---|---|---|---|---|---|
+
+            """
+        for k in keys {
+            let env = ([k.environmentName] + k.aliases).map { "`\($0)`" }.joined(separator: ", ")
+            let def = k.defaultValue.map { "`\($0)`" } ?? "–"
+            let flag = k.flag.map { "`\($0)`" } ?? "–"
+            s += "| `\(k.key)` | \(k.kind.rawValue) | \(def) | \(env) | \(flag) | `\(k.example)` | \(k.help) |\n"
+        }
+        return s
+    }
+}

@@ -1,0 +1,150 @@
+import CrowdKitCore
+import Foundation
+import Testing
+
+@testable import crowd_notifier
+
+@Suite("Configuration: flags > environment > file > defaults")
+struct ConfigurationTests {
+    static func yaml(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func settings(flags: [String: String] = [:], env: [String: String] = [:], file: String? = nil) async throws -> AppSettings {
+        let path = try file.map { try yaml($0) }
+        defer { if let path { try? FileManager.default.removeItem(atPath: path) } }
+        return try AppSettings.load(try await ConfigLoader(flags: flags, environment: env, filePath: path))
+    }
+
+    static func error(flags: [String: String] = [:], env: [String: String] = [:], file: String? = nil) async -> ConfigurationError? {
+        do {
+            _ = try await settings(flags: flags, env: env, file: file)
+            return nil
+        } catch let e as ConfigurationError {
+            return e
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return nil
+        }
+    }
+
+    @Test("defaults")
+    func defaults() async throws {
+        let s = try await Self.settings()
+        #expect(s.mqtt.host == "127.0.0.1")
+        #expect(s.mqtt.port == 1883)
+        #expect(s.mqtt.topics == ["/merakimv/#"])
+        #expect(s.http.port == 5001)
+        #expect(s.storePath == "crowd-events.sqlite")
+        #expect(s.retentionDays == 90)
+        let p = try #require(s.detection.policy as? DwellPolicy)
+        #expect(p.defaults == .defaults)
+        #expect(s.webex == nil && s.meraki == nil)
+        #expect(s.detection.kinds == [.fired])
+    }
+
+    @Test("precedence: a flag beats the environment, which beats the file, which beats the default")
+    func precedence() async throws {
+        let file = "mqtt:\n  host: file.example\n  port: 1884\nhttp:\n  port: 6000\nstore:\n  path: file.sqlite\n"
+        let s = try await Self.settings(
+            flags: ["mqtt.host": "flag.example"], env: ["MQTT_HOST": "env.example", "MQTT_PORT": "1885"], file: file)
+        #expect(s.mqtt.host == "flag.example")
+        #expect(s.mqtt.port == 1885)
+        #expect(s.http.port == 6000)
+        #expect(s.storePath == "file.sqlite")
+        #expect(s.retentionDays == 90)
+    }
+
+    @Test("the original notifier's variable names are accepted")
+    func originalNames() async throws {
+        let s = try await Self.settings(env: [
+            "MQTT_SERVER": "mqtt.local", "MQTT_PORT": "8883", "MQTT_TOPIC": "/merakimv/Q2GV-1/#",
+            "MERAKI_API_KEY": "k-123", "NETWORK_ID": "L_1", "COLLECT_CAMERAS_SERIAL_NUMBERS": "Q2GV-1,Q2GV-2",
+            "COLLECT_ZONE_IDS": "[\"0\"]", "MOTION_ALERT_PEOPLE_COUNT_THRESHOLD": "2", "MOTION_ALERT_ITERATE_COUNT": "40",
+            "MOTION_ALERT_TRIGGER_PEOPLE_COUNT": "3", "TIMEOUT": "15", "MOTION_PAUSE_TIME": "7",
+            "BOT_ACCESS_TOKEN": "t-456", "WEBEX_TO_PERSON_EMAIL": "a@example.com",
+        ])
+        #expect(s.mqtt.host == "mqtt.local")
+        #expect(s.mqtt.port == 8883)
+        #expect(s.mqtt.topics == ["/merakimv/Q2GV-1/#"])
+        #expect(s.meraki == AppSettings.Meraki(apiKey: "k-123", baseURL: "https://api.meraki.com/api/v1", networkID: "L_1"))
+        #expect(s.filter == ZoneFilter(cameras: .only(["Q2GV-1", "Q2GV-2"]), zones: .only(["0"])))
+        // message-count values without a policy select the message-count policy
+        let p = try #require(s.detection.policy as? MessageCountPolicy)
+        #expect(p.defaults == MessageCountParameters(armPeople: 2, iterateCount: 40, triggerPeople: 3, timeoutCount: 15, pause: .seconds(7)))
+        #expect(s.webex?.token == "t-456")
+        #expect(s.webex?.destination == .personEmail("a@example.com"))
+        // MOTION_ALERT_PAUSE_TIME is the other spelling of the pause
+        let t = try await Self.settings(env: ["MOTION_ALERT_PAUSE_TIME": "9"])
+        #expect((t.detection.policy as? MessageCountPolicy)?.defaults.pause == .seconds(9))
+    }
+
+    @Test("per-zone overrides from the file, exact zone and camera-wide")
+    func overrides() async throws {
+        let file = """
+            detection:
+              minPeople: 4
+              dwellSeconds: 45
+              overrides:
+                "Q2GV-ABCD-1234/0":
+                  minPeople: 8
+                "Q2GV-EFGH-5678/*":
+                  dwellSeconds: 30
+            """
+        let s = try await Self.settings(file: file)
+        let p = try #require(s.detection.policy as? DwellPolicy)
+        #expect(p.defaults.minPeople == 4)
+        #expect(p.parameters(for: ZoneKey(camera: "Q2GV-ABCD-1234", zone: "0")).minPeople == 8)
+        #expect(p.parameters(for: ZoneKey(camera: "Q2GV-ABCD-1234", zone: "0")).dwell == .seconds(45))
+        #expect(p.parameters(for: ZoneKey(camera: "Q2GV-EFGH-5678", zone: "77")).dwell == .seconds(30))
+        #expect(p.parameters(for: ZoneKey(camera: "Q2GV-EFGH-5678", zone: "77")).minPeople == 4)
+        #expect(p.parameters(for: ZoneKey(camera: "OTHER", zone: "0")).minPeople == 4)
+    }
+
+    @Test("an invalid value names the key, its source and the accepted form")
+    func invalidValues() async throws {
+        let e1 = try #require(await Self.error(env: ["MQTT_PORT": "eighty"]))
+        #expect(e1.key == "mqtt.port")
+        #expect(e1.description.contains("environment variable MQTT_PORT"))
+        #expect(e1.description.contains("a port number 1-65535"))
+        let e2 = try #require(await Self.error(file: "detection:\n  minPeople: 0\n"))
+        #expect(e2.key == "detection.minPeople")
+        #expect(e2.description.contains("file "))
+        #expect(e2.description.contains("an integer >= 1"))
+        let e3 = try #require(await Self.error(flags: ["detection.dwellSeconds": "-1"]))
+        #expect(e3.description.contains("flag --dwell"))
+        let e4 = try #require(await Self.error(env: ["DETECTION_POLICY": "fancy"]))
+        #expect(e4.key == "detection.policy")
+        let e5 = try #require(await Self.error(file: "detection:\n  overrides:\n    \"Q2GV-1/0\":\n      minPeople: lots\n"))
+        #expect(e5.key == "detection.overrides.Q2GV-1/0.minPeople")
+        let e6 = try #require(await Self.error(env: ["BOT_ACCESS_TOKEN": "t", "WEBEX_ROOM_ID": "r", "WEBEX_TO_PERSON_EMAIL": "e@x"]))
+        #expect(e6.description.contains("exactly one of webex.roomId"))
+        let e7 = try #require(await Self.error(env: ["BOT_ACCESS_TOKEN": "t", "WEBEX_ROOM_ID": "r", "WEBEX_BASE_URL": "ftp://x"]))
+        #expect(e7.description.contains("an http(s) URL"))
+    }
+
+    @Test("secrets are never printed in errors")
+    func secretsNotPrinted() async throws {
+        let e = try #require(await Self.error(env: ["BOT_ACCESS_TOKEN": "super-secret-token-123", "WEBEX_ROOM_ID": "r", "WEBEX_TO_PERSON_ID": "p"]))
+        #expect(!e.description.contains("super-secret-token-123"))
+        let e2 = try #require(await Self.error(env: ["MQTT_PASSWORD": "hunter2", "MQTT_PORT": "0"]))
+        #expect(!e2.description.contains("hunter2"))
+    }
+
+    @Test("webex.tokenFile reads the token from a file")
+    func tokenFile() async throws {
+        let path = try Self.yaml("file-token-789\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let s = try await Self.settings(env: ["WEBEX_TOKEN_FILE": path, "WEBEX_ROOM_ID": "room"])
+        #expect(s.webex?.token == "file-token-789")
+    }
+
+    @Test("Documentation/Configuration.md is generated from the code and has not drifted")
+    func referenceUpToDate() throws {
+        let path = ReplayFixtureTests.root.appendingPathComponent("Documentation/Configuration.md").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == ConfigCatalog.markdown(), "regenerate with: swift run crowd-notifier config-reference > Documentation/Configuration.md")
+    }
+}
