@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "CrowdKitCore", targets: ["CrowdKitCore"]),
         .library(name: "CrowdKitTesting", targets: ["CrowdKitTesting"]),
+        .library(name: "CrowdKitMQTT", targets: ["CrowdKitMQTT"]),
         .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
         .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
     ],
@@ -28,6 +29,20 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "CrowdKitMQTT",
+            dependencies: [
+                "CrowdKitCore",
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -67,6 +82,11 @@ let package = Package(
         .testTarget(
             name: "CrowdKitCoreTests",
             dependencies: ["CrowdKitCore", "CrowdKitTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitMQTTTests",
+            dependencies: ["CrowdKitMQTT", "CrowdKitCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

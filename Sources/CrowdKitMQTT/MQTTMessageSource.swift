@@ -1,0 +1,94 @@
+import CrowdKitCore
+import Logging
+import Synchronization
+
+/// The live MV Sense feed from an MQTT broker, as a ``MessageSource``.
+///
+/// Subscribes to `/merakimv/#` (or the configured filters) and yields every message as
+/// ``SourceMessage/raw(_:)``; decoding and counting malformed payloads is the engine's job.
+/// ``status`` shows the connection state, the last message time, received and dropped counts,
+/// reconnections and the last error.
+///
+/// ``messages()`` makes the first connection and throws an ``MQTTError`` if it fails; afterwards
+/// outages are retried forever. The feed has one consumer; it ends when that task is cancelled or
+/// at ``shutdown()``.
+public final class MQTTMessageSource: MessageSource {
+    public struct Configuration: Sendable {
+        /// The broker connection.
+        public var mqtt: MQTTClient.Configuration
+        /// Topic filters to subscribe to. MV Sense topics start with a slash: `/merakimv/#` and
+        /// `merakimv/#` are different filters.
+        public var topics: [String]
+        /// Subscription QoS.
+        public var qos: MQTTClient.QoS
+
+        public init(mqtt: MQTTClient.Configuration = .init(), topics: [String] = ["/merakimv/#"], qos: MQTTClient.QoS = .atMostOnce) {
+            self.mqtt = mqtt
+            self.topics = topics
+            self.qos = qos
+        }
+    }
+
+    public let configuration: Configuration
+    /// The underlying client (for publishing or its own status).
+    public let client: MQTTClient
+    private let consuming = Atomic<Bool>(false)
+    private let connected = Atomic<Bool>(false)
+
+    public init(configuration: Configuration, logger: Logger) throws(MQTTError) {
+        self.configuration = configuration
+        self.client = try MQTTClient(configuration: configuration.mqtt, logger: logger)
+    }
+
+    /// Makes the first connection and subscription without consuming yet (so an app can fail
+    /// fast before it starts its services). ``messages()`` calls it when needed.
+    public func connect() async throws {
+        guard connected.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return
+        }
+        try await client.subscribe(configuration.topics, qos: configuration.qos)
+        try await client.connect()
+    }
+
+    public func messages() async throws -> Messages {
+        guard consuming.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw MQTTError(.alreadyConsuming, broker: configuration.mqtt.broker, reason: "")
+        }
+        try await connect()
+        return Messages(base: client.messages)
+    }
+
+    public var status: SourceStatus { client.status }
+
+    /// Disconnects and ends the feed.
+    public func shutdown() async {
+        await client.shutdown()
+    }
+
+    /// The feed: each ``MQTTMessage`` as a ``SourceMessage/raw(_:)``.
+    public struct Messages: AsyncSequence, Sendable {
+        public typealias Element = SourceMessage
+        public typealias Failure = Never
+
+        let base: MQTTMessages
+
+        public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator()) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            public typealias Element = SourceMessage
+            public typealias Failure = Never
+
+            var base: MQTTMessages.Iterator
+
+            public mutating func next() async -> SourceMessage? {
+                guard let m = await base.next() else { return nil }
+                return .raw(RawMessage(topic: m.topic, payload: m.payload, receivedAt: m.receivedAt))
+            }
+
+            public mutating func next(isolation actor: isolated (any Actor)?) async -> SourceMessage? {
+                guard let m = await base.next(isolation: actor) else { return nil }
+                return .raw(RawMessage(topic: m.topic, payload: m.payload, receivedAt: m.receivedAt))
+            }
+        }
+    }
+}

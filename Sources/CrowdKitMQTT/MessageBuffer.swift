@@ -1,0 +1,101 @@
+import Synchronization
+
+/// A bounded buffer between one producer thread (libmosquitto's) and one consuming task.
+///
+/// The producer appends under a lock and never waits; past `capacity` it drops and counts. The
+/// consumer swaps the whole buffer out in one step (its emptied array goes back, so steady state
+/// allocates nothing) and suspends only when nothing is buffered.
+final class MessageBuffer<Element: Sendable>: Sendable {
+    struct Counters: Sendable {
+        var received = 0
+        var dropped = 0
+        /// Epoch milliseconds of the last message received; 0 before the first.
+        var lastReceivedAt: Int64 = 0
+    }
+
+    private struct State {
+        var items: ContiguousArray<Element> = []
+        var waiter: UnsafeContinuation<Void, Never>?
+        var finished = false
+        var cancelled = false
+        var counters = Counters()
+    }
+
+    let capacity: Int
+    private let state: Mutex<State>
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        var s = State()
+        s.items.reserveCapacity(min(self.capacity, 4096))
+        self.state = Mutex(s)
+    }
+
+    /// Adds one element (producer side; never blocks beyond the lock). Returns `false` when it
+    /// was dropped because the buffer is full or finished.
+    @discardableResult
+    func push(_ element: sending Element, receivedAt: Int64) -> Bool {
+        let (waiter, accepted): (UnsafeContinuation<Void, Never>?, Bool) = state.withLock { s in
+            s.counters.received += 1
+            s.counters.lastReceivedAt = receivedAt
+            guard !s.finished else { return (nil, false) }
+            guard s.items.count < capacity else {
+                s.counters.dropped += 1
+                return (nil, false)
+            }
+            s.items.append(element)
+            let w = s.waiter
+            s.waiter = nil
+            return (w, true)
+        }
+        waiter?.resume()
+        return accepted
+    }
+
+    /// Ends the feed: the consumer gets what is buffered, then the end.
+    func finish() {
+        let waiter = state.withLock { s in
+            s.finished = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    var counters: Counters { state.withLock { $0.counters } }
+
+    /// Moves everything buffered into `batch` (which must be empty), waiting while nothing is.
+    /// Returns `false` at the end of the feed or when the task is cancelled.
+    func drain(into batch: inout ContiguousArray<Element>, isolation actor: isolated (any Actor)? = #isolation) async -> Bool {
+        while true {
+            let ready: Bool? = state.withLock { s in
+                if !s.items.isEmpty {
+                    swap(&s.items, &batch)
+                    return true
+                }
+                if s.finished || s.cancelled { return false }
+                return nil
+            }
+            if let ready { return ready }
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s in
+                        if !s.items.isEmpty || s.finished || s.cancelled { return true }
+                        s.waiter = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                let waiter = state.withLock { s in
+                    s.cancelled = true
+                    let w = s.waiter
+                    s.waiter = nil
+                    return w
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import CrowdKitCore
+import CrowdKitMQTT
+import Foundation
+import Testing
+
+@Suite("MQTTClient against a real mosquitto")
+struct MQTTClientTests {
+    @Test("published messages arrive in order, and shutdown ends the feed")
+    func publishedMessagesArrive() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+
+        let subscriber = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await subscriber.subscribe("/merakimv/#")
+        try await subscriber.connect()
+        #expect(subscriber.status.state == .connected)
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+
+        for i in 0..<200 {
+            try publisher.publish(topic: "/merakimv/Q2GV-TEST-0001/\(i % 3)", payload: countPayload(ts: 1000 + Int64(i), people: i % 5))
+        }
+        try publisher.publish(topic: "elsewhere/ignored", payload: "x")
+        let got = await collect(200, from: subscriber.messages)
+        #expect(got.count == 200)
+        #expect(got.map(\.topic) == (0..<200).map { "/merakimv/Q2GV-TEST-0001/\($0 % 3)" })
+        #expect(got.last.map { String(decoding: $0.payload, as: UTF8.self) } == countPayload(ts: 1199, people: 199 % 5))
+        #expect(subscriber.status.received == 200)
+        #expect(subscriber.status.dropped == 0)
+        #expect(subscriber.status.lastMessageAt != nil)
+        #expect(subscriber.status.description == "mqtt://127.0.0.1:\(broker.port)")
+
+        await publisher.shutdown()
+        await subscriber.shutdown()
+        #expect(subscriber.status.state == .finished)
+        let after = await collect(1, from: subscriber.messages, timeout: .seconds(5))
+        #expect(after.isEmpty)
+    }
+
+    @Test("MQTT 5 works too")
+    func mqtt5() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let client = try MQTTClient(configuration: .init(port: broker.port, protocolVersion: .v5), logger: testLogger)
+        try await client.subscribe(["/merakimv/#"], qos: .atLeastOnce)
+        try await client.connect()
+        try client.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: countPayload(ts: 1, people: 1), qos: .atLeastOnce)
+        let got = await collect(1, from: client.messages)
+        #expect(got.first?.topic == "/merakimv/Q2GV-TEST-0001/0")
+        await client.shutdown()
+    }
+
+    @Test("a refused TCP connection is one clear error naming the broker")
+    func refusedConnection() async throws {
+        let port = try TestBroker.freePort()
+        let client = try MQTTClient(configuration: .init(port: port), logger: testLogger)
+        let error = await #expect(throws: MQTTError.self) { try await client.connect() }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.broker == "127.0.0.1:\(port)")
+        #expect(error?.description.contains("Connection refused") == true)
+        #expect(client.status.lastError != nil)
+        await client.shutdown()
+    }
+
+    @Test("a subscription made after connecting is acknowledged and delivers")
+    func subscribeAfterConnect() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let client = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await client.connect()
+        try await client.subscribe("a/#")
+        try client.publish(topic: "a/b", payload: "hello")
+        let got = await collect(1, from: client.messages)
+        #expect(got.first.map { String(decoding: $0.payload, as: UTF8.self) } == "hello")
+        await client.shutdown()
+    }
+
+    @Test("overflow of the bounded buffer is counted, never silent")
+    func overflowIsCounted() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let client = try MQTTClient(configuration: .init(port: broker.port, bufferCapacity: 10), logger: testLogger)
+        try await client.subscribe("/merakimv/#")
+        try await client.connect()
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        for i in 0..<100 { try publisher.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: countPayload(ts: Int64(i), people: 1)) }
+        #expect(await eventually { client.status.received == 100 })
+        #expect(client.status.dropped == 90)
+        // The first ten were kept, in order; the feed goes on once there is room.
+        let kept = await collect(10, from: client.messages)
+        #expect(kept.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<10).map { countPayload(ts: Int64($0), people: 1) })
+        try publisher.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: countPayload(ts: 500, people: 1))
+        let more = await collect(1, from: client.messages)
+        #expect(more.count == 1)
+        #expect(client.status.dropped == 90)
+        await publisher.shutdown()
+        await client.shutdown()
+    }
+}
+
+@Suite("MQTT security against a real mosquitto")
+struct MQTTSecurityTests {
+    @Test("a TLS listener with a test CA works; a wrong CA is refused with a clear error")
+    func tls() async throws {
+        let broker = try TestBroker(
+            extra: """
+                cafile $DIR/ca.crt
+                certfile $DIR/server.crt
+                keyfile $DIR/server.key
+                """)
+        defer { broker.stop() }
+        let certs = try TestCertificates(in: broker.directory)
+        try await broker.start()
+
+        let client = try MQTTClient(configuration: .init(port: broker.port, tls: .caFile(certs.caFile)), logger: testLogger)
+        try await client.subscribe("/merakimv/#")
+        try await client.connect()
+        #expect(client.status.description == "mqtts://127.0.0.1:\(broker.port)")
+        try client.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: countPayload(ts: 1, people: 2))
+        let got = await collect(1, from: client.messages)
+        #expect(got.count == 1)
+        await client.shutdown()
+
+        let wrong = try MQTTClient(configuration: .init(port: broker.port, tls: .caFile(certs.otherCAFile)), logger: testLogger)
+        let error = await #expect(throws: MQTTError.self) { try await wrong.connect() }
+        #expect(error?.code == .tls)
+        #expect(error?.broker == "127.0.0.1:\(broker.port)")
+        #expect(error?.description.contains("certificate verify failed") == true, "\(String(describing: error))")
+        await wrong.shutdown()
+
+        // Plain TCP to a TLS listener is not mistaken for success either.
+        let plain = try MQTTClient(configuration: .init(port: broker.port, connectTimeout: .seconds(5)), logger: testLogger)
+        await #expect(throws: MQTTError.self) { try await plain.connect() }
+        await plain.shutdown()
+    }
+
+    @Test("an unreadable CA file is a configuration error")
+    func missingCAFile() throws {
+        let error = #expect(throws: MQTTError.self) {
+            _ = try MQTTClient(configuration: .init(tls: .caFile("/nonexistent/ca.crt")), logger: testLogger)
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.description.contains("/nonexistent/ca.crt") == true)
+    }
+
+    @Test("username and password are sent; a wrong password is refused with a clear error")
+    func credentials() async throws {
+        let broker = try TestBroker(extra: "password_file $DIR/passwd", anonymous: false)
+        defer { broker.stop() }
+        try runTool("/usr/bin/mosquitto_passwd", ["-c", "-b", "passwd", "alice", "correct horse"], in: broker.directory)
+        try await broker.start()
+
+        let good = try MQTTClient(
+            configuration: .init(port: broker.port, credentials: .init(username: "alice", password: "correct horse")), logger: testLogger)
+        try await good.subscribe("t")
+        try await good.connect()
+        try good.publish(topic: "t", payload: "ok")
+        #expect(await collect(1, from: good.messages).count == 1)
+        await good.shutdown()
+
+        let credentials = MQTTClient.Credentials(username: "alice", password: "battery staple")
+        #expect(!"\(credentials)".contains("battery"))
+        let bad = try MQTTClient(configuration: .init(port: broker.port, credentials: credentials), logger: testLogger)
+        let error = await #expect(throws: MQTTError.self) { try await bad.connect() }
+        #expect(error?.code == .connectionRefused)
+        #expect(error?.description.contains("not authorised") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("127.0.0.1:\(broker.port)") == true)
+        #expect(error?.description.contains("battery") == false)
+        #expect(bad.status.lastError?.contains("battery") == false)
+        await bad.shutdown()
+
+        let anonymous = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        let anonError = await #expect(throws: MQTTError.self) { try await anonymous.connect() }
+        #expect(anonError?.code == .connectionRefused)
+        await anonymous.shutdown()
+    }
+}

@@ -1,0 +1,125 @@
+import CrowdKitCore
+import CrowdKitMQTT
+import Foundation
+import Testing
+
+@Suite("MQTTMessageSource against a real mosquitto")
+struct MQTTMessageSourceTests {
+    static let camera = "Q2GV-TEST-0001"
+    static let t0: Int64 = 1_714_632_600_000
+    /// N = 3, D = 60 s, G = 5 s, C = 300 s.
+    static let policy = DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(60), gap: .seconds(5)))
+
+    /// One episode in `zone`: `people` for 70 s, then 10 s of nobody, one reading every 500 ms.
+    static func episode(zone: String, start: Int64, people: Int = 4) -> [(String, String)] {
+        (0..<160).map { i in
+            let ts = start + Int64(i) * 500
+            return ("/merakimv/\(camera)/\(zone)", countPayload(ts: ts, people: i < 140 ? people + (i == 70 ? 2 : 0) : 0))
+        }
+    }
+
+    func makeSource(port: Int) throws -> MQTTMessageSource {
+        try MQTTMessageSource(
+            configuration: .init(mqtt: .init(port: port, reconnect: .init(initialDelay: .milliseconds(50), maxDelay: .milliseconds(400)))),
+            logger: testLogger)
+    }
+
+    @Test("a published feed gives the right events")
+    func feedGivesEvents() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let source = try makeSource(port: broker.port)
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        let feed = try await source.messages()
+        try await publisher.connect()
+        let messages = Self.episode(zone: "0", start: Self.t0) + [("/merakimv/\(Self.camera)/light", "{\"lux\": 212.5}")]
+        for (t, p) in messages { try publisher.publish(topic: t, payload: p) }
+        let got = await collect(messages.count, from: feed)
+        #expect(got.count == messages.count)
+
+        var engine = DetectionEngine(policy: Self.policy)
+        var changes: [EventChange] = []
+        for m in got { _ = engine.process(m) { changes.append($0) } }
+        #expect(changes.map(\.kind) == [.fired, .ended])
+        let fired = try #require(changes.first).event
+        #expect(fired.camera == Self.camera)
+        #expect(fired.zone == "0")
+        #expect(fired.startedAt == Self.t0)
+        #expect(fired.firedAt == Self.t0 + 60_000)
+        #expect(changes.last?.event.endedAt == Self.t0 + 69_500)
+        #expect(changes.last?.event.peak == 6)
+        #expect(engine.statistics.nonCount == 1)
+        #expect(source.status.received == messages.count)
+        #expect(source.status.state == .connected)
+        await #expect(throws: MQTTError.self) { _ = try await source.messages() }
+        await publisher.shutdown()
+        await source.shutdown()
+    }
+
+    @Test("malformed payloads are counted and skipped; the feed goes on")
+    func malformedPayloads() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let source = try makeSource(port: broker.port)
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        let feed = try await source.messages()
+        try await publisher.connect()
+        let topic = "/merakimv/\(Self.camera)/0"
+        var messages = Self.episode(zone: "0", start: Self.t0)
+        messages.insert((topic, "not json"), at: 10)
+        messages.insert((topic, "{\"counts\":{\"person\":9}}"), at: 20)
+        messages.insert((topic, "{\"ts\":\(Self.t0 + 5000),\"counts\":{\"person\":-1}}"), at: 30)
+        messages.insert(("/merakimv/", countPayload(ts: Self.t0, people: 1)), at: 40)
+        for (t, p) in messages { try publisher.publish(topic: t, payload: p) }
+        let got = await collect(messages.count, from: feed)
+        var engine = DetectionEngine(policy: Self.policy)
+        var changes: [EventChange] = []
+        for m in got { _ = engine.process(m) { changes.append($0) } }
+        #expect(engine.statistics.rejected == 4)
+        #expect(engine.statistics.observations == 160)
+        #expect(changes.map(\.kind) == [.fired, .ended])
+        await publisher.shutdown()
+        await source.shutdown()
+    }
+
+    @Test("a broker killed and restarted mid-feed is reconnected to, and the feed resumes")
+    func reconnects() async throws {
+        let broker = try TestBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let source = try makeSource(port: broker.port)
+        let feed = try await source.messages()
+        let first = Self.episode(zone: "1", start: Self.t0)
+        let second = Self.episode(zone: "2", start: Self.t0 + 200_000)
+        async let received = collect(first.count + second.count, from: feed, timeout: .seconds(30))
+
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        for (t, p) in first { try publisher.publish(topic: t, payload: p) }
+        #expect(await eventually { source.status.received == first.count })
+        await publisher.shutdown()
+
+        broker.kill()
+        #expect(await eventually { source.status.state != .connected })
+        try await Task.sleep(for: .milliseconds(300))
+        try await broker.start()
+        #expect(await eventually { source.status.state == .connected && source.status.reconnects == 1 })
+
+        let publisher2 = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher2.connect()
+        for (t, p) in second { try publisher2.publish(topic: t, payload: p) }
+        let got = await received
+        #expect(got.count == first.count + second.count)
+
+        var engine = DetectionEngine(policy: Self.policy)
+        var changes: [EventChange] = []
+        for m in got { _ = engine.process(m) { changes.append($0) } }
+        #expect(changes.filter { $0.kind == .fired }.map(\.event.zone) == ["1", "2"])
+        #expect(source.status.reconnects == 1)
+        #expect(source.status.lastError != nil)
+        await publisher2.shutdown()
+        await source.shutdown()
+    }
+}

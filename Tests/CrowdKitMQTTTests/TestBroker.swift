@@ -1,0 +1,160 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real `mosquitto` process on a free 127.0.0.1 port, with its config in a temporary folder.
+/// Stopped (and the folder removed) by ``stop()``; tests call it in a `defer`.
+final class TestBroker: @unchecked Sendable {
+    // @unchecked: `process` is only touched by the test that owns the broker, one call at a time.
+    let directory: URL
+    let port: Int
+    let config: String
+    private var process: Process?
+
+    /// Starts mosquitto with `listener <port> 127.0.0.1`, `allow_anonymous true` unless `extra`
+    /// says otherwise, and `extra` appended (paths in it may use `$DIR`).
+    init(extra: String = "", anonymous: Bool = true) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-mqtt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        config = """
+            listener \(port) 127.0.0.1
+            allow_anonymous \(anonymous)
+            persistence false
+            max_queued_messages 0
+            user root
+            log_dest file \(directory.path)/mosquitto.log
+            log_type error
+            log_type warning
+            log_type notice
+            \(extra.replacingOccurrences(of: "$DIR", with: directory.path))
+
+            """
+        try config.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
+    }
+
+    /// Starts (or restarts) the process and waits until the port accepts connections.
+    func start() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        p.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if Self.canConnect(port: port) { return }
+            guard p.isRunning else { throw BrokerError("mosquitto exited: \(log)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw BrokerError("mosquitto did not listen on \(port): \(log)")
+    }
+
+    /// Kills the broker with SIGKILL (an outage, not a clean shutdown) and waits for it to exit.
+    func kill() {
+        guard let p = process, p.isRunning else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    /// Stops the broker (SIGKILL: children of the test process may inherit a signal mask that
+    /// blocks SIGTERM) and removes its folder.
+    func stop() {
+        kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var log: String { (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? "" }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BrokerError("socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
+            }
+        }
+        guard ok else { throw BrokerError("bind() failed") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+struct BrokerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs a command line tool (openssl, mosquitto_passwd) and throws with its output if it fails.
+func runTool(_ path: String, _ args: [String], in dir: URL) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.currentDirectoryURL = dir
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw BrokerError("\(path) \(args.joined(separator: " ")) failed: \(String(decoding: out, as: UTF8.self))")
+    }
+}
+
+/// A test CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated CA.
+struct TestCertificates {
+    let dir: URL
+    var caFile: String { dir.appendingPathComponent("ca.crt").path }
+    var otherCAFile: String { dir.appendingPathComponent("other-ca.crt").path }
+    var serverCert: String { dir.appendingPathComponent("server.crt").path }
+    var serverKey: String { dir.appendingPathComponent("server.key").path }
+
+    init(in dir: URL) throws {
+        self.dir = dir
+        let openssl = "/usr/bin/openssl"
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try runTool(openssl, ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=CrowdKit Test CA"], in: dir)
+        try runTool(openssl, ["req", "-x509"] + ec + ["-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=Some Other CA"], in: dir)
+        try runTool(openssl, ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"], in: dir)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
+        try runTool(openssl, ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext"], in: dir)
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// An MV Sense zone-count payload.
+func countPayload(ts: Int64, people: Int) -> String {
+    "{\"ts\":\(ts),\"counts\":{\"person\":\(people),\"vehicle\":0}}"
+}
