@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .library(name: "CrowdKitCore", targets: ["CrowdKitCore"]),
         .library(name: "CrowdKitTesting", targets: ["CrowdKitTesting"]),
+        .library(name: "CrowdKitSQLite", targets: ["CrowdKitSQLite"]),
+        .library(name: "CrowdKitWeb", targets: ["CrowdKitWeb"]),
         .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
         .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
     ],
@@ -19,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(
@@ -32,6 +36,24 @@ let package = Package(
         .target(
             name: "CrowdKitTesting",
             dependencies: ["CrowdKitCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CrowdKitSQLite",
+            dependencies: [
+                "CrowdKitCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CrowdKitWeb",
+            dependencies: [
+                "CrowdKitCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -48,6 +70,29 @@ let package = Package(
             name: "crowdkit-bench",
             dependencies: ["CrowdKitCore"],
             path: "Benchmarks/crowdkit-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "crowdkit-web-bench",
+            dependencies: [
+                "CrowdKitCore", "CrowdKitSQLite", "CrowdKitWeb",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Benchmarks/crowdkit-web-bench",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitSQLiteTests",
+            dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitWebTests",
+            dependencies: [
+                "CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitWeb",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
