@@ -6,6 +6,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let log: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+
 let package = Package(
     name: "CrowdKit",
     platforms: [.macOS(.v15)],
@@ -13,6 +16,8 @@ let package = Package(
         .library(name: "CrowdKitCore", targets: ["CrowdKitCore"]),
         .library(name: "CrowdKitTesting", targets: ["CrowdKitTesting"]),
         .library(name: "CrowdKitMQTT", targets: ["CrowdKitMQTT"]),
+        .library(name: "CrowdKitSQLite", targets: ["CrowdKitSQLite"]),
+        .library(name: "CrowdKitWeb", targets: ["CrowdKitWeb"]),
         .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
         .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
     ],
@@ -22,77 +27,72 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["ConfigurationSupport"]),
     ],
     targets: [
+        // Libraries
         .target(
             name: "CrowdKitCore",
-            dependencies: [
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-            ],
+            dependencies: [log, .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
-        .systemLibrary(
-            name: "CMosquitto",
-            pkgConfig: "libmosquitto",
-            providers: [.apt(["libmosquitto-dev"])]
-        ),
+        .target(name: "CrowdKitTesting", dependencies: ["CrowdKitCore"], swiftSettings: swiftSettings),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(name: "CrowdKitMQTT", dependencies: ["CrowdKitCore", "CMosquitto", log], swiftSettings: swiftSettings),
         .target(
-            name: "CrowdKitMQTT",
-            dependencies: [
-                "CrowdKitCore",
-                "CMosquitto",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            name: "CrowdKitSQLite",
+            dependencies: ["CrowdKitCore", .product(name: "GRDB", package: "GRDB.swift"), log],
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "CrowdKitTesting",
-            dependencies: ["CrowdKitCore"],
-            swiftSettings: swiftSettings
-        ),
+        .target(name: "CrowdKitWeb", dependencies: ["CrowdKitCore", hummingbird, log], swiftSettings: swiftSettings),
+
+        // The reference app, the example notifier, benchmarks
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
-                "CrowdKitCore",
+                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "FileNotifier", dependencies: ["CrowdKitCore"], path: "Examples/FileNotifier", swiftSettings: swiftSettings),
         .executableTarget(
             name: "crowdkit-bench",
             dependencies: ["CrowdKitCore"],
             path: "Benchmarks/crowdkit-bench",
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "FileNotifier",
-            dependencies: ["CrowdKitCore"],
-            path: "Examples/FileNotifier",
+        .executableTarget(
+            name: "crowdkit-web-bench",
+            dependencies: ["CrowdKitCore", "CrowdKitSQLite", "CrowdKitWeb", hummingbird],
+            path: "Benchmarks/crowdkit-web-bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests
+        .testTarget(name: "CrowdKitCoreTests", dependencies: ["CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
+        .testTarget(name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CrowdKitSQLiteTests",
+            dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitWebTests",
+            dependencies: [
+                "CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitWeb", hummingbird,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", log],
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "CrowdKitCoreTests",
-            dependencies: ["CrowdKitCore", "CrowdKitTesting", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "CrowdKitMQTTTests",
-            dependencies: ["CrowdKitMQTT", "CrowdKitCore"],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "CrowdNotifierTests",
-            dependencies: ["crowd-notifier", "CrowdKitCore"],
-            swiftSettings: swiftSettings
-        ),
+        .testTarget(name: "CrowdNotifierTests", dependencies: ["crowd-notifier", "CrowdKitCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,447 @@
+import CrowdKitCore
+
+/// The ``EventStore`` contract as executable checks: run it against your own store.
+///
+/// ```swift
+/// @Test func conforms() async throws {
+///     try await EventStoreConformance.run { try MyStore(path: temporaryFile()) }
+/// }
+/// // or one test per clause:
+/// @Test(arguments: EventStoreConformance.Check.allCases)
+/// func clause(_ check: EventStoreConformance.Check) async throws {
+///     try await EventStoreConformance.run(check) { try MyStore(path: temporaryFile()) }
+/// }
+/// ```
+///
+/// Every check gets a fresh, empty store from `makeStore` and uses nothing but the protocol.
+/// A failed check throws ``EventStoreConformanceFailure`` naming the check and what differed.
+public enum EventStoreConformance {
+    /// One clause of the contract.
+    public enum Check: String, CaseIterable, Sendable, CustomStringConvertible {
+        case applyStoresEventAndDeliveries
+        case recordOfUnknownIDIsNil
+        case applyIsIdempotent
+        case applyReplacesEventAndKeepsDeliveryStatus
+        case applyAddsNewDeliveriesOfLaterChanges
+        case listsNewestFirstWithIDTieBreak
+        case filtersByCameraZoneAndTime
+        case paginatesEveryEventExactlyOnce
+        case cursorOnlyWhenMoreFollow
+        case paginationIsStableWhileEventsAreAdded
+        case clampsLimit
+        case pendingDeliveriesOldestFirst
+        case updateDeliveryStoresStatus
+        case updateUnknownDeliveryThrowsNotFound
+        case pruneDeletesOlderEventsAndTheirDeliveries
+        case concurrentAppliesAndReads
+
+        public var description: String { rawValue }
+    }
+
+    /// Runs every check, each on a fresh store, and throws one failure listing all that failed.
+    public static func run(makeStore: () async throws -> any EventStore) async throws {
+        var failures: [EventStoreConformanceFailure] = []
+        for check in Check.allCases {
+            do {
+                try await run(check, makeStore: makeStore)
+            } catch let failure as EventStoreConformanceFailure {
+                failures.append(failure)
+            } catch {
+                failures.append(EventStoreConformanceFailure(check: check, message: "threw \(error)"))
+            }
+        }
+        if failures.count == 1 { throw failures[0] }
+        if !failures.isEmpty {
+            throw EventStoreConformanceFailure(
+                check: failures[0].check,
+                message: "\(failures.count) checks failed:\n" + failures.map { "- \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    /// Runs one check on a fresh store.
+    public static func run(_ check: Check, makeStore: () async throws -> any EventStore) async throws {
+        let store = try await makeStore()
+        let t = Tester(check: check)
+        do {
+            try await body(of: check)(store, t)
+        } catch let failure as EventStoreConformanceFailure {
+            throw failure
+        } catch {
+            throw EventStoreConformanceFailure(check: check, message: "unexpected error: \(error)")
+        }
+    }
+
+    // MARK: - Fixtures
+
+    /// A fired event with every optional field set, so a store that drops a column is caught.
+    public static func sampleEvent(
+        camera: String = "Q2GV-AAAA-0001", zone: String = "584342051651321858", startedAt: Int64 = 1_714_632_600_123,
+        peak: Int = 5
+    ) -> CrowdEvent {
+        var e = CrowdEvent(
+            camera: camera, zone: zone, startedAt: startedAt, firedAt: startedAt + 60_077, peak: peak,
+            lastCount: peak - 1,
+            policy: PolicyDescription(name: "dwell", parameters: ["minPeople": 3, "dwellSeconds": 60, "gapSeconds": 5.5]),
+            cameraName: "Lobby \"north\", <b>", zoneName: "Door ✓ zone")
+        e.videoURL = "https://example.invalid/video?t=\(startedAt)"
+        e.visionURL = "https://example.invalid/vision"
+        e.snapshotURL = "https://example.invalid/snap.jpg"
+        e.enrichmentNotes = ["note one", "note, two"]
+        return e
+    }
+
+    /// A `.fired` change for `event` with one pending delivery per notifier.
+    public static func fired(_ event: CrowdEvent, notifiers: [String] = ["log", "webex"], createdAt: Int64 = 1_000)
+        -> EventChange
+    {
+        EventChange(
+            kind: .fired, event: event,
+            deliveries: notifiers.map { Delivery(eventID: event.id, notifier: $0, kind: .fired, createdAt: createdAt) })
+    }
+
+    // MARK: - Checks
+
+    typealias Body = (any EventStore, Tester) async throws -> Void
+
+    static func body(of check: Check) -> Body {
+        switch check {
+        case .applyStoresEventAndDeliveries: applyStoresEventAndDeliveries
+        case .recordOfUnknownIDIsNil: recordOfUnknownIDIsNil
+        case .applyIsIdempotent: applyIsIdempotent
+        case .applyReplacesEventAndKeepsDeliveryStatus: applyReplacesEventAndKeepsDeliveryStatus
+        case .applyAddsNewDeliveriesOfLaterChanges: applyAddsNewDeliveriesOfLaterChanges
+        case .listsNewestFirstWithIDTieBreak: listsNewestFirstWithIDTieBreak
+        case .filtersByCameraZoneAndTime: filtersByCameraZoneAndTime
+        case .paginatesEveryEventExactlyOnce: paginatesEveryEventExactlyOnce
+        case .cursorOnlyWhenMoreFollow: cursorOnlyWhenMoreFollow
+        case .paginationIsStableWhileEventsAreAdded: paginationIsStableWhileEventsAreAdded
+        case .clampsLimit: clampsLimit
+        case .pendingDeliveriesOldestFirst: pendingDeliveriesOldestFirst
+        case .updateDeliveryStoresStatus: updateDeliveryStoresStatus
+        case .updateUnknownDeliveryThrowsNotFound: updateUnknownDeliveryThrowsNotFound
+        case .pruneDeletesOlderEventsAndTheirDeliveries: pruneDeletesOlderEventsAndTheirDeliveries
+        case .concurrentAppliesAndReads: concurrentAppliesAndReads
+        }
+    }
+
+    static func applyStoresEventAndDeliveries(_ store: any EventStore, _ t: Tester) async throws {
+        let event = sampleEvent()
+        let change = fired(event)
+        try await store.apply(change)
+        let record = try await t.require(store.record(id: event.id), "record(id:) after apply")
+        try t.equal(record.event, event, "stored event (every field must round-trip)")
+        try t.equal(Set(record.deliveries), Set(change.deliveries), "stored deliveries")
+        let page = try await store.events(EventQuery())
+        try t.equal(page.records.map(\.event), [event], "events(EventQuery()) after one apply")
+        try t.equal(Set(page.records.first?.deliveries ?? []), Set(change.deliveries), "deliveries in the listing")
+    }
+
+    static func recordOfUnknownIDIsNil(_ store: any EventStore, _ t: Tester) async throws {
+        try await store.apply(fired(sampleEvent()))
+        let other = CrowdEventID(camera: "nope", zone: "0", startedAt: 1)
+        try t.check(try await store.record(id: other) == nil, "record(id:) of an unknown id must be nil")
+    }
+
+    static func applyIsIdempotent(_ store: any EventStore, _ t: Tester) async throws {
+        let change = fired(sampleEvent())
+        try await store.apply(change)
+        try await store.apply(change)
+        let page = try await store.events(EventQuery())
+        try t.equal(page.records.count, 1, "events after applying the same change twice")
+        try t.equal(page.records.first?.deliveries.count, 2, "deliveries after applying the same change twice")
+        try t.equal(try await store.pendingDeliveries(limit: 100).count, 2, "pending deliveries after a double apply")
+    }
+
+    static func applyReplacesEventAndKeepsDeliveryStatus(_ store: any EventStore, _ t: Tester) async throws {
+        let first = fired(sampleEvent())
+        try await store.apply(first)
+        var sent = first.deliveries[0]
+        sent.status = .sent(remoteID: "remote-1")
+        sent.attempts = 1
+        sent.updatedAt = 2_000
+        try await store.updateDelivery(sent)
+        var ended = first.event
+        ended.endedAt = ended.firedAt + 30_000
+        ended.peak = 9
+        ended.lastCount = 1
+        ended.videoURL = nil
+        ended.enrichmentNotes = []
+        // The same change again (a re-processed feed) must not reset the delivery.
+        try await store.apply(EventChange(kind: .ended, event: ended, deliveries: first.deliveries))
+        let record = try await t.require(store.record(id: ended.id), "record after update")
+        try t.equal(record.event, ended, "apply must replace the stored event with the same id")
+        let stored = record.deliveries.first { $0.id == sent.id }
+        try t.equal(stored, sent, "a delivery that exists keeps its status when a change lists it again")
+        try t.equal(record.deliveries.count, 2, "delivery count")
+        try t.equal(try await store.events(EventQuery()).records.count, 1, "replacing must not add an event")
+    }
+
+    static func applyAddsNewDeliveriesOfLaterChanges(_ store: any EventStore, _ t: Tester) async throws {
+        let first = fired(sampleEvent(), notifiers: ["log"])
+        try await store.apply(first)
+        var reminded = first.event
+        reminded.reminders = 1
+        let reminder = Delivery(eventID: reminded.id, notifier: "log", kind: .reminder, sequence: 1, createdAt: 5_000)
+        try await store.apply(EventChange(kind: .reminder, event: reminded, deliveries: [reminder]))
+        let record = try await t.require(store.record(id: reminded.id), "record after a reminder")
+        try t.equal(Set(record.deliveries.map(\.id)), Set([first.deliveries[0].id, reminder.id]), "delivery ids")
+        try t.equal(record.event.reminders, 1, "reminders after the reminder change")
+    }
+
+    static func listsNewestFirstWithIDTieBreak(_ store: any EventStore, _ t: Tester) async throws {
+        var events: [CrowdEvent] = []
+        for (i, ts) in [Int64(5_000), 1_000, 9_000, 5_000, 5_000, 7_000].enumerated() {
+            events.append(sampleEvent(camera: "CAM-\(i)", zone: "0", startedAt: ts))
+        }
+        for e in events.shuffled() { try await store.apply(fired(e, notifiers: [])) }
+        let expected = events.sorted { ($0.startedAt, $0.id.rawValue) > ($1.startedAt, $1.id.rawValue) }.map(\.id)
+        let page = try await store.events(EventQuery(limit: 100))
+        try t.equal(page.records.map(\.event.id), expected, "order must be (startedAt, id) descending")
+        try t.check(page.nextCursor == nil, "no cursor when everything fits in one page")
+    }
+
+    static func filtersByCameraZoneAndTime(_ store: any EventStore, _ t: Tester) async throws {
+        var all: [CrowdEvent] = []
+        for cam in ["CAM-A", "CAM-B", "CAM-C"] {
+            for zone in ["0", "11", "22"] {
+                for k in 0..<3 {
+                    all.append(sampleEvent(camera: cam, zone: zone, startedAt: 10_000 + Int64(k) * 1_000))
+                }
+            }
+        }
+        for e in all { try await store.apply(fired(e, notifiers: [])) }
+        let queries: [(String, EventQuery)] = [
+            ("camera CAM-A", EventQuery(cameras: ["CAM-A"])),
+            ("cameras CAM-A, CAM-C", EventQuery(cameras: ["CAM-A", "CAM-C"])),
+            ("zone 11", EventQuery(zones: ["11"])),
+            ("camera CAM-B zone 22", EventQuery(cameras: ["CAM-B"], zones: ["22"])),
+            ("startedFrom 11000 (inclusive)", EventQuery(startedFrom: 11_000)),
+            ("startedBefore 11000 (exclusive)", EventQuery(startedBefore: 11_000)),
+            ("range [11000, 12000)", EventQuery(startedFrom: 11_000, startedBefore: 12_000)),
+            ("camera CAM-C from 12000", EventQuery(cameras: ["CAM-C"], startedFrom: 12_000)),
+            ("unknown camera", EventQuery(cameras: ["nope"])),
+            ("empty range", EventQuery(startedFrom: 12_000, startedBefore: 12_000)),
+        ]
+        for (name, var query) in queries {
+            query.limit = 1000
+            let got = try await store.events(query).records.map(\.event.id)
+            let expected = all.filter(query.matches)
+                .sorted { ($0.startedAt, $0.id.rawValue) > ($1.startedAt, $1.id.rawValue) }.map(\.id)
+            try t.equal(got, expected, "filter \(name)")
+        }
+    }
+
+    static func paginatesEveryEventExactlyOnce(_ store: any EventStore, _ t: Tester) async throws {
+        var all: [CrowdEvent] = []
+        for i in 0..<23 {
+            // Several events share a start time so the id tie-break matters at page edges.
+            all.append(sampleEvent(camera: "CAM-\(i % 4)", zone: "\(i % 3)", startedAt: 50_000 + Int64(i / 3) * 100))
+        }
+        for e in all { try await store.apply(fired(e, notifiers: [])) }
+        for (name, filter) in [("all", EventQuery()), ("zone 1", EventQuery(zones: ["1"]))] {
+            let expected = all.filter(filter.matches)
+                .sorted { ($0.startedAt, $0.id.rawValue) > ($1.startedAt, $1.id.rawValue) }.map(\.id)
+            for pageSize in [1, 2, 3, 5, 7] {
+                var query = filter
+                query.limit = pageSize
+                var seen: [CrowdEventID] = []
+                var pages = 0
+                while true {
+                    let page = try await store.events(query)
+                    pages += 1
+                    try t.check(page.records.count <= pageSize, "\(name): page larger than the limit \(pageSize)")
+                    seen += page.records.map(\.event.id)
+                    guard let next = page.nextCursor else { break }
+                    try t.check(!page.records.isEmpty, "\(name): a cursor after an empty page")
+                    try t.equal(next.id, page.records.last?.event.id, "\(name): cursor is the last event of the page")
+                    query.cursor = next
+                    try t.check(pages <= expected.count + 1, "\(name): pagination does not end")
+                }
+                try t.equal(seen, expected, "\(name): paging by \(pageSize) must visit every event once, in order")
+            }
+        }
+    }
+
+    static func cursorOnlyWhenMoreFollow(_ store: any EventStore, _ t: Tester) async throws {
+        let events = (0..<6).map { sampleEvent(camera: "CAM", zone: "0", startedAt: 1_000 + Int64($0)) }
+        for e in events { try await store.apply(fired(e, notifiers: [])) }
+        let first = try await store.events(EventQuery(limit: 3))
+        try t.equal(first.records.count, 3, "first page of an exact multiple")
+        let cursor = try t.require(first.nextCursor, "a cursor when more events follow")
+        let second = try await store.events(EventQuery(limit: 3, cursor: cursor))
+        try t.equal(second.records.count, 3, "second page of an exact multiple")
+        try t.check(second.nextCursor == nil, "no cursor on a last page that is exactly full")
+        let all = try await store.events(EventQuery(limit: 6))
+        try t.check(all.nextCursor == nil, "no cursor when the limit equals the number of events")
+        // A cursor past the oldest event gives an empty last page.
+        let past = EventCursor(startedAt: 0, id: CrowdEventID(rawValue: "0"))
+        let empty = try await store.events(EventQuery(limit: 3, cursor: past))
+        try t.check(empty.records.isEmpty && empty.nextCursor == nil, "a cursor past the end gives an empty last page")
+        // A cursor that is not a stored event still positions by (startedAt, id).
+        let between = EventCursor(startedAt: 1_003, id: CrowdEventID(rawValue: String(repeating: "f", count: 32)))
+        let fromBetween = try await store.events(EventQuery(limit: 10, cursor: between))
+        try t.equal(
+            fromBetween.records.map(\.event.startedAt), [1_003, 1_002, 1_001, 1_000],
+            "a cursor is a position, not necessarily a stored event")
+    }
+
+    static func paginationIsStableWhileEventsAreAdded(_ store: any EventStore, _ t: Tester) async throws {
+        let initial = (0..<12).map { sampleEvent(camera: "CAM-\($0 % 2)", zone: "0", startedAt: 100_000 + Int64($0) * 10) }
+        for e in initial { try await store.apply(fired(e, notifiers: [])) }
+        var query = EventQuery(limit: 4)
+        var seen: [CrowdEventID] = []
+        var round = 0
+        while true {
+            let page = try await store.events(query)
+            seen += page.records.map(\.event.id)
+            round += 1
+            // Newer events, and events between pages, arrive while the listing is paged.
+            try await store.apply(fired(sampleEvent(camera: "NEW-\(round)", zone: "0", startedAt: 900_000 + Int64(round)), notifiers: []))
+            try await store.apply(fired(sampleEvent(camera: "MID-\(round)", zone: "0", startedAt: 100_005 + Int64(round) * 10), notifiers: []))
+            guard let next = page.nextCursor, round < 50 else { break }
+            query.cursor = next
+        }
+        try t.equal(Set(seen).count, seen.count, "no event may be listed twice while paging")
+        let missing = Set(initial.map(\.id)).subtracting(seen)
+        try t.check(missing.isEmpty, "every event present when paging started must be listed (\(missing.count) missing)")
+    }
+
+    static func clampsLimit(_ store: any EventStore, _ t: Tester) async throws {
+        for i in 0..<3 { try await store.apply(fired(sampleEvent(camera: "C\(i)"), notifiers: [])) }
+        let zero = try await store.events(EventQuery(limit: 0))
+        try t.equal(zero.records.count, 1, "limit 0 is clamped to 1")
+        try t.check(zero.nextCursor != nil, "cursor after a clamped page")
+        let negative = try await store.events(EventQuery(limit: -5))
+        try t.equal(negative.records.count, 1, "a negative limit is clamped to 1")
+        let big = try await store.events(EventQuery(limit: 1_000_000))
+        try t.equal(big.records.count, 3, "a huge limit lists everything (up to 1000)")
+    }
+
+    static func pendingDeliveriesOldestFirst(_ store: any EventStore, _ t: Tester) async throws {
+        var expected: [String] = []
+        for (i, created) in [Int64(3_000), 1_000, 2_000, 5_000, 4_000].enumerated() {
+            let e = sampleEvent(camera: "CAM-\(i)", zone: "0", startedAt: 10_000 + Int64(i))
+            let change = fired(e, notifiers: ["n"], createdAt: created)
+            try await store.apply(change)
+            expected.append(change.deliveries[0].id)
+        }
+        let byAge = zip(expected, [Int64(3_000), 1_000, 2_000, 5_000, 4_000]).sorted { $0.1 < $1.1 }.map(\.0)
+        try t.equal(try await store.pendingDeliveries(limit: 100).map(\.id), byAge, "pending deliveries oldest first")
+        try t.equal(try await store.pendingDeliveries(limit: 2).map(\.id), Array(byAge.prefix(2)), "limit on pending")
+        try t.equal(try await store.pendingDeliveries(limit: 0).count, 0, "limit 0 gives no deliveries")
+        var done = try await store.pendingDeliveries(limit: 1)[0]
+        done.status = .sent(remoteID: nil)
+        try await store.updateDelivery(done)
+        var failed = try await store.pendingDeliveries(limit: 1)[0]
+        failed.status = .failed(reason: "rejected")
+        try await store.updateDelivery(failed)
+        try t.equal(
+            try await store.pendingDeliveries(limit: 100).map(\.id), Array(byAge.dropFirst(2)),
+            "sent and failed deliveries are no longer pending")
+    }
+
+    static func updateDeliveryStoresStatus(_ store: any EventStore, _ t: Tester) async throws {
+        let change = fired(sampleEvent(), notifiers: ["a", "b", "c"])
+        try await store.apply(change)
+        var a = change.deliveries[0]
+        a.status = .sent(remoteID: "Y2lzY29zcGFyazovL3VzL01FU1NBR0U")
+        a.attempts = 2
+        a.updatedAt = 9_000
+        var b = change.deliveries[1]
+        b.status = .failed(reason: "HTTP 404: room not found")
+        b.attempts = 5
+        b.updatedAt = 9_001
+        var c = change.deliveries[2]
+        c.attempts = 1
+        c.updatedAt = 9_002
+        for d in [a, b, c] { try await store.updateDelivery(d) }
+        let record = try await t.require(store.record(id: change.event.id), "record")
+        try t.equal(Set(record.deliveries), Set([a, b, c]), "updated deliveries read back")
+        try t.equal(try await store.pendingDeliveries(limit: 10), [c], "a pending delivery with attempts stays pending")
+    }
+
+    static func updateUnknownDeliveryThrowsNotFound(_ store: any EventStore, _ t: Tester) async throws {
+        try await store.apply(fired(sampleEvent()))
+        let ghost = Delivery(
+            eventID: CrowdEventID(rawValue: "00"), notifier: "ghost", kind: .fired, status: .sent(remoteID: nil),
+            createdAt: 1)
+        do {
+            try await store.updateDelivery(ghost)
+            try t.fail("updateDelivery of an unknown id must throw EventStoreError.notFound")
+        } catch let error as EventStoreError {
+            try t.equal(error.code, .notFound, "error code for an unknown delivery")
+        }
+    }
+
+    static func pruneDeletesOlderEventsAndTheirDeliveries(_ store: any EventStore, _ t: Tester) async throws {
+        let old = (0..<4).map { sampleEvent(camera: "OLD-\($0)", zone: "0", startedAt: 1_000 + Int64($0)) }
+        let boundary = sampleEvent(camera: "EDGE", zone: "0", startedAt: 2_000)
+        let young = (0..<3).map { sampleEvent(camera: "NEW-\($0)", zone: "0", startedAt: 3_000 + Int64($0)) }
+        for e in old + [boundary] + young { try await store.apply(fired(e, notifiers: ["n"])) }
+        let deleted = try await store.prune(startedBefore: 2_000)
+        try t.equal(deleted, 4, "prune returns how many events it deleted (startedAt < cutoff)")
+        let left = try await store.events(EventQuery(limit: 100)).records.map(\.event.id)
+        try t.equal(Set(left), Set(([boundary] + young).map(\.id)), "events left after prune")
+        try t.check(try await store.record(id: old[0].id) == nil, "a pruned event is gone")
+        let pendingEvents = Set(try await store.pendingDeliveries(limit: 100).map(\.eventID))
+        try t.equal(pendingEvents, Set(([boundary] + young).map(\.id)), "deliveries of pruned events are gone")
+        try t.equal(try await store.prune(startedBefore: 2_000), 0, "pruning again deletes nothing")
+    }
+
+    static func concurrentAppliesAndReads(_ store: any EventStore, _ t: Tester) async throws {
+        let events = (0..<64).map { sampleEvent(camera: "CAM-\($0 % 8)", zone: "\($0 % 5)", startedAt: 1_000 + Int64($0)) }
+        let readErrors = try await withThrowingTaskGroup(of: Int.self) { group in
+            for e in events {
+                group.addTask {
+                    try await store.apply(fired(e, notifiers: ["n"]))
+                    return 0
+                }
+                group.addTask {
+                    let page = try await store.events(EventQuery(cameras: [e.camera], limit: 5))
+                    // Every listed record must be complete: an event is never visible without
+                    // the deliveries written in the same change.
+                    return page.records.filter { $0.deliveries.count != 1 }.count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        try t.equal(readErrors, 0, "records seen half-written during concurrent applies")
+        let all = try await store.events(EventQuery(limit: 1000))
+        try t.equal(Set(all.records.map(\.event.id)), Set(events.map(\.id)), "every concurrently applied event")
+        try t.equal(try await store.pendingDeliveries(limit: 1000).count, 64, "every concurrently applied delivery")
+    }
+}
+
+/// A failed ``EventStoreConformance`` check.
+public struct EventStoreConformanceFailure: Error, CustomStringConvertible, Sendable {
+    public var check: EventStoreConformance.Check
+    public var message: String
+
+    public init(check: EventStoreConformance.Check, message: String) {
+        self.check = check
+        self.message = message
+    }
+
+    public var description: String { "EventStore conformance \(check): \(message)" }
+}
+
+struct Tester {
+    let check: EventStoreConformance.Check
+
+    func fail(_ message: String) throws -> Never {
+        throw EventStoreConformanceFailure(check: check, message: message)
+    }
+
+    func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { try fail(message()) }
+    }
+
+    func equal<T: Equatable>(_ got: T, _ expected: T, _ what: @autoclosure () -> String) throws {
+        if got != expected { try fail("\(what()): expected \(expected), got \(got)") }
+    }
+
+    func require<T>(_ value: T?, _ what: @autoclosure () -> String) throws -> T {
+        guard let value else { try fail("\(what()): got nil") }
+        return value
+    }
+}

@@ -1,0 +1,268 @@
+import CrowdKitCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// The crowd events page, its JSON/CSV API and live updates, as Hummingbird routes an app mounts.
+///
+/// ```swift
+/// let web = CrowdWeb(store: store, configuration: .init(access: .token(token)), logger: logger,
+///                    liveStatus: { LiveStatus(zones: monitor.zones, feed: source.status) },
+///                    changes: { monitor.changes() })
+/// let router = Router()
+/// web.addRoutes(to: router)
+/// ```
+///
+/// Routes:
+/// - `GET /`: the page (filters `camera`, `zone`, `from`, `to`; `cursor`; `limit`).
+/// - `GET /api/events`: the same listing as JSON (times in epoch ms with ISO 8601 beside them).
+/// - `GET /api/events.csv`: every filtered event as CSV, streamed.
+/// - `GET /api/zones`: live zone states and the feed status.
+/// - `GET /api/events/stream`: server-sent events `fired`, `updated` (reminders) and `ended`,
+///   with the event's JSON as data; filters `camera` and `zone`.
+/// - `GET /healthz` (always 200, never authenticated), `GET /readyz` (store readable and, by
+///   default, the source connected; 503 otherwise).
+/// - `GET /metrics`: only when a `metrics` closure is given (Prometheus text from the app's
+///   registry).
+///
+/// Every response carries security headers; every route but `/healthz` requires the configured
+/// credentials. Use ``CrowdWebConfiguration/checkBind(host:access:allowUnauthenticatedRemote:)``
+/// before binding.
+public struct CrowdWeb: Sendable {
+    public var store: any EventStore
+    public var configuration: CrowdWebConfiguration
+    public var logger: Logger
+    /// Live zone states and feed health, read on each page view and `/api/zones` request.
+    public var liveStatus: @Sendable () async -> LiveStatus
+    /// A new stream of event changes for each live-update subscriber (e.g.
+    /// `{ monitor.changes() }`); the stream ends when the subscriber goes away or the app stops.
+    public var changes: @Sendable () -> AsyncStream<EventChange>
+    /// Prometheus text exposition for `/metrics`; `nil` leaves `/metrics` to the app.
+    public var metrics: (@Sendable () async -> String)?
+
+    public init(
+        store: any EventStore, configuration: CrowdWebConfiguration = CrowdWebConfiguration(), logger: Logger,
+        liveStatus: @escaping @Sendable () async -> LiveStatus = { LiveStatus() },
+        changes: @escaping @Sendable () -> AsyncStream<EventChange> = { AsyncStream { $0.finish() } },
+        metrics: (@Sendable () async -> String)? = nil
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.liveStatus = liveStatus
+        self.changes = changes
+        self.metrics = metrics
+    }
+
+    /// Adds every route, with the security and authentication middleware, to `router`.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.addRoutes(routes(context: Context.self))
+    }
+
+    /// The routes as a collection, for `router.addRoutes(_:atPath:)`.
+    public func routes<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.add(middleware: SecurityHeadersMiddleware<Context>())
+        routes.add(middleware: AuthMiddleware<Context>(access: configuration.access))
+        routes.get("/") { request, _ in await self.page(request) }
+        routes.get("/api/events") { request, _ in await self.eventsJSON(request) }
+        routes.get("/api/events.csv") { request, _ in await self.eventsCSV(request) }
+        routes.get("/api/events/stream") { request, _ in self.eventStream(request) }
+        routes.get("/api/zones") { _, _ in await self.zonesJSON() }
+        routes.get("/healthz") { _, _ in Self.text("ok\n") }
+        routes.get("/readyz") { _, _ in await self.readiness() }
+        if let metrics {
+            routes.get("/metrics") { _, _ in
+                Self.text(await metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
+        }
+        return routes
+    }
+
+    // MARK: - Page
+
+    func page(_ request: Request) async -> Response {
+        let nonce = Self.makeNonce()
+        async let live = liveStatus()
+        var status = HTTPResponse.Status.ok
+        var message: String?
+        var filter = EventFilter(defaultLimit: configuration.pageSize)
+        var page: EventPage?
+        do {
+            filter = try EventFilter(query: request.uri.query, defaultLimit: configuration.pageSize)
+            page = try await store.events(filter.eventQuery)
+        } catch let e as CrowdWebError {
+            status = .badRequest
+            message = e.message
+        } catch {
+            logger.error("event store read failed", metadata: ["error": "\(error)"])
+            status = .serviceUnavailable
+            message = "The event store is not available right now."
+        }
+        let view = PageView(
+            title: configuration.title, nonce: nonce, filter: filter, defaultLimit: configuration.pageSize, page: page,
+            live: await live, now: Date(), error: message)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[.contentSecurityPolicy] =
+            "default-src 'none'; script-src 'nonce-\(nonce)'; style-src 'nonce-\(nonce)'; img-src https: http: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: view.render())))
+    }
+
+    // MARK: - JSON and CSV
+
+    func eventsJSON(_ request: Request) async -> Response {
+        do {
+            let filter = try EventFilter(query: request.uri.query, defaultLimit: configuration.pageSize)
+            let page = try await store.events(filter.eventQuery)
+            let next = page.nextCursor.map {
+                "/api/events?" + filter.queryString(cursor: $0, includeLimit: true, defaultLimit: configuration.pageSize)
+            }
+            return Self.json(JSONView.page(page, next: next))
+        } catch let e as CrowdWebError {
+            return Self.json(JSONView.error(e.message), status: .badRequest)
+        } catch {
+            logger.error("event store read failed", metadata: ["error": "\(error)"])
+            return Self.json(JSONView.error("event store unavailable"), status: .serviceUnavailable)
+        }
+    }
+
+    func eventsCSV(_ request: Request) async -> Response {
+        let first: EventPage
+        var query: EventQuery
+        do {
+            let filter = try EventFilter(query: request.uri.query, defaultLimit: configuration.pageSize)
+            query = filter.eventQuery
+            query.cursor = nil
+            query.limit = 1000
+            first = try await store.events(query)
+        } catch let e as CrowdWebError {
+            return Self.text(e.message + "\n", status: .badRequest)
+        } catch {
+            logger.error("event store read failed", metadata: ["error": "\(error)"])
+            return Self.text("event store unavailable\n", status: .serviceUnavailable)
+        }
+        let store = self.store
+        let startQuery = query
+        let body = ResponseBody { writer in
+            var chunk = CSVView.header
+            var page = first
+            var query = startQuery
+            while true {
+                for record in page.records { chunk += CSVView.row(record) }
+                try await writer.write(ByteBuffer(string: chunk))
+                chunk = ""
+                guard let next = page.nextCursor else { break }
+                query.cursor = next
+                page = try await store.events(query)
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8; header=present"
+        headers[.contentDisposition] = "attachment; filename=\"crowd-events.csv\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    func zonesJSON() async -> Response {
+        Self.json(JSONView.zones(await liveStatus(), now: Date()))
+    }
+
+    // MARK: - Live updates
+
+    func eventStream(_ request: Request) -> Response {
+        let params = QueryParameters(request.uri.query)
+        func list(_ name: String) -> Set<String> {
+            Set(params.all(name).flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty })
+        }
+        let filter = EventQuery(cameras: list("camera"), zones: list("zone"))
+        let changes = self.changes
+        let heartbeat = configuration.streamHeartbeat
+        let body = ResponseBody { writer in
+            let (merged, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(512))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await change in changes() where filter.matches(change.event) {
+                        continuation.yield(Self.serverSentEvent(change))
+                    }
+                    continuation.finish()
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: heartbeat)
+                        continuation.yield(": keep-alive\n\n")
+                    }
+                }
+                try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
+                for await text in merged {
+                    try await writer.write(ByteBuffer(string: text))
+                }
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        headers[HeaderField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func serverSentEvent(_ change: EventChange) -> String {
+        let name =
+            switch change.kind {
+            case .fired: "fired"
+            case .reminder: "updated"
+            case .ended: "ended"
+            }
+        // The JSON has no raw line breaks (they are escaped), so it is one `data:` line.
+        return "event: \(name)\nid: \(change.event.id.rawValue)-\(name)\ndata: "
+            + JSONView.event(change.event, deliveries: change.deliveries) + "\n\n"
+    }
+
+    // MARK: - Health
+
+    func readiness() async -> Response {
+        var storeOK = true
+        do {
+            _ = try await store.events(EventQuery(limit: 1))
+        } catch {
+            storeOK = false
+            logger.warning("readiness: event store unavailable", metadata: ["error": "\(error)"])
+        }
+        let feed = await liveStatus().feed
+        let sourceOK = !configuration.readinessRequiresConnectedSource || feed.state == .connected
+        let ready = storeOK && sourceOK
+        let body =
+            "{\"ready\":\(ready),\"store\":" + Format.json(storeOK ? "ok" : "unavailable") + ",\"source\":"
+            + Format.json(feed.state.rawValue) + "}"
+        return Self.json(body, status: ready ? .ok : .serviceUnavailable)
+    }
+
+    // MARK: - Helpers
+
+    static func makeNonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8")
+        -> Response
+    {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

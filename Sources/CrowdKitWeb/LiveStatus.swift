@@ -1,0 +1,63 @@
+import CrowdKitCore
+import Foundation
+import Synchronization
+
+/// What the live panel and `/api/zones` show: every zone's state and the feed's health.
+public struct LiveStatus: Sendable {
+    /// Every zone seen so far (``CrowdMonitor/zones``).
+    public var zones: [ZoneSnapshot]
+    /// The message source's health (``MessageSource/status``).
+    public var feed: SourceStatus
+    /// Messages per second over the last interval, when measured (see ``MessageRateMeter``).
+    public var messagesPerSecond: Double?
+    /// Camera display names by serial, when known (from an enricher's cache).
+    public var cameraNames: [String: String]
+    /// Zone labels, when known.
+    public var zoneNames: [ZoneKey: String]
+
+    public init(
+        zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
+        cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:]
+    ) {
+        self.zones = zones
+        self.feed = feed
+        self.messagesPerSecond = messagesPerSecond
+        self.cameraNames = cameraNames
+        self.zoneNames = zoneNames
+    }
+}
+
+/// Turns a growing message counter into messages per second, averaged over at least `window`.
+///
+/// Call ``rate(received:at:)`` whenever the status is read; it is safe from any task.
+public final class MessageRateMeter: Sendable {
+    private struct Sample {
+        var received: Int
+        var at: Date
+        var rate: Double?
+    }
+
+    private let window: TimeInterval
+    private let state = Mutex<Sample?>(nil)
+
+    public init(window: Duration = .seconds(2)) {
+        let (s, a) = window.components
+        self.window = TimeInterval(s) + TimeInterval(a) / 1e18
+    }
+
+    /// The latest rate for the counter value `received` at `at`; `nil` until two samples are
+    /// `window` apart.
+    public func rate(received: Int, at: Date = Date()) -> Double? {
+        state.withLock { sample in
+            guard let last = sample else {
+                sample = Sample(received: received, at: at, rate: nil)
+                return nil
+            }
+            let elapsed = at.timeIntervalSince(last.at)
+            guard elapsed >= window else { return last.rate }
+            let rate = max(0, Double(received - last.received)) / elapsed
+            sample = Sample(received: received, at: at, rate: rate)
+            return rate
+        }
+    }
+}

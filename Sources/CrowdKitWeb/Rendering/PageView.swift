@@ -1,0 +1,376 @@
+import CrowdKitCore
+import Foundation
+
+/// The server-rendered page: works without JavaScript; a small script (allowed by a per-response
+/// CSP nonce) shows times in the viewer's time zone and refreshes rows and the live panel when the
+/// event stream reports a change.
+struct PageView {
+    var title: String
+    var nonce: String
+    var filter: EventFilter
+    var defaultLimit: Int
+    var page: EventPage?
+    var live: LiveStatus
+    var now: Date
+    var error: String?
+
+    func render() -> String {
+        var names = Names(live: live)
+        for r in page?.records ?? [] { names.learn(r.event) }
+        var h = """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta name="referrer" content="no-referrer">
+            <title>Crowd events · \(Format.html(title))</title>
+            <style nonce="\(nonce)">\(Self.css)</style>
+            </head>
+            <body>
+            <a class="skip" href="#events-h">Skip to events</a>
+            <header class="top">
+            <div><h1>\(Format.html(title))</h1><p class="sub">Crowd events from Meraki MV Sense people counts</p></div>
+            <p class="tz" id="tz-note">Times in UTC</p>
+            </header>
+            <main>
+
+            """
+        h += liveSection(names: names)
+        h += eventsSection(names: names)
+        h += """
+            </main>
+            <footer><p>CrowdKit · <a href="/api/events">JSON</a> · <a href="/api/zones">zones</a></p></footer>
+            <script nonce="\(nonce)">\(Self.script)</script>
+            </body>
+            </html>
+
+            """
+        return h
+    }
+
+    // MARK: - Live panel
+
+    func liveSection(names: Names) -> String {
+        let feed = live.feed
+        let connected = feed.state == .connected
+        var h = "<section class=\"card\" id=\"live\" aria-labelledby=\"live-h\">\n"
+        h += "<h2 id=\"live-h\">Live</h2>\n<dl class=\"feed\">"
+        h += "<div><dt>Broker</dt><dd><span class=\"badge \(connected ? "ok" : "bad")\">"
+        h += Format.html(feed.state.rawValue) + "</span>"
+        if !feed.description.isEmpty { h += " <span class=\"muted\">" + Format.html(feed.description) + "</span>" }
+        h += "</dd></div>"
+        h += "<div><dt>Last message</dt><dd>"
+        if let last = feed.lastMessageAt {
+            let age = max(0, now.timeIntervalSince(last))
+            h += age < 1 ? "just now" : Format.duration(Int64(age * 1000)) + " ago"
+        } else {
+            h += "none yet"
+        }
+        h += "</dd></div>"
+        h += "<div><dt>Messages/s</dt><dd>"
+        h += live.messagesPerSecond.map { String(format: "%.1f", $0) } ?? "–"
+        h += "</dd></div>"
+        h += "<div><dt>Received</dt><dd>\(feed.received)"
+        if feed.dropped > 0 { h += " <span class=\"badge warn\">\(feed.dropped) dropped</span>" }
+        h += "</dd></div>"
+        if let err = feed.lastError, !connected {
+            h += "<div><dt>Last error</dt><dd>" + Format.html(err) + "</dd></div>"
+        }
+        h += "</dl>\n"
+        let zones = live.zones.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) }
+        if zones.isEmpty {
+            h += "<p class=\"muted\">No zone has reported yet.</p>\n"
+        } else {
+            h += "<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">Every zone's current state</caption>"
+            h += "<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>"
+            h += "<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>"
+            for z in zones {
+                h += "<tr data-zone=\"" + Format.html(z.camera + "/" + z.zone) + "\">"
+                h += "<td>" + cameraCell(z.camera, names.camera(z.camera)) + "</td>"
+                h += "<td>" + zoneCell(z.zone, names.zone(z.camera, z.zone)) + "</td>"
+                h += "<td class=\"num\">\(z.people)</td><td>"
+                switch z.phase {
+                case .idle:
+                    h += "<span class=\"badge idle\">idle</span>"
+                case .pending(let since):
+                    h += "<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell "
+                    h += Format.duration(z.lastTs - since) + "</span>"
+                case .crowd(let since, _):
+                    h += "<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for "
+                    h += Format.duration(z.lastTs - since) + "</span>"
+                case .paused(let until):
+                    h += "<span class=\"badge idle\">paused</span> <span class=\"muted\">until " + time(until) + "</span>"
+                }
+                h += "</td><td>" + time(z.lastTs) + "</td></tr>"
+            }
+            h += "</tbody></table></div>\n"
+        }
+        return h + "</section>\n"
+    }
+
+    // MARK: - Events
+
+    func eventsSection(names: Names) -> String {
+        var h = "<section class=\"card\" aria-labelledby=\"events-h\">\n"
+        h += "<div class=\"head\"><h2 id=\"events-h\">Events</h2>"
+        h += "<p class=\"muted\" id=\"live-note\" aria-live=\"polite\"></p></div>\n"
+        h += filterForm(names: names)
+        if let error {
+            h += "<p class=\"alert\" role=\"alert\">" + Format.html(error) + "</p>\n"
+        }
+        h += "<div class=\"scroll\"><table class=\"events\"><caption class=\"vh\">Crowd events, newest first</caption>"
+        h += "<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\">Start</th>"
+        h += "<th scope=\"col\">End</th><th scope=\"col\">Duration</th><th scope=\"col\" class=\"num\">Peak</th>"
+        h += "<th scope=\"col\">Video</th><th scope=\"col\">Snapshot</th><th scope=\"col\">Notifications</th></tr></thead>\n"
+        h += "<tbody id=\"event-rows\">"
+        let records = page?.records ?? []
+        if records.isEmpty {
+            h += "<tr class=\"empty\"><td colspan=\"9\">"
+            h += filter.isFiltered || filter.cursor != nil ? "No events match." : "No crowd events yet."
+            h += "</td></tr>"
+        }
+        for r in records { h += row(r, names: names) }
+        h += "</tbody></table></div>\n"
+        h += "<nav class=\"pager\" aria-label=\"Pages\">"
+        if filter.cursor != nil {
+            let q = filter.queryString(includeLimit: true, defaultLimit: defaultLimit)
+            h += "<a href=\"/" + (q.isEmpty ? "" : "?" + Format.html(q)) + "\">← Newest</a>"
+        }
+        if let next = page?.nextCursor {
+            let q = filter.queryString(cursor: next, includeLimit: true, defaultLimit: defaultLimit)
+            h += "<a rel=\"next\" href=\"/?" + Format.html(q) + "\">Older events →</a>"
+        }
+        h += "</nav>\n"
+        return h + "</section>\n"
+    }
+
+    func filterForm(names: Names) -> String {
+        var h = "<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\" aria-label=\"Filter events\">"
+        h += "<div><label for=\"f-camera\">Camera</label>"
+        h += "<input id=\"f-camera\" name=\"camera\" list=\"cameras\" autocomplete=\"off\" placeholder=\"all\" value=\""
+        h += Format.html(filter.cameras.joined(separator: ",")) + "\"></div>"
+        h += "<div><label for=\"f-zone\">Zone</label>"
+        h += "<input id=\"f-zone\" name=\"zone\" list=\"zones\" autocomplete=\"off\" placeholder=\"all\" value=\""
+        h += Format.html(filter.zones.joined(separator: ",")) + "\"></div>"
+        h += "<div><label for=\"f-from\">From <span class=\"tzl\">(UTC)</span></label>"
+        h += "<input id=\"f-from\" name=\"from\" type=\"datetime-local\" value=\""
+        h += filter.from.map(Format.minuteUTC) ?? ""
+        h += "\"></div>"
+        h += "<div><label for=\"f-to\">Until <span class=\"tzl\">(UTC)</span></label>"
+        h += "<input id=\"f-to\" name=\"to\" type=\"datetime-local\" value=\""
+        h += filter.to.map(Format.minuteUTC) ?? ""
+        h += "\"></div>"
+        if filter.limit != defaultLimit { h += "<input type=\"hidden\" name=\"limit\" value=\"\(filter.limit)\">" }
+        h += "<div class=\"actions\"><button type=\"submit\">Apply</button>"
+        if filter.isFiltered { h += "<a href=\"/\">Clear</a>" }
+        let q = filter.queryString()
+        h += "<a href=\"/api/events.csv" + (q.isEmpty ? "" : "?" + Format.html(q)) + "\" download>CSV</a></div>"
+        h += "<datalist id=\"cameras\">"
+        for serial in names.cameraIDs.sorted() {
+            h += "<option value=\"" + Format.html(serial) + "\">" + Format.html(names.camera(serial) ?? serial) + "</option>"
+        }
+        h += "</datalist><datalist id=\"zones\">"
+        for zone in names.zoneIDs.sorted() {
+            h += "<option value=\"" + Format.html(zone) + "\">"
+            h += Format.html(Format.zoneLabel(zone: zone, name: names.zoneNamesByID[zone]))
+            h += "</option>"
+        }
+        h += "</datalist></form>\n"
+        return h
+    }
+
+    func row(_ record: EventRecord, names: Names) -> String {
+        let e = record.event
+        var h = "<tr data-event-id=\"" + Format.html(e.id.rawValue) + "\"" + (e.isOngoing ? " class=\"ongoing\"" : "") + ">"
+        h += "<td>" + cameraCell(e.camera, e.cameraName ?? names.camera(e.camera)) + "</td>"
+        h += "<td>" + zoneCell(e.zone, e.zoneName ?? names.zone(e.camera, e.zone)) + "</td>"
+        h += "<td>" + time(e.startedAt) + "</td>"
+        h += "<td>" + (e.endedAt.map(time) ?? "<span class=\"badge crowd\">ongoing</span>") + "</td>"
+        h += "<td>" + Format.duration(e.durationMilliseconds) + "</td>"
+        h += "<td class=\"num\">\(e.peak)</td>"
+        let where_ = Format.html(cameraName(e.camera, e.cameraName ?? names.camera(e.camera)))
+        if let video = Format.safeLink(e.videoURL) {
+            h += "<td><a class=\"video\" href=\"" + Format.html(video) + "\" target=\"_blank\" rel=\"noopener noreferrer\">"
+            h += "Video<span class=\"vh\"> of " + where_ + " at the start</span></a></td>"
+        } else {
+            h += "<td><span class=\"muted\" title=\"No video link yet\">–</span></td>"
+        }
+        if let snap = Format.safeLink(e.snapshotURL) {
+            let alt = "Snapshot of " + where_ + " at the start"
+            h += "<td><a href=\"" + Format.html(snap) + "\" target=\"_blank\" rel=\"noopener noreferrer\">"
+            h += "<img class=\"snap\" src=\"" + Format.html(snap) + "\" alt=\"" + alt + "\" loading=\"lazy\" width=\"96\" height=\"54\"></a></td>"
+        } else {
+            h += "<td><span class=\"muted\">–</span></td>"
+        }
+        h += "<td>" + deliveries(record.deliveries) + "</td>"
+        return h + "</tr>\n"
+    }
+
+    func deliveries(_ list: [Delivery]) -> String {
+        guard !list.isEmpty else { return "<span class=\"muted\">none</span>" }
+        var h = "<ul class=\"deliveries\">"
+        for d in list.sorted(by: { ($0.notifier, $0.createdAt, $0.id) < ($1.notifier, $1.createdAt, $1.id) }) {
+            let cls: String
+            var detail = ""
+            switch d.status {
+            case .pending:
+                cls = "pending"
+                if d.attempts > 0 { detail = "\(d.attempts) attempt" + (d.attempts == 1 ? "" : "s") }
+            case .sent: cls = "ok"
+            case .failed(let reason):
+                cls = "bad"
+                detail = reason
+            }
+            var label = d.notifier + " · " + d.kind.rawValue
+            if d.kind == .reminder { label += " \(d.sequence)" }
+            h += "<li><span class=\"badge " + cls + "\"" + (detail.isEmpty ? "" : " title=\"" + Format.html(detail) + "\"") + ">"
+            h += Format.html(label) + ": " + d.status.name + "</span>"
+            if !detail.isEmpty, cls == "bad" { h += " <span class=\"muted reason\">" + Format.html(detail) + "</span>" }
+            h += "</li>"
+        }
+        return h + "</ul>"
+    }
+
+    func time(_ ms: Int64) -> String {
+        "<time datetime=\"" + Format.iso(ms) + "\">" + Format.readableUTC(ms) + "</time>"
+    }
+
+    func cameraName(_ serial: String, _ name: String?) -> String {
+        if let name, !name.isEmpty { return name }
+        return serial
+    }
+
+    func cameraCell(_ serial: String, _ name: String?) -> String {
+        if let name, !name.isEmpty, name != serial {
+            return "<span class=\"name\">" + Format.html(name) + "</span><span class=\"id\">" + Format.html(serial) + "</span>"
+        }
+        return "<span class=\"name\">" + Format.html(serial) + "</span>"
+    }
+
+    func zoneCell(_ zone: String, _ name: String?) -> String {
+        let label = Format.zoneLabel(zone: zone, name: name)
+        var h = "<span class=\"name\">" + Format.html(label) + "</span>"
+        if zone != "0" || name != nil { h += "<span class=\"id\">" + Format.html(zone) + "</span>" }
+        return h
+    }
+
+    /// Camera and zone names known from the live status and the listed events.
+    struct Names {
+        var cameraIDs = Set<String>()
+        var zoneIDs = Set<String>()
+        var cameraNames: [String: String] = [:]
+        var zoneNames: [ZoneKey: String] = [:]
+        var zoneNamesByID: [String: String] = [:]
+
+        init(live: LiveStatus) {
+            for z in live.zones {
+                cameraIDs.insert(z.camera)
+                zoneIDs.insert(z.zone)
+            }
+            cameraNames = live.cameraNames
+            for (k, n) in live.zoneNames {
+                zoneNames[k] = n
+                zoneNamesByID[k.zone] = n
+            }
+        }
+
+        mutating func learn(_ e: CrowdEvent) {
+            cameraIDs.insert(e.camera)
+            zoneIDs.insert(e.zone)
+            if let n = e.cameraName, cameraNames[e.camera] == nil { cameraNames[e.camera] = n }
+            if let n = e.zoneName, zoneNames[e.key] == nil {
+                zoneNames[e.key] = n
+                zoneNamesByID[e.zone] = n
+            }
+        }
+
+        func camera(_ serial: String) -> String? { cameraNames[serial] }
+        func zone(_ camera: String, _ zone: String) -> String? { zoneNames[ZoneKey(camera: camera, zone: zone)] }
+    }
+
+    // MARK: - Assets (inline: the page loads nothing else)
+
+    static let css = """
+        :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1c2430;--muted:#5b6675;--line:#dde2e8;\
+        --accent:#0b5cad;--ok:#146c2e;--ok-bg:#e3f4e8;--bad:#a4161a;--bad-bg:#fde8e8;--warn:#7a4b00;--warn-bg:#fff1d6;\
+        --crowd:#8a1c7c;--crowd-bg:#f8e6f5;--idle:#46505c;--idle-bg:#eceff3}
+        @media (prefers-color-scheme:dark){:root{--bg:#11151a;--card:#1a2027;--fg:#e6e9ee;--muted:#a3adba;--line:#2e3741;\
+        --accent:#7cb7ff;--ok:#8fe0a6;--ok-bg:#173b23;--bad:#ffa3a3;--bad-bg:#4a1c1c;--warn:#ffd68a;--warn-bg:#3f3112;\
+        --crowd:#f3a6e8;--crowd-bg:#43203f;--idle:#c3cad3;--idle-bg:#2a323c}}
+        *{box-sizing:border-box}
+        body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+        a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+        .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:var(--card);padding:.5rem;z-index:9}
+        .top{display:flex;justify-content:space-between;align-items:flex-end;gap:1rem;flex-wrap:wrap;padding:1.25rem 1.5rem .5rem;max-width:1280px;margin:0 auto}
+        h1{margin:0;font-size:1.5rem;letter-spacing:-.01em}h2{margin:0 0 .75rem;font-size:1.1rem}
+        .sub,.tz,.muted{color:var(--muted)}.sub{margin:.15rem 0 0}.tz{margin:0;font-size:.85rem}
+        main{max-width:1280px;margin:0 auto;padding:0 1.5rem 2rem;display:grid;gap:1.25rem}
+        .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1rem 1.25rem;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+        .head{display:flex;justify-content:space-between;align-items:baseline;gap:1rem}.head p{margin:0;font-size:.9rem}
+        .feed{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:0 0 .75rem}.feed div{display:flex;gap:.5rem;align-items:baseline}
+        .feed dt{color:var(--muted);font-size:.85rem}.feed dd{margin:0;font-variant-numeric:tabular-nums}
+        .scroll{overflow-x:auto}
+        table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+        th{text-align:left;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600}
+        th,td{padding:.55rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+        tbody tr:hover{background:color-mix(in srgb,var(--accent) 5%,transparent)}
+        tr.ongoing td:first-child{box-shadow:inset 3px 0 0 var(--crowd)}
+        .num{text-align:right}.name{display:block;font-weight:600}.id{display:block;font-size:.8rem;color:var(--muted);word-break:break-all}
+        .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
+        .ok{color:var(--ok);background:var(--ok-bg)}.bad{color:var(--bad);background:var(--bad-bg)}
+        .warn,.pending{color:var(--warn);background:var(--warn-bg)}.crowd{color:var(--crowd);background:var(--crowd-bg)}
+        .idle{color:var(--idle);background:var(--idle-bg)}
+        .deliveries{list-style:none;margin:0;padding:0;display:grid;gap:.2rem}.reason{font-size:.8rem}
+        .snap{border-radius:6px;display:block;object-fit:cover;background:var(--idle-bg)}
+        .filters{display:flex;flex-wrap:wrap;gap:.75rem 1rem;align-items:flex-end;margin:0 0 1rem}
+        .filters div{display:flex;flex-direction:column;gap:.2rem}.filters label{font-size:.8rem;color:var(--muted);font-weight:600}
+        input{font:inherit;padding:.4rem .55rem;border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--fg);min-width:11rem}
+        .filters .actions{flex-direction:row;align-items:center;gap:.9rem}
+        button{font:inherit;font-weight:600;padding:.45rem 1rem;border-radius:8px;border:0;background:var(--accent);color:var(--card);cursor:pointer}
+        .alert{color:var(--bad);background:var(--bad-bg);padding:.6rem .8rem;border-radius:8px}
+        .pager{display:flex;justify-content:space-between;margin-top:.9rem}.pager a[rel=next]{margin-left:auto}
+        .empty td{text-align:center;color:var(--muted);padding:2rem}
+        .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+        footer{max-width:1280px;margin:0 auto;padding:0 1.5rem 2rem;color:var(--muted);font-size:.85rem}
+        """
+
+    static let script = """
+        (function(){"use strict";
+        var fmt=new Intl.DateTimeFormat(undefined,{dateStyle:"medium",timeStyle:"medium"});
+        var tz=Intl.DateTimeFormat().resolvedOptions().timeZone||"local time";
+        function localize(root){root.querySelectorAll("time[datetime]").forEach(function(t){var d=new Date(t.dateTime);
+        if(!isNaN(d)){t.title=t.dateTime;t.textContent=fmt.format(d);}});}
+        function pad(n){return (n<10?"0":"")+n;}
+        function toLocalInput(d){return d.getFullYear()+"-"+pad(d.getMonth()+1)+"-"+pad(d.getDate())+"T"+pad(d.getHours())+":"+pad(d.getMinutes());}
+        localize(document);
+        document.getElementById("tz-note").textContent="Times in "+tz;
+        var form=document.querySelector("form.filters");
+        if(form){form.querySelectorAll(".tzl").forEach(function(s){s.textContent="("+tz+")";});
+        ["from","to"].forEach(function(n){var i=form.elements[n];if(i&&i.value){var d=new Date(i.value+"Z");if(!isNaN(d))i.value=toLocalInput(d);}});
+        form.addEventListener("submit",function(){["from","to"].forEach(function(n){var i=form.elements[n];
+        if(i&&i.value){var d=new Date(i.value);if(!isNaN(d)){var h=document.createElement("input");h.type="hidden";h.name=n;
+        h.value=d.toISOString();form.appendChild(h);i.disabled=true;}}});});}
+        if(!window.EventSource||!window.fetch||!window.DOMParser)return;
+        var params=new URLSearchParams(location.search);var paged=params.has("cursor");
+        var pending=null,note=document.getElementById("live-note");
+        function refresh(){pending=null;fetch(location.href,{headers:{"Accept":"text/html"},credentials:"same-origin"})
+        .then(function(r){return r.ok?r.text():null;}).then(function(html){if(!html)return;
+        var doc=new DOMParser().parseFromString(html,"text/html");
+        var ids=paged?["live"]:["live","event-rows"];
+        ids.forEach(function(id){var fresh=doc.getElementById(id),old=document.getElementById(id);
+        if(fresh&&old){localize(fresh);old.replaceWith(document.importNode(fresh,true));}});}).catch(function(){});}
+        function schedule(ms){if(!pending)pending=setTimeout(refresh,ms);}
+        var q=new URLSearchParams();params.getAll("camera").forEach(function(v){q.append("camera",v);});
+        params.getAll("zone").forEach(function(v){q.append("zone",v);});
+        var es=new EventSource("/api/events/stream"+(q.toString()?"?"+q.toString():""));
+        ["fired","updated","ended"].forEach(function(k){es.addEventListener(k,function(m){
+        try{var e=JSON.parse(m.data);note.textContent=(k==="fired"?"New crowd: ":k==="ended"?"Crowd ended: ":"Crowd update: ")+
+        (e.cameraName||e.camera)+" / "+(e.zoneName||(e.zone==="0"?"Full frame":e.zone));}catch(x){}
+        schedule(400);});});
+        es.onopen=function(){document.documentElement.dataset.live="on";};
+        es.onerror=function(){document.documentElement.dataset.live="off";};
+        setInterval(function(){schedule(0);},5000);
+        })();
+        """
+}
