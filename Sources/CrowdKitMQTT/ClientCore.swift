@@ -42,6 +42,8 @@ final class ClientCore: Sendable {
     let buffer: MessageBuffer<MQTTMessage>
     let handle: MosquittoHandle
     let stopping = Atomic<Bool>(false)
+    /// `DispatchTime` uptime (ns) after which a stopping network thread gives up flushing.
+    private let stopDeadline = Atomic<UInt64>(.max)
     private let wakeup = DispatchSemaphore(value: 0)
     private let control: Mutex<Control>
     /// The last error or warning libmosquitto logged (TLS details); separate lock because the
@@ -167,8 +169,7 @@ final class ClientCore: Sendable {
             return w
         }
         guard let waiter else { return }
-        stopping.store(true, ordering: .releasing)
-        wakeup.signal()
+        requestStop()
         waiter.resume(throwing: error)
     }
 
@@ -184,9 +185,16 @@ final class ClientCore: Sendable {
             failFirst(connectionError(rc))
             return
         }
-        while !stopping.load(ordering: .acquiring) {
+        while true {
             rc = mosquitto_loop(mosq, 1000, 1)
-            if rc == MOSQ_ERR_SUCCESS.rawValue { continue }
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                // After shutdown() the loop keeps running until the queued packets and the
+                // DISCONNECT are written (the socket then closes), bounded by the stop deadline.
+                if stopping.load(ordering: .acquiring) && DispatchTime.now().uptimeNanoseconds > stopDeadline.load(ordering: .acquiring) {
+                    break
+                }
+                continue
+            }
             if stopping.load(ordering: .acquiring) { break }
             let error = connectionError(rc)
             let everConnected = control.withLock { c in
@@ -201,6 +209,7 @@ final class ClientCore: Sendable {
             }
             logger.warning("mqtt connection lost; reconnecting", metadata: ["mqtt.reason": "\(error.reason)"])
             reconnect(mosq)
+            if stopping.load(ordering: .acquiring) { break }
         }
     }
 
@@ -275,11 +284,18 @@ final class ClientCore: Sendable {
 
     // MARK: - Shutdown
 
+    /// Marks the client as stopping: the network thread flushes what is queued for at most two
+    /// seconds, then ends (it also ends at once when the connection is down).
+    private func requestStop() {
+        stopDeadline.store(DispatchTime.now().uptimeNanoseconds + 2_000_000_000, ordering: .releasing)
+        stopping.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
     /// Sends DISCONNECT, stops the network thread and waits until it has destroyed the handle.
     func shutdown() async {
-        stopping.store(true, ordering: .releasing)
+        requestStop()
         _ = handle.with { mosquitto_disconnect($0) }
-        wakeup.signal()
         let neverStarted = control.withLock { c in
             if !c.started {
                 c.started = true
@@ -306,9 +322,8 @@ final class ClientCore: Sendable {
 
     /// Teardown without waiting, for `deinit`: the network thread (if any) destroys the handle.
     func shutdownWithoutWaiting() {
-        stopping.store(true, ordering: .releasing)
+        requestStop()
         _ = handle.with { mosquitto_disconnect($0) }
-        wakeup.signal()
         let neverStarted = control.withLock { c in
             defer { c.started = true }
             return !c.started

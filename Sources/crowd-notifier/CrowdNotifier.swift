@@ -12,7 +12,10 @@ struct CrowdNotifier: AsyncParsableCommand {
             `crowd-notifier replay CAPTURE` runs detection over a recorded feed.
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, ReplayCommand.self, ConfigReferenceCommand.self],
+        subcommands: [
+            DemoCommand.self, ReplayCommand.self, RunCommand.self, RecordCommand.self, SimulateCommand.self,
+            ConfigReferenceCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }

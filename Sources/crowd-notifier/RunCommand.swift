@@ -1,0 +1,106 @@
+import ArgumentParser
+import CrowdKitCore
+import CrowdKitMQTT
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Watch a live MV Sense feed from an MQTT broker and notify about crowds.",
+        discussion: """
+            Connects to the broker, subscribes to the MV Sense topics and runs detection until \
+            SIGINT or SIGTERM, then shuts down gracefully. Notifications go to the log (one line \
+            per crowd naming the camera serial, the zone id and the peak count).
+
+            If the first connection fails (wrong host, refused connection, bad credentials, TLS), \
+            it prints one line naming the broker and the reason and exits with status 1. A broker \
+            that goes away later is reconnected to forever (with back-off); the log shows it.
+            """
+    )
+
+    @OptionGroup var broker: BrokerOptions
+    @OptionGroup var topic: TopicOptions
+    @OptionGroup var detection: DetectionOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .long, help: "Print a status line (processed messages, source counters) every N seconds; 0: off.")
+    var statsInterval: Double = 0
+
+    @Option(name: .long, help: "At shutdown, print this run's events to stdout as JSON Lines, like `replay --format jsonl`.")
+    var printEvents: EventsFormat?
+
+    @Option(name: .long, help: "Messages held while detection catches up (overflow is counted as dropped).")
+    var bufferSize: Int = 100_000
+
+    enum EventsFormat: String, ExpressibleByArgument { case jsonl }
+
+    func validate() throws {
+        guard statsInterval.isFinite, statsInterval >= 0 else { throw ValidationError("--stats-interval must be >= 0 (got \(statsInterval))") }
+        guard bufferSize >= 1 else { throw ValidationError("--buffer-size must be >= 1 (got \(bufferSize))") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        switch try detection.makePolicy() {
+        case let p as DwellPolicy: try await watch(p, logger: logger)
+        case let p as MessageCountPolicy: try await watch(p, logger: logger)
+        case let p: try await watch(AnyDetectionPolicy(p), logger: logger)
+        }
+    }
+
+    private func watch<P: DetectionPolicy>(_ policy: P, logger: Logger) async throws {
+        var mqtt = try broker.configuration()
+        mqtt.bufferCapacity = bufferSize
+        let source: MQTTMessageSource
+        do {
+            source = try MQTTMessageSource(configuration: .init(mqtt: mqtt, topics: topic.filters), logger: logger)
+            try await source.connect()
+        } catch let error as MQTTError {
+            printError("crowd-notifier: \(error)")
+            throw ExitCode(1)
+        }
+        let counting = CountingSource(source)
+        let store = InMemoryEventStore(capacity: 10_000)
+        let notifier = LogNotifier(logger: logger)
+        let kinds: Set<NotificationKind> = [.fired, .ended]
+        let monitor = CrowdMonitor(
+            source: counting, policy: policy, filter: detection.filter, store: store,
+            notifiers: NotificationPlan(notifiers: [notifier.name], kinds: kinds), logger: logger)
+        let changes = monitor.changes(buffer: 100_000)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: NotifierService(changes: changes, notifier: notifier, kinds: kinds, logger: logger), serviceName: "notifier")
+        ]
+        if statsInterval > 0 {
+            let status = StatusLineService(
+                interval: .milliseconds(Int64(statsInterval * 1000)), processed: { counting.count },
+                events: { monitor.statistics.fired }, status: { source.status })
+            services.append(.init(service: status, serviceName: "stats"))
+        }
+        // Last in the list: shut down first, so the notifier still drains the final changes.
+        services.append(.init(service: MonitorService(monitor: monitor, close: { await source.shutdown() }), serviceName: "monitor"))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice(
+            "watching \(source.status.description) topics \(topic.filters.joined(separator: " ")) with policy \(policy.name)")
+        try await group.run()
+
+        if printEvents == .jsonl {
+            var events: [CrowdEvent] = []
+            var query = EventQuery(limit: 1000)
+            while true {
+                let page = try await store.events(query)
+                events += page.records.map(\.event)
+                guard let next = page.nextCursor else { break }
+                query.cursor = next
+            }
+            events.sort { ($0.firedAt, $0.camera, $0.zone) < ($1.firedAt, $1.camera, $1.zone) }
+            FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(events).utf8))
+        }
+        let stats = monitor.statistics
+        logger.notice(
+            "stopped: \(counting.count) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
+    }
+}
