@@ -76,7 +76,8 @@ let package = Package(
 
         // Tests
         .testTarget(name: "CrowdKitCoreTests", dependencies: ["CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
-        .testTarget(name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
         .testTarget(
             name: "CrowdKitSQLiteTests",
             dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite"],
@@ -95,6 +96,8 @@ let package = Package(
             dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", log],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CrowdNotifierTests", dependencies: ["crowd-notifier", "CrowdKitCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CrowdNotifierTests", dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitTesting"],
+            swiftSettings: swiftSettings),
     ]
 )

@@ -54,10 +54,15 @@ struct StatusLineService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                print(line())
+                emit()
             }
         }
-        print(line())
+        emit()
+    }
+
+    /// Unbuffered, so lines never interleave with other output on stdout.
+    private func emit() {
+        FileHandle.standardOutput.write(Data((line() + "\n").utf8))
     }
 
     func line() -> String {

@@ -57,7 +57,7 @@ struct RecordCommand: AsyncParsableCommand {
         let recorder = RecorderService(source: source, path: out, limit: count)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: recorder, serviceName: "recorder")], gracefulShutdownSignals: [.sigterm, .sigint],
+                services: [.init(service: recorder, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "recorder")], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.notice("recording \(source.status.description) topics \(topic.filters.joined(separator: " ")) to \(out)")
         let timer = duration.map { seconds in

@@ -1,5 +1,6 @@
 import CrowdKitCore
 import CrowdKitMQTT
+import CrowdKitTesting
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 struct MQTTClientTests {
     @Test("published messages arrive in order, and shutdown ends the feed")
     func publishedMessagesArrive() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
 
@@ -40,7 +41,7 @@ struct MQTTClientTests {
 
     @Test("MQTT 5 works too")
     func mqtt5() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let client = try MQTTClient(configuration: .init(port: broker.port, protocolVersion: .v5), logger: testLogger)
@@ -54,7 +55,7 @@ struct MQTTClientTests {
 
     @Test("a refused TCP connection is one clear error naming the broker")
     func refusedConnection() async throws {
-        let port = try TestBroker.freePort()
+        let port = try MosquittoBroker.freePort()
         let client = try MQTTClient(configuration: .init(port: port), logger: testLogger)
         let error = await #expect(throws: MQTTError.self) { try await client.connect() }
         #expect(error?.code == .connectionFailed)
@@ -66,7 +67,7 @@ struct MQTTClientTests {
 
     @Test("a subscription made after connecting is acknowledged and delivers")
     func subscribeAfterConnect() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let client = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
@@ -80,7 +81,7 @@ struct MQTTClientTests {
 
     @Test("overflow of the bounded buffer is counted, never silent")
     func overflowIsCounted() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let client = try MQTTClient(configuration: .init(port: broker.port, bufferCapacity: 10), logger: testLogger)
@@ -107,7 +108,7 @@ struct MQTTClientTests {
 struct MQTTSecurityTests {
     @Test("a TLS listener with a test CA works; a wrong CA is refused with a clear error")
     func tls() async throws {
-        let broker = try TestBroker(
+        let broker = try MosquittoBroker(
             extra: """
                 cafile $DIR/ca.crt
                 certfile $DIR/server.crt
@@ -150,7 +151,7 @@ struct MQTTSecurityTests {
 
     @Test("username and password are sent; a wrong password is refused with a clear error")
     func credentials() async throws {
-        let broker = try TestBroker(extra: "password_file $DIR/passwd", anonymous: false)
+        let broker = try MosquittoBroker(extra: "password_file $DIR/passwd", anonymous: false)
         defer { broker.stop() }
         try runTool("/usr/bin/mosquitto_passwd", ["-c", "-b", "passwd", "alice", "correct horse"], in: broker.directory)
         try await broker.start()

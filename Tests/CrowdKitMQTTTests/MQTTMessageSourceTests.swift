@@ -1,5 +1,6 @@
 import CrowdKitCore
 import CrowdKitMQTT
+import CrowdKitTesting
 import Foundation
 import Testing
 
@@ -26,7 +27,7 @@ struct MQTTMessageSourceTests {
 
     @Test("a published feed gives the right events")
     func feedGivesEvents() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let source = try makeSource(port: broker.port)
@@ -57,9 +58,44 @@ struct MQTTMessageSourceTests {
         await source.shutdown()
     }
 
+    @Test("the monitor fires the right events for a published feed")
+    func monitorFires() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let source = try makeSource(port: broker.port)
+        let store = InMemoryEventStore()
+        let monitor = CrowdMonitor(
+            source: source, policy: Self.policy, store: store, notifiers: NotificationPlan(notifiers: ["log"]), logger: testLogger)
+        let changes = monitor.changes()
+        let running = Task { try await monitor.run() }
+        #expect(await eventually { source.status.state == .connected })
+
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        let feed = zip(Self.episode(zone: "0", start: Self.t0), Self.episode(zone: "7", start: Self.t0 + 1000, people: 3))
+        for (a, b) in feed {
+            try publisher.publish(topic: a.0, payload: a.1)
+            try publisher.publish(topic: b.0, payload: b.1)
+        }
+        let got = await collect(4, from: changes)
+        running.cancel()
+        try await running.value
+        await publisher.shutdown()
+        await source.shutdown()
+
+        #expect(got.map(\.kind) == [.fired, .fired, .ended, .ended])
+        #expect(got.filter { $0.kind == .fired }.map { "\($0.event.camera)/\($0.event.zone)/\($0.event.peak)" } == ["\(Self.camera)/0/6", "\(Self.camera)/7/5"])
+        let stored = try await store.events(EventQuery())
+        #expect(stored.records.count == 2)
+        #expect(stored.records.allSatisfy { $0.event.endedAt != nil })
+        #expect(try await store.pendingDeliveries(limit: 10).count == 2)
+        #expect(monitor.statistics.observations == 320)
+    }
+
     @Test("malformed payloads are counted and skipped; the feed goes on")
     func malformedPayloads() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let source = try makeSource(port: broker.port)
@@ -86,7 +122,7 @@ struct MQTTMessageSourceTests {
 
     @Test("a broker killed and restarted mid-feed is reconnected to, and the feed resumes")
     func reconnects() async throws {
-        let broker = try TestBroker()
+        let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let source = try makeSource(port: broker.port)

@@ -1,6 +1,7 @@
 import Foundation
 import CrowdKitCore
 import CrowdKitMQTT
+import CrowdKitTesting
 import Logging
 
 /// Tests keep quiet; set CROWDKIT_TEST_LOG=1 to see the client's log.

@@ -4,18 +4,27 @@ import Foundation
     import Glibc
 #endif
 
-/// A real `mosquitto` process on a free 127.0.0.1 port, with its config in a temporary folder.
-/// Stopped (and the folder removed) by ``stop()``; tests call it in a `defer`.
-final class TestBroker: @unchecked Sendable {
+/// A real `mosquitto` process on a free 127.0.0.1 port, with its config in a temporary folder,
+/// for integration tests. Stopped (and the folder removed) by ``stop()``; call it in a `defer`.
+///
+/// ```swift
+/// let broker = try MosquittoBroker()
+/// try await broker.start()
+/// defer { broker.stop() }
+/// ```
+public final class MosquittoBroker: @unchecked Sendable {
     // @unchecked: `process` is only touched by the test that owns the broker, one call at a time.
-    let directory: URL
-    let port: Int
-    let config: String
+    /// The broker's folder (config, log, and whatever files a test puts there).
+    public let directory: URL
+    /// The TCP port on 127.0.0.1.
+    public let port: Int
+    /// The configuration written to `mosquitto.conf`.
+    public let config: String
     private var process: Process?
 
     /// Starts mosquitto with `listener <port> 127.0.0.1`, `allow_anonymous true` unless `extra`
     /// says otherwise, and `extra` appended (paths in it may use `$DIR`).
-    init(extra: String = "", anonymous: Bool = true) throws {
+    public init(extra: String = "", anonymous: Bool = true) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-mqtt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
@@ -36,7 +45,7 @@ final class TestBroker: @unchecked Sendable {
     }
 
     /// Starts (or restarts) the process and waits until the port accepts connections.
-    func start() async throws {
+    public func start() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
         p.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
@@ -54,7 +63,7 @@ final class TestBroker: @unchecked Sendable {
     }
 
     /// Kills the broker with SIGKILL (an outage, not a clean shutdown) and waits for it to exit.
-    func kill() {
+    public func kill() {
         guard let p = process, p.isRunning else { return }
         Glibc.kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -63,14 +72,14 @@ final class TestBroker: @unchecked Sendable {
 
     /// Stops the broker (SIGKILL: children of the test process may inherit a signal mask that
     /// blocks SIGTERM) and removes its folder.
-    func stop() {
+    public func stop() {
         kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var log: String { (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? "" }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BrokerError("socket() failed") }
         defer { close(fd) }
@@ -88,7 +97,7 @@ final class TestBroker: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    static func canConnect(port: Int) -> Bool {
+    public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -102,13 +111,14 @@ final class TestBroker: @unchecked Sendable {
     }
 }
 
-struct BrokerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
+/// A broker or tool that would not start.
+public struct BrokerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
 }
 
 /// Runs a command line tool (openssl, mosquitto_passwd) and throws with its output if it fails.
-func runTool(_ path: String, _ args: [String], in dir: URL) throws {
+public func runTool(_ path: String, _ args: [String], in dir: URL) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -125,14 +135,15 @@ func runTool(_ path: String, _ args: [String], in dir: URL) throws {
 }
 
 /// A test CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated CA.
-struct TestCertificates {
-    let dir: URL
-    var caFile: String { dir.appendingPathComponent("ca.crt").path }
-    var otherCAFile: String { dir.appendingPathComponent("other-ca.crt").path }
-    var serverCert: String { dir.appendingPathComponent("server.crt").path }
-    var serverKey: String { dir.appendingPathComponent("server.key").path }
+public struct TestCertificates {
+    public let dir: URL
+    public var caFile: String { dir.appendingPathComponent("ca.crt").path }
+    public var otherCAFile: String { dir.appendingPathComponent("other-ca.crt").path }
+    public var serverCert: String { dir.appendingPathComponent("server.crt").path }
+    public var serverKey: String { dir.appendingPathComponent("server.key").path }
 
-    init(in dir: URL) throws {
+    /// Makes the files with the `openssl` command line tool.
+    public init(in dir: URL) throws {
         self.dir = dir
         let openssl = "/usr/bin/openssl"
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -145,7 +156,7 @@ struct TestCertificates {
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
@@ -155,6 +166,6 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
 }
 
 /// An MV Sense zone-count payload.
-func countPayload(ts: Int64, people: Int) -> String {
+public func countPayload(ts: Int64, people: Int) -> String {
     "{\"ts\":\(ts),\"counts\":{\"person\":\(people),\"vehicle\":0}}"
 }

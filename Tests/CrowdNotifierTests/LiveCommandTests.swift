@@ -1,0 +1,114 @@
+import CrowdKitTesting
+import Foundation
+import Testing
+
+/// `run`, `record` and `simulate` as a user runs them, against a real mosquitto.
+@Suite("crowd-notifier run, record and simulate")
+struct LiveCommandTests {
+    /// A `crowd-notifier` child process with its output in files.
+    final class Child: @unchecked Sendable {
+        // @unchecked: used by one test at a time.
+        let process = Process()
+        let out: URL
+        let err: URL
+
+        init(_ arguments: [String], in dir: URL, name: String) throws {
+            let bin = try #require(CommandLineTests.binary, "crowd-notifier binary not found; run swift build first")
+            out = dir.appendingPathComponent("\(name).out")
+            err = dir.appendingPathComponent("\(name).err")
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+            process.executableURL = bin
+            process.arguments = arguments
+            process.standardOutput = try FileHandle(forWritingTo: out)
+            process.standardError = try FileHandle(forWritingTo: err)
+            try process.run()
+        }
+
+        var stdout: String { (try? String(contentsOf: out, encoding: .utf8)) ?? "" }
+        var stderr: String { (try? String(contentsOf: err, encoding: .utf8)) ?? "" }
+
+        func interrupt() { kill(process.processIdentifier, SIGINT) }
+
+        /// Waits for the exit (killing the process after `timeout`) and returns its status.
+        func wait(timeout: Duration = .seconds(20)) async -> Int32 {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return -1
+            }
+            return process.terminationStatus
+        }
+    }
+
+    static func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test("record then replay gives the same events as the live run; SIGINT stops run gracefully")
+    func recordReplayEqualsLive() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = String(broker.port)
+        let detection = ["--dwell", "10", "--cooldown", "0", "--gap", "3"]
+        // 3 cameras × 2 zones × 2 readings/s × 300 s
+        let total = 3600
+        let capture = dir.appendingPathComponent("feed.capture").path
+
+        let run = try Child(
+            ["run", "--mqtt-port", port, "--print-events", "jsonl", "--stats-interval", "0.1"] + detection, in: dir, name: "run")
+        let record = try Child(["record", "--mqtt-port", port, "--out", capture, "--count", String(total)], in: dir, name: "record")
+        #expect(await eventually { run.stderr.contains("mqtt connected") && record.stderr.contains("mqtt connected") })
+
+        let simulate = try Child(
+            ["simulate", "--mqtt-port", port, "--speed", "0", "--duration", "300", "--start-time", "1714632600000"], in: dir,
+            name: "simulate")
+        #expect(await simulate.wait() == 0)
+        #expect(await record.wait() == 0)
+        #expect(await eventually { run.stdout.contains("processed=\(total) ") })
+        run.interrupt()
+        #expect(await run.wait() == 0, "\(run.stderr)")
+
+        let live = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("stats ") }.map { $0 + "\n" }.joined()
+        let replayed = try CommandLineTests.run(["replay", capture, "--format", "jsonl"] + detection)
+        #expect(replayed.status == 0)
+        #expect(!live.isEmpty)
+        #expect(live == replayed.stdout)
+        #expect(run.stderr.contains("crowd fired: camera Q2SM-0000-0001 zone "))
+        #expect(run.stderr.contains("\(total) messages processed"))
+    }
+
+    @Test("run cannot start: one line naming the broker and the reason, exit 1")
+    func cannotConnect() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = try MosquittoBroker.freePort()
+        let run = try Child(["run", "--mqtt-port", String(port)], in: dir, name: "run")
+        #expect(await run.wait() == 1)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("MQTT broker 127.0.0.1:\(port): cannot connect: Connection refused") == true, "\(run.stderr)")
+    }
+
+    @Test("run with a wrong password: exit 1, the reason, never the password")
+    func wrongPassword() async throws {
+        let broker = try MosquittoBroker(extra: "password_file $DIR/passwd", anonymous: false)
+        defer { broker.stop() }
+        try runTool("/usr/bin/mosquitto_passwd", ["-c", "-b", "passwd", "bob", "right"], in: broker.directory)
+        try await broker.start()
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Child(
+            ["run", "--mqtt-port", String(broker.port), "--mqtt-username", "bob", "--mqtt-password", "hunter2-wrong"], in: dir, name: "run")
+        #expect(await run.wait() == 1)
+        #expect(run.stderr.contains("MQTT broker 127.0.0.1:\(broker.port): connection refused: Connection Refused: not authorised."), "\(run.stderr)")
+        #expect(!run.stderr.contains("hunter2"))
+    }
+}
