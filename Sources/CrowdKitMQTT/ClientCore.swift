@@ -39,9 +39,11 @@ final class ClientCore: Sendable {
     let configuration: MQTTClient.Configuration
     let logger: Logger
     let broker: String
-    let buffer: MessageBuffer<MQTTMessage>
+    let buffer: MessageBuffer
     let handle: MosquittoHandle
     let stopping = Atomic<Bool>(false)
+    /// Messages handed over by `didReceive` (network thread only; for the read burst).
+    private let delivered = Atomic<Int>(0)
     /// `DispatchTime` uptime (ns) after which a stopping network thread gives up flushing.
     private let stopDeadline = Atomic<UInt64>(.max)
     private let wakeup = DispatchSemaphore(value: 0)
@@ -187,6 +189,7 @@ final class ClientCore: Sendable {
         }
         while true {
             rc = mosquitto_loop(mosq, 1000, 1)
+            if rc == MOSQ_ERR_SUCCESS.rawValue { rc = readBurst(mosq) }
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 // After shutdown() the loop keeps running until the queued packets and the
                 // DISCONNECT are written (the socket then closes), bounded by the stop deadline.
@@ -211,6 +214,20 @@ final class ClientCore: Sendable {
             reconnect(mosq)
             if stopping.load(ordering: .acquiring) { break }
         }
+    }
+
+    /// `mosquitto_loop` waits in `select` before every packet it reads. While messages keep
+    /// coming, read on without that wait: up to 256 more packets, as long as each read delivers a
+    /// message (a read that finds nothing, or reads another kind of packet, ends the burst and
+    /// leaves writes, pings and waiting to `mosquitto_loop`).
+    private func readBurst(_ mosq: OpaquePointer) -> Int32 {
+        for _ in 0..<256 {
+            let before = delivered.load(ordering: .relaxed)
+            let rc = mosquitto_loop_read(mosq, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+            if delivered.load(ordering: .relaxed) == before { break }
+        }
+        return MOSQ_ERR_SUCCESS.rawValue
     }
 
     /// Retries until connected (TCP and TLS; the CONNACK comes through the loop) or stopping.
@@ -505,6 +522,7 @@ final class ClientCore: Sendable {
             n = count
         }
         let now = epochMilliseconds()
+        delivered.wrappingAdd(1, ordering: .relaxed)
         buffer.push(
             MQTTMessage(topic: topic, payload: payload, qos: MQTTClient.QoS(rawValue: m.qos) ?? .atMostOnce, retain: m.retain, receivedAt: now),
             receivedAt: now)

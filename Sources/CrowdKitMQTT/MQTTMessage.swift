@@ -33,7 +33,7 @@ public struct MQTTMessages: AsyncSequence, Sendable {
     public typealias Element = MQTTMessage
     public typealias Failure = Never
 
-    let buffer: MessageBuffer<MQTTMessage>
+    let buffer: MessageBuffer
 
     public func makeAsyncIterator() -> Iterator { Iterator(buffer: buffer) }
 
@@ -41,11 +41,11 @@ public struct MQTTMessages: AsyncSequence, Sendable {
         public typealias Element = MQTTMessage
         public typealias Failure = Never
 
-        let buffer: MessageBuffer<MQTTMessage>
+        let buffer: MessageBuffer
         var batch: ContiguousArray<MQTTMessage> = []
         var index = 0
 
-        init(buffer: MessageBuffer<MQTTMessage>) { self.buffer = buffer }
+        init(buffer: MessageBuffer) { self.buffer = buffer }
 
         public mutating func next() async -> MQTTMessage? {
             if index < batch.count {

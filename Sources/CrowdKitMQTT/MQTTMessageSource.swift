@@ -33,6 +33,11 @@ public final class MQTTMessageSource: MessageSource {
     /// The underlying client (for publishing or its own status).
     public let client: MQTTClient
     private let consuming = Atomic<Bool>(false)
+    private let taken = Counter()
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
     private let connected = Atomic<Bool>(false)
 
     public init(configuration: Configuration, logger: Logger) throws(MQTTError) {
@@ -55,10 +60,14 @@ public final class MQTTMessageSource: MessageSource {
             throw MQTTError(.alreadyConsuming, broker: configuration.mqtt.broker, reason: "")
         }
         try await connect()
-        return Messages(base: client.messages)
+        return Messages(base: client.messages, taken: taken)
     }
 
     public var status: SourceStatus { client.status }
+
+    /// Messages the consumer has taken from ``messages()`` so far. A monitor processes each one
+    /// before it takes the next, so this is its processed count (give or take one).
+    public var consumed: Int { taken.value.load(ordering: .relaxed) }
 
     /// Disconnects and ends the feed.
     public func shutdown() async {
@@ -71,22 +80,26 @@ public final class MQTTMessageSource: MessageSource {
         public typealias Failure = Never
 
         let base: MQTTMessages
+        let taken: Counter
 
-        public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator()) }
+        public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), taken: taken) }
 
         public struct Iterator: AsyncIteratorProtocol {
             public typealias Element = SourceMessage
             public typealias Failure = Never
 
             var base: MQTTMessages.Iterator
+            let taken: Counter
 
             public mutating func next() async -> SourceMessage? {
                 guard let m = await base.next() else { return nil }
+                taken.value.wrappingAdd(1, ordering: .relaxed)
                 return .raw(RawMessage(topic: m.topic, payload: m.payload, receivedAt: m.receivedAt))
             }
 
             public mutating func next(isolation actor: isolated (any Actor)?) async -> SourceMessage? {
                 guard let m = await base.next(isolation: actor) else { return nil }
+                taken.value.wrappingAdd(1, ordering: .relaxed)
                 return .raw(RawMessage(topic: m.topic, payload: m.payload, receivedAt: m.receivedAt))
             }
         }

@@ -5,7 +5,12 @@ import Synchronization
 /// The producer appends under a lock and never waits; past `capacity` it drops and counts. The
 /// consumer swaps the whole buffer out in one step (its emptied array goes back, so steady state
 /// allocates nothing) and suspends only when nothing is buffered.
-final class MessageBuffer<Element: Sendable>: Sendable {
+///
+/// Not generic on purpose: a generic class makes every access look up its metadata at run time,
+/// on libmosquitto's thread, once per message.
+final class MessageBuffer: Sendable {
+    typealias Element = MQTTMessage
+
     struct Counters: Sendable {
         var received = 0
         var dropped = 0
@@ -22,10 +27,16 @@ final class MessageBuffer<Element: Sendable>: Sendable {
     }
 
     let capacity: Int
+    /// After the consumer had to wait, it lets this much time pass before taking a small batch,
+    /// so a busy feed wakes it about once per interval instead of once per message.
+    let coalescing: Duration
+    /// What counts as a small batch.
+    static var smallBatch: Int { 512 }
     private let state: Mutex<State>
 
-    init(capacity: Int) {
+    init(capacity: Int, coalescing: Duration = .milliseconds(1)) {
         self.capacity = max(1, capacity)
+        self.coalescing = coalescing
         var s = State()
         s.items.reserveCapacity(min(self.capacity, 4096))
         self.state = Mutex(s)
@@ -68,7 +79,13 @@ final class MessageBuffer<Element: Sendable>: Sendable {
     /// Moves everything buffered into `batch` (which must be empty), waiting while nothing is.
     /// Returns `false` at the end of the feed or when the task is cancelled.
     func drain(into batch: inout ContiguousArray<Element>, isolation actor: isolated (any Actor)? = #isolation) async -> Bool {
+        var waited = false
         while true {
+            if waited && coalescing > .zero {
+                waited = false
+                let small = state.withLock { s in s.items.count < Self.smallBatch && !s.finished && !s.cancelled }
+                if small { try? await Task.sleep(for: coalescing) }
+            }
             let ready: Bool? = state.withLock { s in
                 if !s.items.isEmpty {
                     swap(&s.items, &batch)
@@ -78,6 +95,7 @@ final class MessageBuffer<Element: Sendable>: Sendable {
                 return nil
             }
             if let ready { return ready }
+            waited = true
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                     let resumeNow = state.withLock { s in

@@ -3,7 +3,6 @@ import CrowdKitMQTT
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Runs a ``CrowdMonitor`` until graceful shutdown, then closes its MQTT source.
 struct MonitorService<Policy: DetectionPolicy, Source: MessageSource>: Service {
@@ -70,45 +69,5 @@ struct StatusLineService: Service {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         return
             "stats t=\(now) processed=\(processed()) events=\(events()) received=\(s.received) dropped=\(s.dropped) state=\(s.state.rawValue) reconnects=\(s.reconnects)"
-    }
-}
-
-/// Counts the messages its consumer (the monitor) has taken from a source: the processed count
-/// the benchmark compares with the broker's drain rate. One relaxed atomic add per message.
-struct CountingSource<Base: MessageSource>: MessageSource where Base.Messages: Sendable {
-    let base: Base
-    let counter: Counter
-
-    final class Counter: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
-    init(_ base: Base) {
-        self.base = base
-        self.counter = Counter()
-    }
-
-    var count: Int { counter.value.load(ordering: .relaxed) }
-    var status: SourceStatus { base.status }
-
-    func messages() async throws -> Messages { Messages(base: try await base.messages(), counter: counter) }
-
-    struct Messages: AsyncSequence, Sendable {
-        typealias Element = SourceMessage
-        let base: Base.Messages
-        let counter: Counter
-
-        func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), counter: counter) }
-
-        struct Iterator: AsyncIteratorProtocol {
-            var base: Base.Messages.AsyncIterator
-            let counter: Counter
-
-            mutating func next() async throws -> SourceMessage? {
-                guard let m = try await base.next() else { return nil }
-                counter.value.wrappingAdd(1, ordering: .relaxed)
-                return m
-            }
-        }
     }
 }

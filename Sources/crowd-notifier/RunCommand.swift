@@ -61,12 +61,11 @@ struct RunCommand: AsyncParsableCommand {
             printError("crowd-notifier: \(error)")
             throw ExitCode(1)
         }
-        let counting = CountingSource(source)
         let store = InMemoryEventStore(capacity: 10_000)
         let notifier = LogNotifier(logger: logger)
         let kinds: Set<NotificationKind> = [.fired, .ended]
         let monitor = CrowdMonitor(
-            source: counting, policy: policy, filter: detection.filter, store: store,
+            source: source, policy: policy, filter: detection.filter, store: store,
             notifiers: NotificationPlan(notifiers: [notifier.name], kinds: kinds), logger: logger)
         let changes = monitor.changes(buffer: 100_000)
 
@@ -75,7 +74,7 @@ struct RunCommand: AsyncParsableCommand {
         ]
         if statsInterval > 0 {
             let status = StatusLineService(
-                interval: .milliseconds(Int64(statsInterval * 1000)), processed: { counting.count },
+                interval: .milliseconds(Int64(statsInterval * 1000)), processed: { source.consumed },
                 events: { monitor.statistics.fired }, status: { source.status })
             services.append(.init(service: status, serviceName: "stats"))
         }
@@ -101,6 +100,6 @@ struct RunCommand: AsyncParsableCommand {
         }
         let stats = monitor.statistics
         logger.notice(
-            "stopped: \(counting.count) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
+            "stopped: \(source.consumed) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
     }
 }
