@@ -1,32 +1,34 @@
 import ArgumentParser
+import CrowdKitCore
 import CrowdKitMQTT
 import Foundation
 
 /// How to reach the MQTT broker; shared by `run`, `record` and `simulate`.
 ///
-/// Precedence: flag, then environment (`MQTT_SERVER`, `MQTT_PORT`, the original notifier's names,
-/// and `MQTT_USERNAME`, `MQTT_PASSWORD`), then the default. Prefer `MQTT_PASSWORD` to
-/// `--mqtt-password`: flags are visible to other users in the process list.
+/// The flags are configuration keys (`mqtt.*`, see `crowd-notifier config-reference`): they
+/// override the environment (`MQTT_SERVER`, `MQTT_PORT`, `MQTT_TOPIC`, the original notifier's
+/// names, and `MQTT_HOST`, `MQTT_PASSWORD`, ...) and the configuration file. Prefer the
+/// environment or the file for the password: flags are visible in the process list.
 struct BrokerOptions: ParsableArguments {
-    @Option(name: .customLong("mqtt-host"), help: "Broker host name or address (env MQTT_SERVER; default 127.0.0.1).")
+    @Option(name: .customLong("mqtt-host"), help: "Broker host name or address (mqtt.host, env MQTT_SERVER; default 127.0.0.1).")
     var host: String?
 
-    @Option(name: .customLong("mqtt-port"), help: "Broker port (env MQTT_PORT; default 1883, or 8883 with TLS).")
+    @Option(name: .customLong("mqtt-port"), help: "Broker port (mqtt.port, env MQTT_PORT; default 1883).")
     var port: Int?
 
-    @Option(name: .customLong("mqtt-username"), help: "Username (env MQTT_USERNAME).")
+    @Option(name: .customLong("mqtt-username"), help: "Username (mqtt.username).")
     var username: String?
 
-    @Option(name: .customLong("mqtt-password"), help: "Password (env MQTT_PASSWORD, preferred: flags show in the process list).")
+    @Option(name: .customLong("mqtt-password"), help: "Password (mqtt.password; prefer env MQTT_PASSWORD: flags show in the process list).")
     var password: String?
 
-    @Option(name: .customLong("mqtt-tls-ca"), help: "Use TLS, trusting the CA certificates in this PEM file.")
+    @Option(name: .customLong("mqtt-tls-ca"), help: "Use TLS, trusting the CA certificates in this PEM file (mqtt.tls.caFile).")
     var tlsCA: String?
 
-    @Flag(name: .customLong("mqtt-tls"), help: "Use TLS, trusting the system's certificate store.")
+    @Flag(name: .customLong("mqtt-tls"), help: "Use TLS (mqtt.tls.enabled); the system trust store unless --mqtt-tls-ca.")
     var tls = false
 
-    @Option(name: .customLong("mqtt-client-id"), help: "MQTT client id (default: random).")
+    @Option(name: .customLong("mqtt-client-id"), help: "MQTT client id (mqtt.clientId; default: random).")
     var clientID: String?
 
     @Option(name: .customLong("mqtt-protocol"), help: "MQTT protocol version: 3.1.1 (default) or 5.")
@@ -37,50 +39,61 @@ struct BrokerOptions: ParsableArguments {
         guard ["3.1.1", "311", "5"].contains(protocolVersion) else {
             throw ValidationError("--mqtt-protocol must be 3.1.1 or 5 (got \"\(protocolVersion)\")")
         }
-        if let tlsCA, !FileManager.default.isReadableFile(atPath: tlsCA) {
-            throw ValidationError("--mqtt-tls-ca: cannot read \(tlsCA)")
-        }
     }
 
-    /// The client configuration from flags, then `environment`, then defaults.
-    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MQTTClient.Configuration {
-        var c = MQTTClient.Configuration()
-        if let h = host ?? environment["MQTT_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) { c.host = h }
-        let useTLS = tls || tlsCA != nil
-        if let port {
-            c.port = port
-        } else if let text = environment["MQTT_PORT"], !text.isEmpty {
-            guard let p = Int(text), (1...65535).contains(p) else {
-                throw ValidationError("environment variable MQTT_PORT must be a port number in 1...65535 (got \"\(text)\")")
+    /// The options given, as configuration keys.
+    var configFlags: [String: String] {
+        var f: [String: String] = [:]
+        if let host { f["mqtt.host"] = host }
+        if let port { f["mqtt.port"] = String(port) }
+        if let username { f["mqtt.username"] = username }
+        if let password { f["mqtt.password"] = password }
+        if let tlsCA { f["mqtt.tls.caFile"] = tlsCA }
+        if tls { f["mqtt.tls.enabled"] = "true" }
+        if let clientID { f["mqtt.clientId"] = clientID }
+        return f
+    }
+
+    /// The client configuration for the resolved `mqtt.*` settings.
+    func clientConfiguration(_ m: AppSettings.MQTT) -> MQTTClient.Configuration {
+        var c = MQTTClient.Configuration(host: m.host, port: m.port, clientID: m.clientID)
+        if let user = m.username { c.credentials = .init(username: user, password: m.password) }
+        if m.tls {
+            var tls = MQTTClient.TLSConfiguration(trust: m.caFile.map { .caFile($0) } ?? .systemTrustStore, verifyHostname: m.verifyHostname)
+            if let cert = m.certFile, let key = m.keyFile {
+                tls.clientCertificate = .init(certificateFile: cert, privateKeyFile: key)
             }
-            c.port = p
-        } else {
-            c.port = useTLS ? 8883 : 1883
+            c.tls = tls
         }
-        let user = username ?? environment["MQTT_USERNAME"].flatMap { $0.isEmpty ? nil : $0 }
-        let pass = password ?? environment["MQTT_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
-        if let user {
-            c.credentials = .init(username: user, password: pass)
-        } else if pass != nil {
-            throw ValidationError("a password was given (--mqtt-password or MQTT_PASSWORD) without a username")
-        }
-        if let tlsCA {
-            c.tls = .caFile(tlsCA)
-        } else if tls {
-            c.tls = .systemTrustStore
-        }
-        c.clientID = clientID
         c.protocolVersion = protocolVersion == "5" ? .v5 : .v3_1_1
         return c
     }
 }
 
+/// Loads the configuration (file, environment, then these flags on top); a bad value is one line
+/// naming the key and its source, exit status 78.
+func loadSettings(flags: [String: String], configFile: String?) async throws -> AppSettings {
+    do {
+        let loader = try await ConfigLoader(flags: flags, filePath: configFile)
+        return try AppSettings.load(loader)
+    } catch let e as ConfigurationError {
+        printError("error: \(e)")
+        throw ExitCode(78)
+    }
+}
+
 /// Topic filters to subscribe to (repeatable `--topic`).
 struct TopicOptions: ParsableArguments {
-    @Option(name: .customLong("topic"), help: "Topic filter to subscribe to; repeat for several (default /merakimv/#).")
+    @Option(name: .customLong("topic"), help: "Topic filter to subscribe to; repeat for several (mqtt.topics, env MQTT_TOPIC; default /merakimv/#).")
     var topics: [String] = []
 
-    var filters: [String] { topics.isEmpty ? ["/merakimv/#"] : topics }
+    var configFlags: [String: String] { topics.isEmpty ? [:] : ["mqtt.topics": topics.joined(separator: ",")] }
+}
+
+/// `--config` for commands without detection options.
+struct ConfigFileOption: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (YAML; default crowd-notifier.yaml when present). Flags override it.")
+    var config: String?
 }
 
 /// Writes one line to standard error.

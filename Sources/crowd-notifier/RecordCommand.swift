@@ -30,6 +30,7 @@ struct RecordCommand: AsyncParsableCommand {
 
     @OptionGroup var broker: BrokerOptions
     @OptionGroup var topic: TopicOptions
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -46,9 +47,13 @@ struct RecordCommand: AsyncParsableCommand {
             printError("crowd-notifier: cannot write \(out): \(error)")
             throw ExitCode(73)
         }
+        let settings = try await loadSettings(
+            flags: broker.configFlags.merging(topic.configFlags) { a, _ in a }, configFile: configFile.config)
+        let topics = settings.mqtt.topics
         let source: MQTTMessageSource
         do {
-            source = try MQTTMessageSource(configuration: .init(mqtt: try broker.configuration(), topics: topic.filters), logger: logger)
+            source = try MQTTMessageSource(
+                configuration: .init(mqtt: broker.clientConfiguration(settings.mqtt), topics: topics), logger: logger)
             try await source.connect()
         } catch let error as MQTTError {
             printError("crowd-notifier: \(error)")
@@ -59,7 +64,7 @@ struct RecordCommand: AsyncParsableCommand {
             configuration: .init(
                 services: [.init(service: recorder, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "recorder")], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        logger.notice("recording \(source.status.description) topics \(topic.filters.joined(separator: " ")) to \(out)")
+        logger.notice("recording \(source.status.description) topics \(topics.joined(separator: " ")) to \(out)")
         let timer = duration.map { seconds in
             Task {
                 try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))

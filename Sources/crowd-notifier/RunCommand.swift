@@ -43,19 +43,23 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger()
-        switch try detection.makePolicy() {
-        case let p as DwellPolicy: try await watch(p, logger: logger)
-        case let p as MessageCountPolicy: try await watch(p, logger: logger)
-        case let p: try await watch(AnyDetectionPolicy(p), logger: logger)
+        let flags = detection.configFlags.merging(broker.configFlags) { a, _ in a }.merging(topic.configFlags) { a, _ in a }
+        let settings = try await loadSettings(flags: flags, configFile: detection.config)
+        // concrete policy types, so the monitor's engine is specialised (no generic dispatch per message)
+        switch settings.detection.policy {
+        case let p as DwellPolicy: try await watch(p, settings, logger: logger)
+        case let p as MessageCountPolicy: try await watch(p, settings, logger: logger)
+        case let p: try await watch(AnyDetectionPolicy(p), settings, logger: logger)
         }
     }
 
-    private func watch<P: DetectionPolicy>(_ policy: P, logger: Logger) async throws {
-        var mqtt = try broker.configuration()
+    private func watch<P: DetectionPolicy>(_ policy: P, _ settings: AppSettings, logger: Logger) async throws {
+        var mqtt = broker.clientConfiguration(settings.mqtt)
         mqtt.bufferCapacity = bufferSize
+        let topics = settings.mqtt.topics
         let source: MQTTMessageSource
         do {
-            source = try MQTTMessageSource(configuration: .init(mqtt: mqtt, topics: topic.filters), logger: logger)
+            source = try MQTTMessageSource(configuration: .init(mqtt: mqtt, topics: topics), logger: logger)
             try await source.connect()
         } catch let error as MQTTError {
             printError("crowd-notifier: \(error)")
@@ -63,9 +67,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let store = InMemoryEventStore(capacity: 10_000)
         let notifier = LogNotifier(logger: logger)
-        let kinds: Set<NotificationKind> = [.fired, .ended]
+        let kinds = settings.detection.kinds.union([.fired])
         let monitor = CrowdMonitor(
-            source: source, policy: policy, filter: detection.filter, store: store,
+            source: source, policy: policy, filter: settings.filter, store: store,
             notifiers: NotificationPlan(notifiers: [notifier.name], kinds: kinds), logger: logger)
         let changes = monitor.changes(buffer: 100_000)
 
@@ -83,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice(
-            "watching \(source.status.description) topics \(topic.filters.joined(separator: " ")) with policy \(policy.name)")
+            "watching \(source.status.description) topics \(topics.joined(separator: " ")) with policy \(policy.name)")
         try await group.run()
 
         if printEvents == .jsonl {

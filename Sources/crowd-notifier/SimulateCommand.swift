@@ -17,6 +17,7 @@ struct SimulateCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var broker: BrokerOptions
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Number of simulated cameras (default 3).")
@@ -99,9 +100,10 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger()
         let feed = try feedConfiguration()
+        let settings = try await loadSettings(flags: broker.configFlags, configFile: configFile.config)
         let client: MQTTClient
         do {
-            client = try MQTTClient(configuration: try broker.configuration(), logger: logger)
+            client = try MQTTClient(configuration: broker.clientConfiguration(settings.mqtt), logger: logger)
             try await client.connect()
         } catch let error as MQTTError {
             printError("crowd-notifier: \(error)")
