@@ -12,7 +12,7 @@ struct LiveCommandTests {
         let out: URL
         let err: URL
 
-        init(_ arguments: [String], in dir: URL, name: String) throws {
+        init(_ arguments: [String], in dir: URL, name: String, environment: [String: String] = [:]) throws {
             let bin = try #require(CommandLineTests.binary, "crowd-notifier binary not found; run swift build first")
             out = dir.appendingPathComponent("\(name).out")
             err = dir.appendingPathComponent("\(name).err")
@@ -20,6 +20,9 @@ struct LiveCommandTests {
             _ = FileManager.default.createFile(atPath: err.path, contents: nil)
             process.executableURL = bin
             process.arguments = arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            }
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: err)
             try process.run()
@@ -95,6 +98,27 @@ struct LiveCommandTests {
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1)
         #expect(lines.first?.contains("MQTT broker 127.0.0.1:\(port): cannot connect: Connection refused") == true, "\(run.stderr)")
+    }
+
+    @Test("MQTT_SERVER and MQTT_PORT name the broker when no flag does")
+    func environment() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try Child(
+            ["run", "--stats-interval", "0.05"], in: dir, name: "run",
+            environment: ["MQTT_SERVER": "127.0.0.1", "MQTT_PORT": String(broker.port)])
+        #expect(await eventually { run.stdout.contains("state=connected") })
+        run.interrupt()
+        #expect(await run.wait() == 0)
+        #expect(run.stderr.contains("watching mqtt://127.0.0.1:\(broker.port)"), "\(run.stderr)")
+
+        let unused = try MosquittoBroker.freePort()
+        let refused = try Child(["run"], in: dir, name: "refused", environment: ["MQTT_SERVER": "127.0.0.1", "MQTT_PORT": String(unused)])
+        #expect(await refused.wait() == 1)
+        #expect(refused.stderr.contains("MQTT broker 127.0.0.1:\(unused): cannot connect"), "\(refused.stderr)")
     }
 
     @Test("run with a wrong password: exit 1, the reason, never the password")
