@@ -137,19 +137,26 @@ final class ClientCore: Sendable {
         }
         defer { timer.cancel() }
         try await withCheckedThrowingContinuation { (k: CheckedContinuation<Void, any Error>) in
-            let start: Result<Void, MQTTError> = control.withLock { c in
-                if c.started {
-                    return .failure(MQTTError(.invalidConfiguration, broker: broker, reason: "connect() was already called"))
-                }
+            let start: Result<Bool, MQTTError> = control.withLock { c in
                 if let f = c.firstFailure { return .failure(f) }
+                if c.started && c.firstConnect == nil && c.everConnected { return .success(false) }
+                if c.started {
+                    return .failure(MQTTError(.invalidConfiguration, broker: broker, reason: "connect() is already in progress or the client was shut down"))
+                }
                 c.started = true
                 c.state = .connecting
                 c.firstConnect = k
-                return .success(())
+                return .success(true)
             }
-            if case .failure(let e) = start {
+            switch start {
+            case .failure(let e):
                 k.resume(throwing: e)
                 return
+            case .success(false):
+                k.resume()  // already connected
+                return
+            case .success(true):
+                break
             }
             let thread = Thread { [self] in runNetworkThread() }
             thread.name = "mqtt-network"
@@ -178,8 +185,8 @@ final class ClientCore: Sendable {
     // MARK: - The network thread
 
     private func runNetworkThread() {
-        guard let mosq = handle.unsafeRaw else { return }
         defer { finishNetworkThread() }
+        guard let mosq = handle.unsafeRaw else { return }
         let c = configuration
         let keepAlive = Int32(c.keepAlive.components.seconds)
         var rc = mosquitto_connect(mosq, c.host, Int32(c.port), keepAlive)

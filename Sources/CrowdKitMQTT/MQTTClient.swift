@@ -37,7 +37,8 @@ public final class MQTTClient: Sendable {
     }
 
     /// Connects, waits for the broker's CONNACK and for the acknowledgement of the subscriptions
-    /// made so far. Throws an ``MQTTError`` when the first connection cannot be made.
+    /// made so far. Throws an ``MQTTError`` when the first connection cannot be made (and the same
+    /// error on later calls); returns at once when already connected.
     public func connect() async throws {
         try await core.connect()
     }

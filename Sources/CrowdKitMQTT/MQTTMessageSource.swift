@@ -47,11 +47,12 @@ public final class MQTTMessageSource: MessageSource {
 
     /// Makes the first connection and subscription without consuming yet (so an app can fail
     /// fast before it starts its services). ``messages()`` calls it when needed.
+    /// Calling it again after success does nothing; after a failure it throws the same error.
     public func connect() async throws {
-        guard connected.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
-            return
+        if connected.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            // before connecting: recorded, then sent with the CONNECT's acknowledgement awaited
+            try await client.subscribe(configuration.topics, qos: configuration.qos)
         }
-        try await client.subscribe(configuration.topics, qos: configuration.qos)
         try await client.connect()
     }
 

@@ -16,6 +16,7 @@ struct MQTTClientTests {
         try await subscriber.subscribe("/merakimv/#")
         try await subscriber.connect()
         #expect(subscriber.status.state == .connected)
+        try await subscriber.connect()  // already connected: nothing happens
         let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
         try await publisher.connect()
 
@@ -62,6 +63,8 @@ struct MQTTClientTests {
         #expect(error?.broker == "127.0.0.1:\(port)")
         #expect(error?.description.contains("Connection refused") == true)
         #expect(client.status.lastError != nil)
+        let again = await #expect(throws: MQTTError.self) { try await client.connect() }
+        #expect(again == error)
         await client.shutdown()
     }
 
