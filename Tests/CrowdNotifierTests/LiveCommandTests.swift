@@ -100,6 +100,22 @@ struct LiveCommandTests {
         #expect(lines.first?.contains("MQTT broker 127.0.0.1:\(port): cannot connect: Connection refused") == true, "\(run.stderr)")
     }
 
+    @Test("simulate and run reject bad options with a clear message")
+    func badOptions() throws {
+        let size = try CommandLineTests.run(["simulate", "--crowd-size", "9-3"])
+        #expect(size.status == 64)
+        #expect(size.stderr.contains("--crowd-size: MIN must not exceed MAX"), "\(size.stderr)")
+        let rate = try CommandLineTests.run(["simulate", "--rate", "0"])
+        #expect(rate.status == 64)
+        #expect(rate.stderr.contains("--rate must be in (0, 1000]"))
+        let port = try CommandLineTests.run(["run", "--mqtt-port", "70000"])
+        #expect(port.status == 64)
+        #expect(port.stderr.contains("--mqtt-port must be in 1...65535"))
+        let proto = try CommandLineTests.run(["record", "--out", "/dev/null", "--mqtt-protocol", "4"])
+        #expect(proto.status == 64)
+        #expect(proto.stderr.contains("--mqtt-protocol must be 3.1.1 or 5"))
+    }
+
     @Test("MQTT_SERVER and MQTT_PORT name the broker when no flag does")
     func environment() async throws {
         let broker = try MosquittoBroker()
