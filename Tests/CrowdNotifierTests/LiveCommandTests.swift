@@ -137,6 +137,33 @@ struct LiveCommandTests {
         #expect(refused.stderr.contains("MQTT broker 127.0.0.1:\(unused): cannot connect"), "\(refused.stderr)")
     }
 
+    @Test("run over TLS: the test CA connects; another CA is refused with the TLS reason, exit 1")
+    func tls() async throws {
+        let broker = try MosquittoBroker(
+            extra: """
+                cafile $DIR/ca.crt
+                certfile $DIR/server.crt
+                keyfile $DIR/server.key
+                """)
+        defer { broker.stop() }
+        let certs = try TestCertificates(in: broker.directory)
+        try await broker.start()
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = String(broker.port)
+
+        let good = try Child(["run", "--mqtt-port", port, "--mqtt-tls-ca", certs.caFile, "--stats-interval", "0.05"], in: dir, name: "good")
+        #expect(await eventually { good.stdout.contains("state=connected") })
+        good.interrupt()
+        #expect(await good.wait() == 0)
+        #expect(good.stderr.contains("watching mqtts://127.0.0.1:\(port)"))
+
+        let bad = try Child(["run", "--mqtt-port", port, "--mqtt-tls-ca", certs.otherCAFile], in: dir, name: "bad")
+        #expect(await bad.wait() == 1)
+        #expect(bad.stderr.contains("MQTT broker 127.0.0.1:\(port): TLS failed"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("certificate verify failed"), "\(bad.stderr)")
+    }
+
     @Test("run with a wrong password: exit 1, the reason, never the password")
     func wrongPassword() async throws {
         let broker = try MosquittoBroker(extra: "password_file $DIR/passwd", anonymous: false)
