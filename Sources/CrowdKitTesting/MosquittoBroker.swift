@@ -47,7 +47,8 @@ public final class MosquittoBroker: @unchecked Sendable {
     /// Starts (or restarts) the process and waits until the port accepts connections.
     public func start() async throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        guard let mosquitto = findTool("mosquitto") else { throw BrokerError("mosquitto not found (apt-get install mosquitto)") }
+        p.executableURL = URL(fileURLWithPath: mosquitto)
         p.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -117,8 +118,18 @@ public struct BrokerError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// Runs a command line tool (openssl, mosquitto_passwd) and throws with its output if it fails.
-public func runTool(_ path: String, _ args: [String], in dir: URL) throws {
+/// The path of a command line tool: `$PATH`, then the usual sbin folders (mosquitto lives in
+/// `/usr/sbin` on Debian, which is not always on a test runner's `PATH`).
+public func findTool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"]
+    return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Runs a command line tool (openssl, mosquitto_passwd; a name or a path) and throws with its
+/// output if it fails.
+public func runTool(_ tool: String, _ args: [String], in dir: URL) throws {
+    guard let path = tool.contains("/") ? tool : findTool(tool) else { throw BrokerError("\(tool) not found") }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -145,7 +156,7 @@ public struct TestCertificates {
     /// Makes the files with the `openssl` command line tool.
     public init(in dir: URL) throws {
         self.dir = dir
-        let openssl = "/usr/bin/openssl"
+        guard let openssl = findTool("openssl") else { throw BrokerError("openssl not found") }
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         try runTool(openssl, ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=CrowdKit Test CA"], in: dir)
         try runTool(openssl, ["req", "-x509"] + ec + ["-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=Some Other CA"], in: dir)

@@ -156,7 +156,7 @@ struct MQTTSecurityTests {
     func credentials() async throws {
         let broker = try MosquittoBroker(extra: "password_file $DIR/passwd", anonymous: false)
         defer { broker.stop() }
-        try runTool("/usr/bin/mosquitto_passwd", ["-c", "-b", "passwd", "alice", "correct horse"], in: broker.directory)
+        try runTool("mosquitto_passwd", ["-c", "-b", "passwd", "alice", "correct horse"], in: broker.directory)
         try await broker.start()
 
         let good = try MQTTClient(

@@ -168,7 +168,7 @@ struct LiveCommandTests {
     func wrongPassword() async throws {
         let broker = try MosquittoBroker(extra: "password_file $DIR/passwd", anonymous: false)
         defer { broker.stop() }
-        try runTool("/usr/bin/mosquitto_passwd", ["-c", "-b", "passwd", "bob", "right"], in: broker.directory)
+        try runTool("mosquitto_passwd", ["-c", "-b", "passwd", "bob", "right"], in: broker.directory)
         try await broker.start()
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
