@@ -86,6 +86,9 @@ public final class SQLiteEventStore: EventStore {
         let fullSync = configuration.fullSync
         config.prepareDatabase { db in
             try db.execute(sql: fullSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            // A 16 MiB page cache per connection (SQLite's default is 2 MiB): with a million
+            // events the id and time indexes no longer fit the default, and inserts thrash.
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
@@ -356,8 +359,8 @@ public final class SQLiteEventStore: EventStore {
                 """)
         var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
         args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]
-        args += [e.policy.name, try encodeJSON(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
-        args += [try encodeJSON(e.enrichmentNotes)]
+        args += [e.policy.name, CompactJSON.encode(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
+        args += [CompactJSON.encode(e.enrichmentNotes)]
         try stmt.execute(arguments: StatementArguments(args))
         guard !change.deliveries.isEmpty else { return }
         let insert = try db.cachedStatement(
@@ -388,7 +391,7 @@ public final class SQLiteEventStore: EventStore {
     private static func event(from row: Row) throws -> CrowdEvent {
         var e = CrowdEvent(
             camera: row[1], zone: row[2], startedAt: row[5], firedAt: row[6], endedAt: row[7], peak: row[8],
-            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try decodeJSON(row[13])),
+            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try CompactJSON.decodeParameters(row[13])),
             cameraName: row[3], zoneName: row[4])
         e.id = CrowdEventID(rawValue: row[0])
         e.lastNotifiedAt = row[10]
@@ -396,7 +399,7 @@ public final class SQLiteEventStore: EventStore {
         e.videoURL = row[14]
         e.visionURL = row[15]
         e.snapshotURL = row[16]
-        e.enrichmentNotes = try decodeJSON(row[17])
+        e.enrichmentNotes = try CompactJSON.decodeStrings(row[17])
         return e
     }
 
@@ -435,16 +438,6 @@ public final class SQLiteEventStore: EventStore {
             start += 500
         }
         return result
-    }
-
-    private static func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    private static func decodeJSON<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 
     // MARK: - Database access with error mapping

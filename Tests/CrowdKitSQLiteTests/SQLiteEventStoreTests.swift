@@ -203,3 +203,37 @@ struct SQLiteEventStoreTests {
         #expect(try await store.pendingDeliveries(limit: 10).isEmpty)
     }
 }
+
+/// A store that breaks two clauses: it lists oldest first and forgets delivery status updates.
+struct BrokenStore: EventStore {
+    let base: SQLiteEventStore
+    func apply(_ change: EventChange) async throws { try await base.apply(change) }
+    func record(id: CrowdEventID) async throws -> EventRecord? { try await base.record(id: id) }
+    func events(_ query: EventQuery) async throws -> EventPage {
+        let page = try await base.events(query)
+        return EventPage(records: page.records.reversed(), nextCursor: page.nextCursor)
+    }
+    func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await base.pendingDeliveries(limit: limit) }
+    func updateDelivery(_ delivery: Delivery) async throws {}
+    func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
+}
+
+@Suite("EventStoreConformance")
+struct EventStoreConformanceSelfTests {
+    @Test("the suite catches a store that breaks the contract, naming the clauses")
+    func catchesBrokenStore() async throws {
+        let dir = try TemporaryDirectory()
+        var n = 0
+        do {
+            try await EventStoreConformance.run {
+                n += 1
+                return BrokenStore(base: try SQLiteEventStore(path: dir.file("b\(n).sqlite"), logger: quietLogger))
+            }
+            Issue.record("a broken store passed the conformance suite")
+        } catch let failure as EventStoreConformanceFailure {
+            #expect(failure.message.contains("listsNewestFirstWithIDTieBreak"))
+            #expect(failure.message.contains("updateDeliveryStoresStatus"))
+            #expect(!failure.message.contains("recordOfUnknownIDIsNil"))
+        }
+    }
+}
