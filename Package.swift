@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
-                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log,
+                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log, hummingbird,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),

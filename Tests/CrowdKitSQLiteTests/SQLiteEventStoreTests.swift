@@ -237,3 +237,11 @@ struct EventStoreConformanceSelfTests {
         }
     }
 }
+
+@Suite("InMemoryEventStore conformance")
+struct InMemoryConformanceTests {
+    @Test("InMemoryEventStore passes the EventStore conformance suite", arguments: EventStoreConformance.Check.allCases)
+    func conformance(_ check: EventStoreConformance.Check) async throws {
+        try await EventStoreConformance.run(check) { InMemoryEventStore() }
+    }
+}
