@@ -21,6 +21,7 @@ struct Options {
     var connections = 16
     var seconds = 10
     var serve = false
+    var insertOnly = false
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -32,6 +33,7 @@ struct Options {
             case "--connections": connections = Int(it.next() ?? "") ?? connections
             case "--seconds": seconds = Int(it.next() ?? "") ?? seconds
             case "--serve": serve = true
+            case "--insert-only": insertOnly = true
             default:
                 print("unknown option \(a)")
                 exit(2)
@@ -115,7 +117,7 @@ if existing < options.events {
     let t2 = clock.now
     var batch: [EventChange] = []
     let fillStart = existing
-    for i in existing..<options.events {
+    for i in stride(from: existing, to: options.events, by: 1) {
         batch.append(change(i, sent: true))
         if batch.count == 5_000 {
             try await store.apply(contentsOf: batch)
@@ -132,6 +134,7 @@ if existing < options.events {
     existing = try await store.eventCount()
 }
 print("store holds \(existing) events")
+if options.insertOnly { exit(0) }
 
 // 3. In-process query latency (no HTTP): first page and a filtered page, 2000 times each.
 let newest = base + Int64(existing) * 7_000

@@ -232,7 +232,11 @@ public final class SQLiteEventStore: EventStore {
             "SELECT \(Self.eventColumns) FROM events\(whereSQL) ORDER BY startedAt DESC, id DESC LIMIT \(limit + 1)"
         let boundArguments = arguments
         return try await read { db in
-            var events = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: boundArguments).map(Self.event(from:))
+            var events: [CrowdEvent] = []
+            events.reserveCapacity(limit + 1)
+            // A cursor reads columns straight from the statement, without copying rows.
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: boundArguments)
+            while let row = try rows.next() { events.append(try Self.event(from: row)) }
             var next: EventCursor?
             if events.count > limit {
                 events.removeLast(events.count - limit)
@@ -279,12 +283,12 @@ public final class SQLiteEventStore: EventStore {
                 try db.execute(
                     sql: """
                         DELETE FROM events WHERE id IN
-                        (SELECT id FROM events WHERE startedAt < ? ORDER BY startedAt LIMIT 2000)
+                        (SELECT id FROM events WHERE startedAt < ? ORDER BY startedAt LIMIT 500)
                         """, arguments: [cameraTime])
                 return db.changesCount
             }
             total += deleted
-            if deleted < 2000 { break }
+            if deleted < 500 { break }
             await Task.yield()
         }
         if total > 0 {
@@ -431,7 +435,9 @@ public final class SQLiteEventStore: EventStore {
             let chunk = ids[start..<min(start + 500, ids.count)]
             let sql =
                 "SELECT \(deliveryColumns) FROM deliveries WHERE eventID IN (\(databaseQuestionMarks(count: chunk.count))) ORDER BY createdAt, id"
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(chunk.map(\.rawValue))) {
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: sql), arguments: StatementArguments(chunk.map(\.rawValue)))
+            while let row = try rows.next() {
                 let d = try delivery(from: row)
                 result[d.eventID, default: []].append(d)
             }
@@ -442,9 +448,16 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - Database access with error mapping
 
+    // GRDB's synchronous accessors run the closure on the calling thread when the connection is
+    // free (a `DispatchQueue.sync` onto an idle serial queue), where the async ones hand the work
+    // to another thread and back: two thread wake-ups that cost more than a small transaction
+    // itself. Transactions here are short (one change, one page), so waiting for a busy writer
+    // or reader blocks the calling thread only briefly; retention deletes in small batches for
+    // the same reason.
+
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.read(body)
+            return try readNow(body)
         } catch let error as EventStoreError {
             throw error
         } catch {
@@ -454,13 +467,16 @@ public final class SQLiteEventStore: EventStore {
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try writeNow(body)
         } catch let error as EventStoreError {
             throw error
         } catch {
             throw Self.wrap(error, "write failed")
         }
     }
+
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 
     /// Maps a GRDB or system error to an ``EventStoreError`` without SQL arguments (which could
     /// hold data from the network) in the message.
