@@ -134,6 +134,31 @@ if existing < options.events {
     existing = try await store.eventCount()
 }
 print("store holds \(existing) events")
+do {
+    // Inserting into the full store: one apply per fired event, sequential, then 8 writers.
+    let n = 10_000
+    let t = clock.now
+    for i in existing..<(existing + n) { try await store.apply(change(i, sent: false)) }
+    let seq = clock.now - t
+    let t2 = clock.now
+    let first = existing + n
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for w in 0..<8 {
+            group.addTask {
+                var i = first + w
+                while i < first + n {
+                    try await store.apply(change(i, sent: false))
+                    i += 8
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let conc = clock.now - t2
+    print(String(format: "insert into the store of %d events: sequential %.0f events/s, 8 writers %.0f events/s",
+        existing, Double(n) / (ms(seq) / 1000), Double(n) / (ms(conc) / 1000)))
+    existing += 2 * n
+}
 if options.insertOnly { exit(0) }
 
 // 3. In-process query latency (no HTTP): first page and a filtered page, 2000 times each.
@@ -189,7 +214,7 @@ func run(_ path: String, _ args: [String]) -> String? {
 if let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
     for (name, path) in targets {
         let url = "http://127.0.0.1:\(options.port)\(path)"
-        let out = run(wrk, ["-t2", "-c\(options.connections)", "-d\(options.seconds)s", "--latency", url]) ?? ""
+        let out = run(wrk, ["-t\(min(2, options.connections))", "-c\(options.connections)", "-d\(options.seconds)s", "--latency", url]) ?? ""
         let lines = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let pick = { (prefix: String) in lines.first { $0.hasPrefix(prefix) } ?? "?" }
         print("\(name) [\(options.connections) connections, \(options.seconds) s]: \(pick("50%")) | \(pick("99%")) | \(pick("Requests/sec")) | \(pick("Non-2xx"))")

@@ -61,6 +61,7 @@ public final class SQLiteEventStore: EventStore {
 
     public let configuration: Configuration
     private let pool: DatabasePool
+    private let groupCommit = GroupCommit()
     private let logger: Logger
     private let now: @Sendable () -> Int64
 
@@ -180,7 +181,45 @@ public final class SQLiteEventStore: EventStore {
     // MARK: - EventStore
 
     public func apply(_ change: EventChange) async throws {
-        try await write { db in try Self.apply(change, in: db) }
+        try await groupCommit.apply(change) { changes in writeBatch(changes) }
+    }
+
+    /// Writes `changes` in one transaction, each in its own savepoint; a failing change is rolled
+    /// back alone and reported in its slot.
+    private func writeBatch(_ changes: [EventChange]) -> [Result<Void, any Error>] {
+        if changes.count == 1 {
+            do {
+                try writeNow { db in try Self.apply(changes[0], in: db) }
+                return [.success(())]
+            } catch let error as EventStoreError {
+                return [.failure(error)]
+            } catch {
+                return [.failure(Self.wrap(error, "write failed"))]
+            }
+        }
+        do {
+            return try writeNow { db in
+                var results: [Result<Void, any Error>] = []
+                results.reserveCapacity(changes.count)
+                for change in changes {
+                    do {
+                        try db.inSavepoint {
+                            try Self.apply(change, in: db)
+                            return .commit
+                        }
+                        results.append(.success(()))
+                    } catch let error as EventStoreError {
+                        results.append(.failure(error))
+                    } catch {
+                        results.append(.failure(Self.wrap(error, "write failed")))
+                    }
+                }
+                return results
+            }
+        } catch {
+            let wrapped = Self.wrap(error, "write failed")
+            return changes.map { _ in .failure(wrapped) }
+        }
     }
 
     /// Applies several changes in one transaction (all or nothing), in order. Much faster than

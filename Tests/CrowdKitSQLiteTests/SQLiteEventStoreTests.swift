@@ -245,3 +245,43 @@ struct InMemoryConformanceTests {
         try await EventStoreConformance.run(check) { InMemoryEventStore() }
     }
 }
+
+@Suite("SQLiteEventStore group commit")
+struct GroupCommitTests {
+    @Test("concurrent applies commit together, yet a failing change fails alone")
+    func failingChangeFailsAlone() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try SQLiteEventStore(path: dir.file(), logger: quietLogger)
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    var change = EventStoreConformance.fired(
+                        EventStoreConformance.sampleEvent(camera: "CAM-\(i)", startedAt: 1_000 + Int64(i)), notifiers: ["n"])
+                    if i % 9 == 4 {
+                        // Refers to an event that is not stored: this change must fail, alone.
+                        change.deliveries = [
+                            Delivery(eventID: CrowdEventID(rawValue: "dead\(i)"), notifier: "n", kind: .fired, createdAt: 1)
+                        ]
+                    }
+                    do {
+                        try await store.apply(change)
+                        return (i, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            var all: [Int: Bool] = [:]
+            for await (i, ok) in group { all[i] = ok }
+            return all
+        }
+        let failed = Set(outcomes.filter { !$0.value }.map(\.key))
+        #expect(failed == Set((0..<64).filter { $0 % 9 == 4 }))
+        #expect(try await store.eventCount() == 64 - failed.count)
+        for i in failed {
+            let id = CrowdEventID(camera: "CAM-\(i)", zone: "584342051651321858", startedAt: 1_000 + Int64(i))
+            #expect(try await store.record(id: id) == nil, "a failed change leaves nothing behind")
+        }
+        #expect(try await store.pendingDeliveries(limit: 1000).count == 64 - failed.count)
+    }
+}
