@@ -331,7 +331,8 @@ struct PageView {
         th,td{padding:.55rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
         tbody tr:hover{background:color-mix(in srgb,var(--accent) 5%,transparent)}
         tr.ongoing td:first-child{box-shadow:inset 3px 0 0 var(--crowd)}
-        .num{text-align:right}.name{display:block;font-weight:600}.id{display:block;font-size:.8rem;color:var(--muted);word-break:break-all}
+        .num{text-align:right}.name{display:block;font-weight:600}.id{display:block;font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
+        td time{white-space:nowrap}
         .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
         .ok{color:var(--ok);background:var(--ok-bg)}.bad{color:var(--bad);background:var(--bad-bg)}
         .warn,.pending{color:var(--warn);background:var(--warn-bg)}.crowd{color:var(--crowd);background:var(--crowd-bg)}
