@@ -61,6 +61,7 @@ public final class SQLiteEventStore: EventStore {
 
     public let configuration: Configuration
     private let pool: DatabasePool
+    private let groupCommit = GroupCommit()
     private let logger: Logger
     private let now: @Sendable () -> Int64
 
@@ -86,6 +87,9 @@ public final class SQLiteEventStore: EventStore {
         let fullSync = configuration.fullSync
         config.prepareDatabase { db in
             try db.execute(sql: fullSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            // A 16 MiB page cache per connection (SQLite's default is 2 MiB): with a million
+            // events the id and time indexes no longer fit the default, and inserts thrash.
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
@@ -177,7 +181,45 @@ public final class SQLiteEventStore: EventStore {
     // MARK: - EventStore
 
     public func apply(_ change: EventChange) async throws {
-        try await write { db in try Self.apply(change, in: db) }
+        try await groupCommit.apply(change) { changes in writeBatch(changes) }
+    }
+
+    /// Writes `changes` in one transaction, each in its own savepoint; a failing change is rolled
+    /// back alone and reported in its slot.
+    private func writeBatch(_ changes: [EventChange]) -> [Result<Void, any Error>] {
+        if changes.count == 1 {
+            do {
+                try writeNow { db in try Self.apply(changes[0], in: db) }
+                return [.success(())]
+            } catch let error as EventStoreError {
+                return [.failure(error)]
+            } catch {
+                return [.failure(Self.wrap(error, "write failed"))]
+            }
+        }
+        do {
+            return try writeNow { db in
+                var results: [Result<Void, any Error>] = []
+                results.reserveCapacity(changes.count)
+                for change in changes {
+                    do {
+                        try db.inSavepoint {
+                            try Self.apply(change, in: db)
+                            return .commit
+                        }
+                        results.append(.success(()))
+                    } catch let error as EventStoreError {
+                        results.append(.failure(error))
+                    } catch {
+                        results.append(.failure(Self.wrap(error, "write failed")))
+                    }
+                }
+                return results
+            }
+        } catch {
+            let wrapped = Self.wrap(error, "write failed")
+            return changes.map { _ in .failure(wrapped) }
+        }
     }
 
     /// Applies several changes in one transaction (all or nothing), in order. Much faster than
@@ -229,7 +271,11 @@ public final class SQLiteEventStore: EventStore {
             "SELECT \(Self.eventColumns) FROM events\(whereSQL) ORDER BY startedAt DESC, id DESC LIMIT \(limit + 1)"
         let boundArguments = arguments
         return try await read { db in
-            var events = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: boundArguments).map(Self.event(from:))
+            var events: [CrowdEvent] = []
+            events.reserveCapacity(limit + 1)
+            // A cursor reads columns straight from the statement, without copying rows.
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: boundArguments)
+            while let row = try rows.next() { events.append(try Self.event(from: row)) }
             var next: EventCursor?
             if events.count > limit {
                 events.removeLast(events.count - limit)
@@ -276,12 +322,12 @@ public final class SQLiteEventStore: EventStore {
                 try db.execute(
                     sql: """
                         DELETE FROM events WHERE id IN
-                        (SELECT id FROM events WHERE startedAt < ? ORDER BY startedAt LIMIT 2000)
+                        (SELECT id FROM events WHERE startedAt < ? ORDER BY startedAt LIMIT 500)
                         """, arguments: [cameraTime])
                 return db.changesCount
             }
             total += deleted
-            if deleted < 2000 { break }
+            if deleted < 500 { break }
             await Task.yield()
         }
         if total > 0 {
@@ -356,8 +402,8 @@ public final class SQLiteEventStore: EventStore {
                 """)
         var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
         args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]
-        args += [e.policy.name, try encodeJSON(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
-        args += [try encodeJSON(e.enrichmentNotes)]
+        args += [e.policy.name, CompactJSON.encode(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
+        args += [CompactJSON.encode(e.enrichmentNotes)]
         try stmt.execute(arguments: StatementArguments(args))
         guard !change.deliveries.isEmpty else { return }
         let insert = try db.cachedStatement(
@@ -388,7 +434,7 @@ public final class SQLiteEventStore: EventStore {
     private static func event(from row: Row) throws -> CrowdEvent {
         var e = CrowdEvent(
             camera: row[1], zone: row[2], startedAt: row[5], firedAt: row[6], endedAt: row[7], peak: row[8],
-            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try decodeJSON(row[13])),
+            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try CompactJSON.decodeParameters(row[13])),
             cameraName: row[3], zoneName: row[4])
         e.id = CrowdEventID(rawValue: row[0])
         e.lastNotifiedAt = row[10]
@@ -396,7 +442,7 @@ public final class SQLiteEventStore: EventStore {
         e.videoURL = row[14]
         e.visionURL = row[15]
         e.snapshotURL = row[16]
-        e.enrichmentNotes = try decodeJSON(row[17])
+        e.enrichmentNotes = try CompactJSON.decodeStrings(row[17])
         return e
     }
 
@@ -428,7 +474,9 @@ public final class SQLiteEventStore: EventStore {
             let chunk = ids[start..<min(start + 500, ids.count)]
             let sql =
                 "SELECT \(deliveryColumns) FROM deliveries WHERE eventID IN (\(databaseQuestionMarks(count: chunk.count))) ORDER BY createdAt, id"
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(chunk.map(\.rawValue))) {
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: sql), arguments: StatementArguments(chunk.map(\.rawValue)))
+            while let row = try rows.next() {
                 let d = try delivery(from: row)
                 result[d.eventID, default: []].append(d)
             }
@@ -437,21 +485,18 @@ public final class SQLiteEventStore: EventStore {
         return result
     }
 
-    private static func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    private static func decodeJSON<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
-    }
-
     // MARK: - Database access with error mapping
+
+    // GRDB's synchronous accessors run the closure on the calling thread when the connection is
+    // free (a `DispatchQueue.sync` onto an idle serial queue), where the async ones hand the work
+    // to another thread and back: two thread wake-ups that cost more than a small transaction
+    // itself. Transactions here are short (one change, one page), so waiting for a busy writer
+    // or reader blocks the calling thread only briefly; retention deletes in small batches for
+    // the same reason.
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.read(body)
+            return try readNow(body)
         } catch let error as EventStoreError {
             throw error
         } catch {
@@ -461,13 +506,16 @@ public final class SQLiteEventStore: EventStore {
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try writeNow(body)
         } catch let error as EventStoreError {
             throw error
         } catch {
             throw Self.wrap(error, "write failed")
         }
     }
+
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 
     /// Maps a GRDB or system error to an ``EventStoreError`` without SQL arguments (which could
     /// hold data from the network) in the message.

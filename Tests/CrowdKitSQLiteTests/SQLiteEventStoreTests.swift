@@ -203,3 +203,85 @@ struct SQLiteEventStoreTests {
         #expect(try await store.pendingDeliveries(limit: 10).isEmpty)
     }
 }
+
+/// A store that breaks two clauses: it lists oldest first and forgets delivery status updates.
+struct BrokenStore: EventStore {
+    let base: SQLiteEventStore
+    func apply(_ change: EventChange) async throws { try await base.apply(change) }
+    func record(id: CrowdEventID) async throws -> EventRecord? { try await base.record(id: id) }
+    func events(_ query: EventQuery) async throws -> EventPage {
+        let page = try await base.events(query)
+        return EventPage(records: page.records.reversed(), nextCursor: page.nextCursor)
+    }
+    func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await base.pendingDeliveries(limit: limit) }
+    func updateDelivery(_ delivery: Delivery) async throws {}
+    func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
+}
+
+@Suite("EventStoreConformance")
+struct EventStoreConformanceSelfTests {
+    @Test("the suite catches a store that breaks the contract, naming the clauses")
+    func catchesBrokenStore() async throws {
+        let dir = try TemporaryDirectory()
+        var n = 0
+        do {
+            try await EventStoreConformance.run {
+                n += 1
+                return BrokenStore(base: try SQLiteEventStore(path: dir.file("b\(n).sqlite"), logger: quietLogger))
+            }
+            Issue.record("a broken store passed the conformance suite")
+        } catch let failure as EventStoreConformanceFailure {
+            #expect(failure.message.contains("listsNewestFirstWithIDTieBreak"))
+            #expect(failure.message.contains("updateDeliveryStoresStatus"))
+            #expect(!failure.message.contains("recordOfUnknownIDIsNil"))
+        }
+    }
+}
+
+@Suite("InMemoryEventStore conformance")
+struct InMemoryConformanceTests {
+    @Test("InMemoryEventStore passes the EventStore conformance suite", arguments: EventStoreConformance.Check.allCases)
+    func conformance(_ check: EventStoreConformance.Check) async throws {
+        try await EventStoreConformance.run(check) { InMemoryEventStore() }
+    }
+}
+
+@Suite("SQLiteEventStore group commit")
+struct GroupCommitTests {
+    @Test("concurrent applies commit together, yet a failing change fails alone")
+    func failingChangeFailsAlone() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try SQLiteEventStore(path: dir.file(), logger: quietLogger)
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    var change = EventStoreConformance.fired(
+                        EventStoreConformance.sampleEvent(camera: "CAM-\(i)", startedAt: 1_000 + Int64(i)), notifiers: ["n"])
+                    if i % 9 == 4 {
+                        // Refers to an event that is not stored: this change must fail, alone.
+                        change.deliveries = [
+                            Delivery(eventID: CrowdEventID(rawValue: "dead\(i)"), notifier: "n", kind: .fired, createdAt: 1)
+                        ]
+                    }
+                    do {
+                        try await store.apply(change)
+                        return (i, true)
+                    } catch {
+                        return (i, false)
+                    }
+                }
+            }
+            var all: [Int: Bool] = [:]
+            for await (i, ok) in group { all[i] = ok }
+            return all
+        }
+        let failed = Set(outcomes.filter { !$0.value }.map(\.key))
+        #expect(failed == Set((0..<64).filter { $0 % 9 == 4 }))
+        #expect(try await store.eventCount() == 64 - failed.count)
+        for i in failed {
+            let id = CrowdEventID(camera: "CAM-\(i)", zone: "584342051651321858", startedAt: 1_000 + Int64(i))
+            #expect(try await store.record(id: id) == nil, "a failed change leaves nothing behind")
+        }
+        #expect(try await store.pendingDeliveries(limit: 1000).count == 64 - failed.count)
+    }
+}

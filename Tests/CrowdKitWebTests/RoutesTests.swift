@@ -493,3 +493,24 @@ struct FormattingTests {
         #expect(meter.rate(received: 25, at: t.addingTimeInterval(2.5)) == 10)
     }
 }
+
+@Suite("Live panel layout")
+struct LivePanelTests {
+    @Test("many idle zones fold into a details element; active zones stay on top")
+    func idleZonesFold() async throws {
+        let f = try await WebFixture.make()
+        var status = WebFixture.live()
+        for i in 0..<20 {
+            status.zones.append(ZoneSnapshot(camera: "IDLE-\(i)", zone: "0", people: 0, vehicles: 0, lastTs: 1, phase: .idle))
+        }
+        let live = status
+        let web = CrowdWeb(store: f.store, logger: quietLogger, liveStatus: { live })
+        try await WebFixture.app(web).test(.router) { client async throws in
+            let html = try await client.execute(uri: "/", method: .get).text
+            let summary = try #require(html.range(of: "<summary>21 idle zones</summary>"))
+            let crowd = try #require(html.range(of: "<span class=\"badge crowd\">crowd</span>"))
+            #expect(crowd.lowerBound < summary.lowerBound)
+            #expect(html.contains("data-zone=\"IDLE-7/0\""))
+        }
+    }
+}

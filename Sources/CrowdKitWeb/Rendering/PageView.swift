@@ -79,34 +79,49 @@ struct PageView {
         }
         h += "</dl>\n"
         let zones = live.zones.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) }
+        // Zones with something going on first; many idle zones fold away (works without JS).
+        let active = zones.filter { $0.phase != .idle }
+        let idle = zones.filter { $0.phase == .idle }
         if zones.isEmpty {
             h += "<p class=\"muted\">No zone has reported yet.</p>\n"
+        } else if idle.count <= 8 {
+            h += zoneTable(active + idle, caption: "Every zone's current state", names: names)
         } else {
-            h += "<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">Every zone's current state</caption>"
-            h += "<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>"
-            h += "<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>"
-            for z in zones {
-                h += "<tr data-zone=\"" + Format.html(z.camera + "/" + z.zone) + "\">"
-                h += "<td>" + cameraCell(z.camera, names.camera(z.camera)) + "</td>"
-                h += "<td>" + zoneCell(z.zone, names.zone(z.camera, z.zone)) + "</td>"
-                h += "<td class=\"num\">\(z.people)</td><td>"
-                switch z.phase {
-                case .idle:
-                    h += "<span class=\"badge idle\">idle</span>"
-                case .pending(let since):
-                    h += "<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell "
-                    h += Format.duration(z.lastTs - since) + "</span>"
-                case .crowd(let since, _):
-                    h += "<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for "
-                    h += Format.duration(z.lastTs - since) + "</span>"
-                case .paused(let until):
-                    h += "<span class=\"badge idle\">paused</span> <span class=\"muted\">until " + time(until) + "</span>"
-                }
-                h += "</td><td>" + time(z.lastTs) + "</td></tr>"
+            if active.isEmpty {
+                h += "<p class=\"muted\">No crowd is building up right now.</p>\n"
+            } else {
+                h += zoneTable(active, caption: "Zones with a crowd or a possible crowd", names: names)
             }
-            h += "</tbody></table></div>\n"
+            h += "<details class=\"idle-zones\"><summary>\(idle.count) idle zones</summary>"
+            h += zoneTable(idle, caption: "Idle zones", names: names) + "</details>\n"
         }
         return h + "</section>\n"
+    }
+
+    func zoneTable(_ zones: [ZoneSnapshot], caption: String, names: Names) -> String {
+        var h = "<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">" + caption + "</caption>"
+        h += "<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>"
+        h += "<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>"
+        for z in zones {
+            h += "<tr data-zone=\"" + Format.html(z.camera + "/" + z.zone) + "\">"
+            h += "<td>" + cameraCell(z.camera, names.camera(z.camera)) + "</td>"
+            h += "<td>" + zoneCell(z.zone, names.zone(z.camera, z.zone)) + "</td>"
+            h += "<td class=\"num\">\(z.people)</td><td>"
+            switch z.phase {
+            case .idle:
+                h += "<span class=\"badge idle\">idle</span>"
+            case .pending(let since):
+                h += "<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell "
+                h += Format.duration(z.lastTs - since) + "</span>"
+            case .crowd(let since, _):
+                h += "<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for "
+                h += Format.duration(z.lastTs - since) + "</span>"
+            case .paused(let until):
+                h += "<span class=\"badge idle\">paused</span> <span class=\"muted\">until " + time(until) + "</span>"
+            }
+            h += "</td><td>" + time(z.lastTs) + "</td></tr>"
+        }
+        return h + "</tbody></table></div>\n"
     }
 
     // MARK: - Events
@@ -316,7 +331,8 @@ struct PageView {
         th,td{padding:.55rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
         tbody tr:hover{background:color-mix(in srgb,var(--accent) 5%,transparent)}
         tr.ongoing td:first-child{box-shadow:inset 3px 0 0 var(--crowd)}
-        .num{text-align:right}.name{display:block;font-weight:600}.id{display:block;font-size:.8rem;color:var(--muted);word-break:break-all}
+        .num{text-align:right}.name{display:block;font-weight:600}.id{display:block;font-size:.8rem;color:var(--muted);overflow-wrap:anywhere}
+        td time{white-space:nowrap}
         .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
         .ok{color:var(--ok);background:var(--ok-bg)}.bad{color:var(--bad);background:var(--bad-bg)}
         .warn,.pending{color:var(--warn);background:var(--warn-bg)}.crowd{color:var(--crowd);background:var(--crowd-bg)}
@@ -332,6 +348,7 @@ struct PageView {
         .pager{display:flex;justify-content:space-between;margin-top:.9rem}.pager a[rel=next]{margin-left:auto}
         .empty td{text-align:center;color:var(--muted);padding:2rem}
         .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+        details.idle-zones{margin-top:.75rem}details.idle-zones summary{cursor:pointer;color:var(--muted);font-weight:600}
         footer{max-width:1280px;margin:0 auto;padding:0 1.5rem 2rem;color:var(--muted);font-size:.85rem}
         """
 
@@ -359,7 +376,8 @@ struct PageView {
         var doc=new DOMParser().parseFromString(html,"text/html");
         var ids=paged?["live"]:["live","event-rows"];
         ids.forEach(function(id){var fresh=doc.getElementById(id),old=document.getElementById(id);
-        if(fresh&&old){localize(fresh);old.replaceWith(document.importNode(fresh,true));}});}).catch(function(){});}
+        if(fresh&&old){localize(fresh);var d=old.querySelector("details[open]"),fd=fresh.querySelector("details");
+        if(d&&fd)fd.open=true;old.replaceWith(document.importNode(fresh,true));}});}).catch(function(){});}
         function schedule(ms){if(!pending)pending=setTimeout(refresh,ms);}
         var q=new URLSearchParams();params.getAll("camera").forEach(function(v){q.append("camera",v);});
         params.getAll("zone").forEach(function(v){q.append("zone",v);});

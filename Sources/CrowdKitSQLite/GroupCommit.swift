@@ -1,0 +1,52 @@
+import CrowdKitCore
+import GRDB
+import Synchronization
+
+/// Group commit for ``SQLiteEventStore/apply(_:)``: changes that arrive while a transaction is
+/// being written are written together in the next one, each inside its own savepoint, so every
+/// change stays all-or-nothing and its caller gets its own result. A lone caller pays nothing
+/// extra (its change is written at once); concurrent writers (several monitors, a replay) share
+/// the commit cost, which dominates a small transaction.
+final class GroupCommit: Sendable {
+    private struct State {
+        var queue: [(EventChange, CheckedContinuation<Void, any Error>)] = []
+        var flushing = false
+    }
+
+    private let state = Mutex(State())
+    /// Largest number of changes in one transaction.
+    private let maximumBatch = 512
+
+    /// Enqueues `change` and returns once it is committed (or failed). When no other caller is
+    /// writing, this caller writes the queue itself, on its own thread.
+    func apply(_ change: EventChange, write: (([EventChange]) -> [Result<Void, any Error>]) ) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let leader = state.withLock { s in
+                s.queue.append((change, continuation))
+                if s.flushing { return false }
+                s.flushing = true
+                return true
+            }
+            guard leader else { return }
+            while true {
+                let batch = state.withLock { s -> [(EventChange, CheckedContinuation<Void, any Error>)] in
+                    if s.queue.isEmpty {
+                        s.flushing = false
+                        return []
+                    }
+                    let n = min(s.queue.count, maximumBatch)
+                    defer { s.queue.removeFirst(n) }
+                    return Array(s.queue.prefix(n))
+                }
+                if batch.isEmpty { return }
+                let results = write(batch.map(\.0))
+                for (i, (_, c)) in batch.enumerated() {
+                    switch results[i] {
+                    case .success: c.resume()
+                    case .failure(let error): c.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+}
