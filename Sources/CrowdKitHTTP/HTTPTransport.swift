@@ -17,8 +17,12 @@ public protocol HTTPTransport: Sendable {
 }
 
 /// The default transport: `URLSession` from FoundationNetworking (libcurl on Linux).
+///
+/// It uses a session delegate (not the async convenience API) because only the delegate path
+/// lets it refuse redirects on Linux, so that ``HTTPClient`` decides where credentials go.
 public final class URLSessionTransport: HTTPTransport {
     private let session: URLSession
+    private let delegate: SessionDelegate
     private let defaultTimeout: Duration
 
     /// A shared transport with an ephemeral session (no cookies, no cache).
@@ -31,7 +35,9 @@ public final class URLSessionTransport: HTTPTransport {
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.httpMaximumConnectionsPerHost = 16
-        self.session = URLSession(configuration: configuration)
+        let delegate = SessionDelegate()
+        self.delegate = delegate
+        self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
         self.defaultTimeout = defaultTimeout
     }
 
@@ -47,15 +53,19 @@ public final class URLSessionTransport: HTTPTransport {
             urlRequest.addValue(field.value, forHTTPHeaderField: field.name)
         }
         urlRequest.httpBody = request.body
-        let session = self.session
-        let finalRequest = urlRequest
         let method = request.method
         let url = request.url
+        let task = session.dataTask(with: urlRequest)
+        let delegate = self.delegate
 
         return try await withThrowingTaskGroup(of: HTTPResponse?.self) { group in
             group.addTask {
-                do {
-                    let (data, response) = try await session.data(for: finalRequest, delegate: NoRedirects())
+                try await withTaskCancellationHandler {
+                    let (data, response, error): (Data, URLResponse?, (any Error)?) = await withCheckedContinuation { continuation in
+                        delegate.register(task, continuation)
+                        task.resume()
+                    }
+                    if let error { throw HTTPError.from(transportError: error, method: method, url: url) }
                     guard let http = response as? HTTPURLResponse else {
                         throw HTTPError(.invalidResponse, method: method, url: url, message: "not an HTTP response")
                     }
@@ -64,10 +74,8 @@ public final class URLSessionTransport: HTTPTransport {
                         headers.add("\(key)", "\(value)")
                     }
                     return HTTPResponse(status: http.statusCode, headers: headers, body: data, url: http.url ?? url)
-                } catch let error as HTTPError {
-                    throw error
-                } catch {
-                    throw HTTPError.from(transportError: error, method: method, url: url)
+                } onCancel: {
+                    task.cancel()
                 }
             }
             group.addTask {
@@ -88,14 +96,50 @@ public final class URLSessionTransport: HTTPTransport {
     }
 }
 
-/// Refuses every redirect so that the 3xx reaches ``HTTPClient``, which follows it itself and
-/// decides whether the credentials may go along.
-private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+/// Collects each task's answer and refuses every redirect, so that the 3xx reaches
+/// ``HTTPClient``, which follows it itself and decides whether the credentials may go along.
+///
+/// `@unchecked Sendable` is safe: the only mutable state, `tasks`, is reached only under `lock`.
+private final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    typealias Completion = CheckedContinuation<(Data, URLResponse?, (any Error)?), Never>
+    private struct Pending {
+        var continuation: Completion
+        var data = Data()
+    }
+    private let lock = NSLock()
+    private var tasks: [Int: Pending] = [:]
+
+    func register(_ task: URLSessionTask, _ continuation: Completion) {
+        lock.lock()
+        tasks[task.taskIdentifier] = Pending(continuation: continuation)
+        lock.unlock()
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        lock.lock()
+        tasks[dataTask.taskIdentifier]?.data.append(data)
+        lock.unlock()
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
+        completionHandler(.allow)
+    }
+
     func urlSession(
         _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
     ) {
         completionHandler(nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        lock.lock()
+        let pending = tasks.removeValue(forKey: task.taskIdentifier)
+        lock.unlock()
+        pending?.continuation.resume(returning: (pending?.data ?? Data(), task.response, error))
     }
 }
 

@@ -102,7 +102,8 @@ public struct Redactor: Sendable, Hashable {
                         if quoted ? c == "\"" : (c.isWhitespace || c == "&" || c == "," || c == "}" || c == "\"") { break }
                         end += 1
                     }
-                    if end > k {
+                    let value = String(chars[k..<end])
+                    if end > k && !["Bearer", "bearer", "Basic", "basic", mask].contains(value) {
                         result += String(chars[i..<k]) + mask
                         i = end
                     }
