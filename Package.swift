@@ -122,7 +122,7 @@ let package = Package(
             dependencies: ["CrowdKitWebex", "CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),
         .testTarget(name: "CrowdNotifierTests", dependencies: ["crowd-notifier", "CrowdKitCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,4 +1,5 @@
 import CrowdKitCore
+import CrowdKitTestServers
 import Foundation
 import Testing
 

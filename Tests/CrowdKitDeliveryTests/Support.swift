@@ -1,6 +1,7 @@
 import CrowdKitCore
 import Foundation
 import Logging
+import CrowdKitTestServers
 import Synchronization
 
 func makeEvent(camera: String = "Q2GV-ABCD-1234", zone: String = "0", startedAt: Int64 = 1_714_632_600_000) -> CrowdEvent {
@@ -48,39 +49,6 @@ final class CountingEnricher: EventEnricher {
         return e
     }
     var calls: Int { count.withLock { $0 } }
-}
-
-/// A gate that tasks wait on until the test opens it.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if s.open { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if resumeNow { c.resume() }
-        }
-    }
-    func open() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.open = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-}
-
-/// Polls `condition` until it holds (bounded: fails the wait after `limit`).
-func eventually(_ limit: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return await condition()
 }
 
 func quietLogger() -> Logger {

@@ -49,7 +49,7 @@ public final class FakeWebex: Sendable {
 
     public func stop() async { await server.stop() }
 
-    static func error(_ status: Int, _ message: String) -> FakeResponse {
+    public static func error(_ status: Int, _ message: String) -> FakeResponse {
         let tracking = "ROUTER_FAKE_\(UUID().uuidString.prefix(8))"
         return .json(
             status, ["message": message, "errors": [["description": message]], "trackingId": tracking],
