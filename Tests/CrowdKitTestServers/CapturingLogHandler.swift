@@ -1,3 +1,4 @@
+import CrowdKitCore
 import Foundation
 import Logging
 

@@ -1,3 +1,4 @@
+import CrowdKitCore
 import Foundation
 import Hummingbird
 import Logging
@@ -158,21 +159,4 @@ public final class FakeHTTPServer: Sendable {
 public struct FakeServerError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
-}
-
-/// A tiny lock box.
-///
-/// `@unchecked Sendable` is safe: the value is only reached through `withLock`, which holds an
-/// `NSLock` for the whole access.
-public final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    public init(_ value: Value) { self.value = value }
-
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
 }

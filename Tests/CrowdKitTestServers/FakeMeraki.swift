@@ -1,3 +1,4 @@
+import CrowdKitCore
 import Foundation
 
 /// A fake Meraki Dashboard API v1 on 127.0.0.1 following the documented contract:

@@ -1,3 +1,4 @@
+import CrowdKitCore
 import Foundation
 
 /// A message as the fake Webex server parsed it.
