@@ -58,6 +58,7 @@ let package = Package(
             name: "crowd-notifier",
             dependencies: [
                 "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log,
+                "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
