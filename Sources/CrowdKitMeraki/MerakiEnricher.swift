@@ -21,11 +21,16 @@ public struct MerakiEnricher: EventEnricher {
         public var names: Bool
         public var videoLink: Bool
         public var snapshot: SnapshotMode
+        /// The longest each part (names, video link, snapshot) may take, rate-limit waits
+        /// included; a part still running then is reported as timed out and the event goes on
+        /// without it (a names fetch keeps running and fills the cache for later events).
+        public var timeout: Duration
 
-        public init(names: Bool = true, videoLink: Bool = true, snapshot: SnapshotMode = .ready) {
+        public init(names: Bool = true, videoLink: Bool = true, snapshot: SnapshotMode = .ready, timeout: Duration = .seconds(30)) {
             self.names = names
             self.videoLink = videoLink
             self.snapshot = snapshot
+            self.timeout = timeout
         }
     }
 
@@ -53,21 +58,27 @@ public struct MerakiEnricher: EventEnricher {
         let wantVideo = options.videoLink && event.videoURL == nil
         let wantSnapshot = options.snapshot != .off && event.snapshotURL == nil
 
+        let timeout = options.timeout
+        let timedOut = MerakiNameDirectory.Lookup(name: nil, problem: "name unavailable (timed out)")
         async let cameraLookup: MerakiNameDirectory.Lookup? =
-            wantCamera ? names.cameraName(serial: serial) : nil
+            wantCamera ? (await Self.bounded(timeout) { await names.cameraName(serial: serial) } ?? timedOut) : nil
         async let zoneLookup: MerakiNameDirectory.Lookup? =
-            wantZone ? names.zoneName(serial: serial, zone: zone) : nil
+            wantZone ? (await Self.bounded(timeout) { await names.zoneName(serial: serial, zone: zone) } ?? timedOut) : nil
         async let video: Result<MerakiVideoLink, MerakiError>? =
-            wantVideo ? Self.result { () async throws(MerakiError) in
-                try await client.videoLink(serial: serial, at: start)
-            } : nil
+            wantVideo
+            ? (await Self.bounded(timeout) {
+                await Self.result { () async throws(MerakiError) in try await client.videoLink(serial: serial, at: start) }
+            } ?? .failure(MerakiError(.http, "timed out"))) : nil
         let mode = options.snapshot
         async let snapshot: Result<MerakiSnapshot, MerakiError>? =
-            wantSnapshot ? Self.result { () async throws(MerakiError) in
-                let snap = try await client.generateSnapshot(serial: serial, at: start)
-                if mode == .ready { _ = try await client.downloadSnapshot(snap) }
-                return snap
-            } : nil
+            wantSnapshot
+            ? (await Self.bounded(timeout) {
+                await Self.result { () async throws(MerakiError) in
+                    let snap = try await client.generateSnapshot(serial: serial, at: start)
+                    if mode == .ready { _ = try await client.downloadSnapshot(snap) }
+                    return snap
+                }
+            } ?? .failure(MerakiError(.http, "timed out"))) : nil
 
         var notes = event.enrichmentNotes
         if let lookup = await cameraLookup {
@@ -103,6 +114,23 @@ public struct MerakiEnricher: EventEnricher {
         return event
     }
 
+    /// `operation`'s result, or `nil` when it takes longer than `timeout` (it is then cancelled
+    /// and not waited for).
+    static func bounded<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+        let once = ResumeOnce<T?>()
+        return await withCheckedContinuation { continuation in
+            once.set(continuation)
+            let work = Task {
+                let value = await operation()
+                once.resume(value)
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                if once.resume(nil) { work.cancel() }
+            }
+        }
+    }
+
     private static func result<T: Sendable>(_ body: () async throws(MerakiError) -> T) async -> Result<T, MerakiError> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
@@ -111,5 +139,31 @@ public struct MerakiEnricher: EventEnricher {
         if let status = error.status { return "HTTP \(status)" }
         if let http = error.http { return "\(http.code)" }
         return error.message
+    }
+}
+
+/// Resumes a continuation exactly once, whichever side comes first. The continuation is set
+/// before either side starts.
+///
+/// `@unchecked Sendable` is safe: `continuation` is only touched under `lock`.
+private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+
+    func set(_ c: CheckedContinuation<T, Never>) {
+        lock.lock()
+        continuation = c
+        lock.unlock()
+    }
+
+    /// Returns whether this call resumed it.
+    @discardableResult
+    func resume(_ value: T) -> Bool {
+        lock.lock()
+        let c = continuation
+        continuation = nil
+        lock.unlock()
+        c?.resume(returning: value)
+        return c != nil
     }
 }

@@ -260,6 +260,21 @@ struct MerakiEnricherTests {
         #expect(e.enrichmentNotes.contains { $0.hasPrefix("snapshot unavailable") })
     }
 
+    @Test("a part that takes too long is reported as timed out; the rest is kept")
+    func bounded() async throws {
+        let fake = try await namedFake()
+        defer { Task { await fake.stop() } }
+        fake.update { $0.script["videoLink"] = [.json(200, ["url": "https://late.example"], delay: .seconds(5))] }
+        let client = MerakiClient(configuration: configuration(fake), logger: LogCapture().logger())
+        let enricher = MerakiEnricher(
+            client: client, options: .init(snapshot: .off, timeout: .milliseconds(300)), logger: LogCapture().logger())
+        let e = await enricher.enrich(event())
+        #expect(e.videoURL == nil)
+        #expect(e.enrichmentNotes == ["video link unavailable (timed out)"])
+        #expect(e.cameraName == "Front Desk")
+        #expect(e.zoneName == "Lobby")
+    }
+
     @Test("idempotent: an enriched event is not fetched again")
     func idempotent() async throws {
         let fake = try await namedFake()
