@@ -264,10 +264,14 @@ struct MerakiEnricherTests {
     func bounded() async throws {
         let fake = try await namedFake()
         defer { Task { await fake.stop() } }
-        fake.update { $0.script["videoLink"] = [.json(200, ["url": "https://late.example"], delay: .seconds(5))] }
         let client = MerakiClient(configuration: configuration(fake), logger: LogCapture().logger())
+        let names = MerakiNameDirectory(client: client, logger: LogCapture().logger())
+        // Warm the name cache, so that only the video link is slow below.
+        _ = await MerakiEnricher(client: client, names: names, options: .init(videoLink: false, snapshot: .off), logger: LogCapture().logger())
+            .enrich(event())
+        fake.update { $0.script["videoLink"] = [.json(200, ["url": "https://late.example"], delay: .seconds(30))] }
         let enricher = MerakiEnricher(
-            client: client, options: .init(snapshot: .off, timeout: .milliseconds(300)), logger: LogCapture().logger())
+            client: client, names: names, options: .init(snapshot: .off, timeout: .seconds(1)), logger: LogCapture().logger())
         let e = await enricher.enrich(event())
         #expect(e.videoURL == nil)
         #expect(e.enrichmentNotes == ["video link unavailable (timed out)"])
