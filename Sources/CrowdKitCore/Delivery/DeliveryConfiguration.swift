@@ -19,7 +19,7 @@ public struct DeliveryConfiguration: Sendable, Hashable {
     public var enrichmentCacheSize: Int
 
     public init(
-        maxConcurrent: Int = 16, maxConcurrentPerNotifier: Int = 8, pollInterval: Duration = .seconds(5),
+        maxConcurrent: Int = 32, maxConcurrentPerNotifier: Int = 16, pollInterval: Duration = .seconds(5),
         maxAttempts: Int = 6, initialBackoff: Duration = .seconds(5), maxBackoff: Duration = .seconds(300),
         batchSize: Int = 200, enrichmentCacheSize: Int = 4096
     ) {
