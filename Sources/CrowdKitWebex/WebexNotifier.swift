@@ -66,7 +66,20 @@ public struct WebexNotifier: Notifier {
             }
         }
         do {
-            let receipt = try await client.send(message)
+            let receipt: WebexMessageReceipt
+            do {
+                receipt = try await client.send(message)
+            } catch let error where error.status == 400 && message.file != nil {
+                // Webex may refuse the file (cannot fetch the URL, bad image): the words matter
+                // more than the picture, so send them without it.
+                logger.warning(
+                    "Webex refused the message with its snapshot; sending it without",
+                    metadata: ["crowd.event": "\(notification.event.id)", "webex.tracking.id": "\(error.trackingID ?? "-")"])
+                message.file = nil
+                message.markdown += "\n\n_Snapshot could not be attached._"
+                message.text += "\nSnapshot could not be attached."
+                receipt = try await client.send(message)
+            }
             logger.debug(
                 "Webex message sent",
                 metadata: ["crowd.event": "\(notification.event.id)", "webex.message.id": "\(receipt.id)"])

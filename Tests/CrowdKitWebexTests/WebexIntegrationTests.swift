@@ -132,6 +132,28 @@ struct WebexIntegrationTests {
     }
 }
 
+@Suite("WebexNotifier snapshot refusal")
+struct WebexSnapshotRefusalTests {
+    @Test("when Webex refuses the file (400), the message goes out without it")
+    func refusedFile() async throws {
+        let fake = try await FakeWebex(token: botToken)
+        defer { Task { await fake.stop() } }
+        fake.enqueue(FakeWebex.error(400, "Unable to retrieve content from the files URL."))
+        var e = sampleEvent()
+        e.snapshotURL = "https://snapshots.example/expired.jpg"
+        let receipt = try await WebexNotifier(
+            client: webexClient(fake, LogCapture()), attachment: .link, logger: LogCapture().logger()
+        ).send(CrowdNotification(kind: .fired, event: e))
+        #expect(receipt.remoteID == "msg-1")
+        #expect(fake.attempts == 2)
+        let m = try #require(fake.accepted.first)
+        #expect(m.fileURLs.isEmpty)
+        #expect(m.upload == nil)
+        #expect(m.markdown?.contains("[video](https://video.example/clip)") == true)
+        #expect(m.markdown?.contains("Snapshot could not be attached") == true)
+    }
+}
+
 extension FakeResponse {
     func with(header: (String, String)) -> FakeResponse {
         var copy = self
