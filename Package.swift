@@ -120,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrowdKitWebexTests",
-            dependencies: ["CrowdKitWebex", "CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers", log],
+            dependencies: ["CrowdKitWebex", "CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),

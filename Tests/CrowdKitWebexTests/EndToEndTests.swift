@@ -2,6 +2,7 @@ import CrowdKitCore
 import CrowdKitHTTP
 import CrowdKitMeraki
 import CrowdKitTestServers
+import CrowdKitTesting
 import CrowdKitWebex
 import Foundation
 import Logging
@@ -144,5 +145,60 @@ struct EndToEndTests {
         #expect(!reason.contains(botToken))
         #expect(d.attempts == 1)
         #expect(webex.attempts == 1)
+    }
+}
+
+/// The shape of `crowd-notifier run`: MV Sense messages → CrowdMonitor → store outbox →
+/// DeliveryService (woken by the monitor's changes) → Meraki enrichment → Webex.
+@Suite("Monitor to Webex (run-shaped)")
+struct MonitorToWebexTests {
+    @Test("a crowd in the feed becomes a fired and an ended Webex message, both with the video link")
+    func monitorToWebex() async throws {
+        let webex = try await FakeWebex(token: botToken)
+        defer { Task { await webex.stop() } }
+        var state = FakeMeraki.State()
+        state.setDevices(network: "N_1", [("Q2GV-ABCD-1234", "Front Desk")])
+        state.imageNotReadyPolls = 0
+        let meraki = try await FakeMeraki(apiKey: merakiKey, state: state)
+        defer { Task { await meraki.stop() } }
+        let logs = LogCapture()
+
+        // 20 s of 5 people, then 10 s empty (one reading a second, camera time).
+        let t0: Int64 = 1_714_632_600_000
+        let readings = (0..<30).map { (ts: t0 + Int64($0) * 1000, people: $0 < 20 ? 5 : 0) }
+        let store = InMemoryEventStore()
+        let monitor = CrowdMonitor(
+            source: ScriptedSource(camera: "Q2GV-ABCD-1234", zone: "0", readings: readings),
+            policy: DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(10), gap: .seconds(2), cooldown: .zero)),
+            filter: ZoneFilter(), store: store,
+            notifiers: NotificationPlan(notifiers: ["webex"], kinds: [.fired, .ended]), logger: logs.logger())
+        let delivery = DeliveryService(
+            store: store, notifiers: [WebexNotifier(client: webexClient(webex, logs), logger: logs.logger())],
+            enricher: MerakiEnricher(
+                client: MerakiClient(configuration: EndToEndTests.merakiConfiguration(meraki), logger: logs.logger()),
+                logger: logs.logger()),
+            configuration: EndToEndTests.fast, logger: logs.logger())
+        let changes = monitor.changes()
+        let deliveryTask = Task { await delivery.run(wakingOn: changes) }
+        try await monitor.run()
+        #expect(await eventually { webex.accepted.count == 2 })
+        deliveryTask.cancel()
+        await deliveryTask.value
+
+        let video = "https://video.example/Q2GV-ABCD-1234?t=2024-05-02T06:50:00Z"
+        let messages = webex.accepted
+        #expect(messages.count == 2)
+        #expect(messages.first?.markdown?.hasPrefix("**Crowd detected**: 5 people in *Full Frame* (camera *Front Desk*)") == true)
+        #expect(messages.last?.markdown?.hasPrefix("**Crowd ended**") == true)
+        #expect(messages.allSatisfy { $0.markdown?.contains("[video](\(video))") == true })
+        // Enriched once, although the monitor rewrote the event when the crowd ended.
+        #expect(meraki.requests("videoLink").count == 1)
+        let page = try await store.events(EventQuery())
+        let record = try #require(page.records.first)
+        #expect(record.event.videoURL == video)
+        #expect(record.event.endedAt != nil)
+        #expect(record.deliveries.map(\.status) == [.sent(remoteID: "msg-1"), .sent(remoteID: "msg-2")])
+        #expect(!logs.allText.contains(botToken))
+        #expect(!logs.allText.contains(merakiKey))
     }
 }
