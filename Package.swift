@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "CrowdKitMQTT", targets: ["CrowdKitMQTT"]),
         .library(name: "CrowdKitSQLite", targets: ["CrowdKitSQLite"]),
         .library(name: "CrowdKitWeb", targets: ["CrowdKitWeb"]),
+        .library(name: "CrowdKitHTTP", targets: ["CrowdKitHTTP"]),
+        .library(name: "CrowdKitMeraki", targets: ["CrowdKitMeraki"]),
+        .library(name: "CrowdKitWebex", targets: ["CrowdKitWebex"]),
         .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
         .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
     ],
@@ -47,12 +50,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CrowdKitWeb", dependencies: ["CrowdKitCore", hummingbird, log], swiftSettings: swiftSettings),
+        .target(name: "CrowdKitHTTP", dependencies: ["CrowdKitCore", log], swiftSettings: swiftSettings),
+        .target(name: "CrowdKitMeraki", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
+        .target(name: "CrowdKitWebex", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
 
         // The reference app, the example notifier, benchmarks
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
                 "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log, hummingbird,
+                "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -96,8 +103,34 @@ let package = Package(
             dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", log],
             swiftSettings: swiftSettings
         ),
+        // Fake Webex and Meraki servers (Hummingbird on 127.0.0.1), a capturing log handler and
+        // test helpers, shared by the adapter test targets. Not a product.
+        .target(
+            name: "CrowdKitTestServers",
+            dependencies: ["CrowdKitCore", hummingbird, log],
+            path: "Tests/CrowdKitTestServers",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
-            name: "CrowdNotifierTests", dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitTesting"],
-            swiftSettings: swiftSettings),
+            name: "CrowdKitHTTPTests",
+            dependencies: ["CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitMerakiTests",
+            dependencies: ["CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitWebexTests",
+            dependencies: ["CrowdKitWebex", "CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers", log],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CrowdNotifierTests",
+            dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitTesting", "CrowdKitTestServers"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,341 @@
+import Foundation
+import Logging
+import Metrics
+
+/// Works off the store's outbox: sends every pending ``Delivery`` with its ``Notifier`` and records
+/// the outcome, so that no fired event is ever dropped.
+///
+/// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``, such as
+///   the monitor's `changes()`), on a periodic poll, and when a retry is due.
+/// - Loads the event, enriches it once (the result is saved back into the store with
+///   ``EventStore/apply(_:)`` and no new deliveries, and remembered for the event's later
+///   notifications), and calls the named notifier with a ``CrowdNotification``.
+/// - Marks the delivery `.sent(remoteID:)`, or `.failed(reason:)` after a permanent error or
+///   ``DeliveryConfiguration/maxAttempts`` attempts; in between it stays `.pending` with its
+///   attempt count, and is retried after a back-off. Every update sets `attempts` and `updatedAt`.
+/// - Sends concurrently (bounded in all and per notifier); the deliveries of one event for one
+///   notifier go out in order (fired before reminders before ended). A slow notifier or zone
+///   never holds up the others, and detection never waits on delivery.
+/// - On cancellation (graceful shutdown) it stops; interrupted sends stay `.pending` in the
+///   store and are sent after the restart.
+public actor DeliveryService {
+    private let store: any EventStore
+    private let notifiers: [String: any Notifier]
+    private let enricher: any EventEnricher
+    private let configuration: DeliveryConfiguration
+    private let logger: Logger
+    private let now: @Sendable () -> Int64
+
+    private var signal: AsyncStream<Void>.Continuation?
+    private var inFlight: Set<String> = []
+    private var busyKeys: Set<String> = []
+    private var perNotifier: [String: Int] = [:]
+    private var notBefore: [String: ContinuousClock.Instant] = [:]
+    private var timerDue: ContinuousClock.Instant?
+    private var enrichments: [CrowdEventID: Enrichment] = [:]
+    private var enrichmentOrder: [CrowdEventID] = []
+    private var enrichTasks: [CrowdEventID: Task<Enrichment, Never>] = [:]
+
+    /// - Parameters:
+    ///   - notifiers: the notifiers by their ``Notifier/name``; a delivery for a name not listed
+    ///     is marked failed.
+    ///   - now: host time in epoch milliseconds (for `updatedAt`).
+    public init(
+        store: any EventStore, notifiers: [any Notifier], enricher: any EventEnricher = NoEnrichment(),
+        configuration: DeliveryConfiguration = .init(), logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.store = store
+        var byName: [String: any Notifier] = [:]
+        for n in notifiers { byName[n.name] = n }
+        self.notifiers = byName
+        self.enricher = enricher
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Asks the running service to look at the outbox now (cheap; safe from any task).
+    public func wake() {
+        signal?.yield()
+    }
+
+    /// Runs until the task is cancelled, polling the outbox periodically.
+    public func run() async {
+        await run(wakingOn: AsyncStream<Void> { $0.finish() })
+    }
+
+    /// Runs until the task is cancelled; each element of `wakeUps` (for example the monitor's
+    /// `changes()`) makes it look at the outbox at once.
+    public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async {
+        let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        signal = continuation
+        continuation.yield()
+        let pollInterval = configuration.pollInterval
+        logger.info(
+            "Delivery started",
+            metadata: ["delivery.notifiers": "\(notifiers.keys.sorted().joined(separator: ","))"])
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: pollInterval) } catch { break }
+                    continuation.yield()
+                }
+            }
+            group.addTask {
+                do {
+                    for try await _ in wakeUps {
+                        continuation.yield()
+                    }
+                } catch {}
+            }
+            for await _ in signals {
+                if Task.isCancelled { break }
+                let batch = await claimDue()
+                for delivery in batch {
+                    group.addTask {
+                        await self.process(delivery)
+                        continuation.yield()
+                    }
+                }
+                if let due = earliestRetry(), timerDue.map({ due < $0 }) ?? true {
+                    timerDue = due
+                    group.addTask {
+                        try? await Task.sleep(until: due, clock: .continuous)
+                        await self.timerFired(due)
+                        continuation.yield()
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+        signal = nil
+        continuation.finish()
+        logger.info("Delivery stopped", metadata: ["delivery.interrupted": "\(inFlight.count)"])
+    }
+
+    // MARK: Scheduling (actor-isolated, no I/O but the outbox read)
+
+    private static func key(_ d: Delivery) -> String { "\(d.eventID.rawValue)/\(d.notifier)" }
+
+    private func claimDue() async -> [Delivery] {
+        if inFlight.count >= configuration.maxConcurrent { return [] }
+        let limit = min(configuration.batchSize + inFlight.count + notBefore.count, 10_000)
+        let pending: [Delivery]
+        do {
+            pending = try await store.pendingDeliveries(limit: limit)
+        } catch {
+            logger.error("Cannot read the outbox", metadata: ["error": "\(error)"])
+            return []
+        }
+        let instant = ContinuousClock.now
+        var blocked = Set<String>()
+        var claimed: [Delivery] = []
+        for d in pending {
+            let key = Self.key(d)
+            if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
+                blocked.insert(key)
+                continue
+            }
+            if let due = notBefore[d.id], due > instant {
+                blocked.insert(key)
+                continue
+            }
+            if inFlight.count >= configuration.maxConcurrent { break }
+            if perNotifier[d.notifier, default: 0] >= configuration.maxConcurrentPerNotifier {
+                blocked.insert(key)
+                continue
+            }
+            notBefore[d.id] = nil
+            inFlight.insert(d.id)
+            busyKeys.insert(key)
+            perNotifier[d.notifier, default: 0] += 1
+            blocked.insert(key)
+            claimed.append(d)
+        }
+        return claimed
+    }
+
+    private func earliestRetry() -> ContinuousClock.Instant? { notBefore.values.min() }
+
+    private func timerFired(_ due: ContinuousClock.Instant) {
+        if timerDue == due { timerDue = nil }
+    }
+
+    private func finished(_ d: Delivery, retryAt: ContinuousClock.Instant?) {
+        inFlight.remove(d.id)
+        busyKeys.remove(Self.key(d))
+        perNotifier[d.notifier, default: 1] -= 1
+        if let retryAt { notBefore[d.id] = retryAt } else { notBefore[d.id] = nil }
+    }
+
+    // MARK: Sending (off the actor)
+
+    private nonisolated func process(_ delivery: Delivery) async {
+        let retryAt = await attempt(delivery)
+        await finished(delivery, retryAt: retryAt)
+    }
+
+    /// Sends one delivery and records the outcome; returns when to try again, if it must be.
+    private nonisolated func attempt(_ d: Delivery) async -> ContinuousClock.Instant? {
+        var logger = self.logger
+        logger[metadataKey: "delivery.id"] = "\(d.id)"
+        logger[metadataKey: "delivery.notifier"] = "\(d.notifier)"
+        guard let notifier = notifiers[d.notifier] else {
+            await record(d, status: .failed(reason: "no notifier named \(d.notifier) is configured"), attempts: d.attempts, logger)
+            return nil
+        }
+        let event: CrowdEvent
+        do {
+            guard let stored = try await store.record(id: d.eventID) else {
+                await record(d, status: .failed(reason: "event \(d.eventID) is not in the store"), attempts: d.attempts, logger)
+                return nil
+            }
+            event = await enriched(stored.event, kind: d.kind)
+        } catch {
+            logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
+            return ContinuousClock.now + configuration.backoff(afterAttempts: max(1, d.attempts))
+        }
+        if Task.isCancelled { return nil }
+
+        let notification = CrowdNotification(
+            kind: d.kind, event: event, sequence: d.sequence, deliveryID: d.id, attempt: d.attempts + 1)
+        let attempts = d.attempts + 1
+        do {
+            let receipt = try await notifier.send(notification)
+            await record(d, status: .sent(remoteID: receipt.remoteID), attempts: attempts, logger)
+            return nil
+        } catch {
+            if Task.isCancelled || error is CancellationError {
+                logger.info("Delivery interrupted; it stays pending")
+                return nil
+            }
+            let failure = error as? NotificationError
+            let reason = failure?.message ?? "\(error)"
+            if failure?.code == .permanent {
+                await record(d, status: .failed(reason: reason), attempts: attempts, logger)
+                return nil
+            }
+            if attempts >= configuration.maxAttempts {
+                await record(d, status: .failed(reason: "gave up after \(attempts) attempts: \(reason)"), attempts: attempts, logger)
+                return nil
+            }
+            var wait = configuration.backoff(afterAttempts: attempts)
+            if let asked = failure?.retryAfter, asked > wait { wait = asked }
+            logger.warning(
+                "Notification not sent; will retry",
+                metadata: ["delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(wait)", "error": "\(reason)"])
+            await record(d, status: .pending, attempts: attempts, logger)
+            return ContinuousClock.now + wait
+        }
+    }
+
+    private nonisolated func record(_ d: Delivery, status: DeliveryStatus, attempts: Int, _ logger: Logger) async {
+        var updated = d
+        updated.status = status
+        updated.attempts = attempts
+        updated.updatedAt = now()
+        switch status {
+        case .sent:
+            logger.debug("Notification sent", metadata: ["delivery.attempts": "\(attempts)"])
+        case .failed(let reason):
+            logger.error("Notification failed", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
+        case .pending:
+            break
+        }
+        Counter(label: "crowdkit_deliveries_total", dimensions: [("notifier", d.notifier), ("status", status.name)]).increment()
+        do {
+            try await store.updateDelivery(updated)
+        } catch {
+            logger.error("Cannot record a delivery's status", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Enrichment, once per event
+
+    /// What an enricher adds to an event.
+    struct Enrichment: Sendable, Hashable {
+        var cameraName: String?
+        var zoneName: String?
+        var videoURL: String?
+        var visionURL: String?
+        var snapshotURL: String?
+        var notes: [String]
+
+        init(_ e: CrowdEvent) {
+            cameraName = e.cameraName
+            zoneName = e.zoneName
+            videoURL = e.videoURL
+            visionURL = e.visionURL
+            snapshotURL = e.snapshotURL
+            notes = e.enrichmentNotes
+        }
+
+        /// `event` with the fields it lacks filled in.
+        func applied(to event: CrowdEvent) -> CrowdEvent {
+            var e = event
+            e.cameraName = e.cameraName ?? cameraName
+            e.zoneName = e.zoneName ?? zoneName
+            e.videoURL = e.videoURL ?? videoURL
+            e.visionURL = e.visionURL ?? visionURL
+            e.snapshotURL = e.snapshotURL ?? snapshotURL
+            if e.enrichmentNotes.isEmpty { e.enrichmentNotes = notes }
+            return e
+        }
+    }
+
+    /// Whether a stored event was enriched already (before a restart): only enrichers set these.
+    private static func looksEnriched(_ e: CrowdEvent) -> Bool {
+        e.videoURL != nil || e.snapshotURL != nil || !e.enrichmentNotes.isEmpty
+    }
+
+    private func enriched(_ event: CrowdEvent, kind: NotificationKind) async -> CrowdEvent {
+        if let known = enrichments[event.id] {
+            let merged = known.applied(to: event)
+            if merged != event { await save(merged, kind: kind) }
+            return merged
+        }
+        if Self.looksEnriched(event) {
+            remember(Enrichment(event), for: event.id)
+            return event
+        }
+        let task: Task<Enrichment, Never>
+        if let running = enrichTasks[event.id] {
+            task = running
+        } else {
+            let enricher = self.enricher
+            task = Task { Enrichment(await enricher.enrich(event)) }
+            enrichTasks[event.id] = task
+        }
+        let enrichment = await task.value
+        if enrichTasks[event.id] != nil {
+            enrichTasks[event.id] = nil
+            remember(enrichment, for: event.id)
+            // Merge into the newest stored version (the monitor may have updated the event).
+            let latest = (try? await store.record(id: event.id))?.event ?? event
+            let merged = enrichment.applied(to: latest)
+            if merged != latest { await save(merged, kind: kind) }
+        }
+        return enrichment.applied(to: event)
+    }
+
+    private func save(_ event: CrowdEvent, kind: NotificationKind) async {
+        do {
+            try await store.apply(EventChange(kind: kind, event: event, deliveries: []))
+        } catch {
+            logger.error("Cannot save the enriched event", metadata: ["crowd.event": "\(event.id)", "error": "\(error)"])
+        }
+    }
+
+    private func remember(_ enrichment: Enrichment, for id: CrowdEventID) {
+        if enrichments.updateValue(enrichment, forKey: id) == nil {
+            enrichmentOrder.append(id)
+            if enrichmentOrder.count > configuration.enrichmentCacheSize {
+                let drop = enrichmentOrder.count - configuration.enrichmentCacheSize
+                for old in enrichmentOrder.prefix(drop) { enrichments[old] = nil }
+                enrichmentOrder.removeFirst(drop)
+            }
+        }
+    }
+}

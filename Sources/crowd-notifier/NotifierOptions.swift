@@ -1,0 +1,125 @@
+import ArgumentParser
+import CrowdKitCore
+import CrowdKitHTTP
+import CrowdKitMeraki
+import CrowdKitWebex
+import Foundation
+import Logging
+
+/// The notifier flags of `run` (keys of ConfigCatalog). They go through ``configFlags`` into the
+/// ``ConfigLoader`` like the detection flags, so a flag wins over the environment
+/// (`BOT_ACCESS_TOKEN`, `MERAKI_API_KEY`, `NETWORK_ID`) and the file. Secrets are best given in
+/// the environment or a token file: flags are visible in the process list.
+struct NotifierOptions: ParsableArguments {
+    @Option(name: .customLong("webex-token"), help: "Webex bot access token (or env BOT_ACCESS_TOKEN; prefer the variable).")
+    var webexToken: String?
+    @Option(name: .customLong("webex-token-file"), help: "File holding the Webex bot token.")
+    var webexTokenFile: String?
+    @Option(name: .customLong("webex-base-url"), help: "Webex API base URL (default https://webexapis.com/v1).")
+    var webexBaseURL: String?
+    @Option(name: .customLong("webex-room-id"), help: "Send to this Webex room (exactly one destination).")
+    var webexRoomID: String?
+    @Option(name: .customLong("webex-to-person-email"), help: "Send to this person's e-mail (exactly one destination).")
+    var webexToPersonEmail: String?
+    @Option(name: .customLong("webex-to-person-id"), help: "Send to this person id (exactly one destination).")
+    var webexToPersonID: String?
+
+    @Option(name: .customLong("meraki-api-key"), help: "Meraki Dashboard API key (or env MERAKI_API_KEY; prefer the variable).")
+    var merakiAPIKey: String?
+    @Option(name: .customLong("meraki-base-url"), help: "Meraki API base URL (default https://api.meraki.com/api/v1).")
+    var merakiBaseURL: String?
+    @Option(name: .customLong("meraki-network-id"), help: "Meraki network id, for camera names (or env NETWORK_ID).")
+    var merakiNetworkID: String?
+
+    @Option(name: .customLong("webhook-url"), help: "POST each notification as JSON to this URL.")
+    var webhookURL: String?
+    @Option(name: .customLong("webhook-secret"), help: "Sign webhook bodies with HMAC-SHA256 (prefer the config file or environment).")
+    var webhookSecret: String?
+
+    /// The options given, as configuration keys (they override the environment and the file).
+    var configFlags: [String: String] {
+        var f: [String: String] = [:]
+        func put(_ key: String, _ v: String?) { if let v { f[key] = v } }
+        put("webex.token", webexToken)
+        put("webex.tokenFile", webexTokenFile)
+        put("webex.baseURL", webexBaseURL)
+        put("webex.roomId", webexRoomID)
+        put("webex.toPersonEmail", webexToPersonEmail)
+        put("webex.toPersonId", webexToPersonID)
+        put("meraki.apiKey", merakiAPIKey)
+        put("meraki.baseURL", merakiBaseURL)
+        put("meraki.networkId", merakiNetworkID)
+        put("webhook.url", webhookURL)
+        put("webhook.secret", webhookSecret)
+        return f
+    }
+}
+
+/// What `run` needs for delivery: the notifiers, the enricher, the monitor's plan, and the line
+/// to log once at start.
+struct NotifierSetup: Sendable {
+    var notifiers: [any Notifier]
+    var enricher: any EventEnricher
+    var plan: NotificationPlan
+    /// Said once at start; never contains a secret.
+    var summary: String
+    /// Whether only the log notifier is configured.
+    var logOnly: Bool
+}
+
+extension AppSettings {
+    /// Builds the Webex and webhook notifiers (or the log notifier when neither is configured),
+    /// the Meraki enricher (or none) and the notification plan from the settings.
+    func notifierSetup(transport: any HTTPTransport = URLSessionTransport.shared, logger: Logger) throws -> NotifierSetup {
+        func url(_ text: String, key: String) throws -> URL {
+            guard let u = URL(string: text), let s = u.scheme?.lowercased(), s == "https" || s == "http", u.host != nil else {
+                throw ConfigurationError(key: key, expected: "an http(s) URL", got: text)
+            }
+            return u
+        }
+        var notifiers: [any Notifier] = []
+        var parts: [String] = []
+
+        if let webex {
+            let destination: WebexDestination
+            switch webex.destination {
+            case .room(let id): destination = .room(id: id)
+            case .personEmail(let email): destination = .personEmail(email)
+            case .personID(let id): destination = .person(id: id)
+            }
+            let base = try url(webex.baseURL, key: "webex.baseURL")
+            let client = WebexClient(
+                configuration: WebexConfiguration(baseURL: base, token: webex.token, destination: destination), transport: transport,
+                logger: logger)
+            notifiers.append(WebexNotifier(client: client, transport: transport, logger: logger))
+            parts.append("Webex (\(destination.field.name), \(Redactor.redact(url: base)))")
+        }
+        if let webhook {
+            let u = try url(webhook.url, key: "webhook.url")
+            notifiers.append(WebhookNotifier(configuration: .init(url: u, secret: webhook.secret), transport: transport, logger: logger))
+            parts.append("webhook (\(Redactor.redact(url: u))\(webhook.secret == nil ? "" : ", signed"))")
+        }
+
+        var enricher: any EventEnricher = NoEnrichment()
+        if let meraki {
+            let base = try url(meraki.baseURL, key: "meraki.baseURL")
+            let configuration = MerakiConfiguration(baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID)
+            enricher = MerakiEnricher(
+                client: MerakiClient(configuration: configuration, transport: transport, logger: logger), logger: logger)
+            parts.append(
+                "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
+                    + (meraki.networkID == nil ? "; no network id, so no camera names" : "") + ")")
+        }
+
+        let logOnly = notifiers.isEmpty
+        if logOnly { notifiers.append(LogNotifier(logger: logger)) }
+        let plan = NotificationPlan(notifiers: notifiers.map(\.name), kinds: detection.kinds)
+        let kinds = NotificationKind.allCases.filter(detection.kinds.contains).map(\.rawValue).joined(separator: ", ")
+        let summary =
+            logOnly
+            ? "no Webex token or webhook URL configured: notifications (\(kinds)) go to the log"
+                + (parts.isEmpty ? "" : "; " + parts.joined(separator: ", "))
+            : "notifications (\(kinds)) go to " + parts.joined(separator: ", ")
+        return NotifierSetup(notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly)
+    }
+}

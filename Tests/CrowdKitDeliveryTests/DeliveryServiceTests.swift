@@ -1,0 +1,254 @@
+import CrowdKitCore
+import CrowdKitTestServers
+import Foundation
+import Testing
+
+/// Runs `service` in a child task for the duration of `body`, then cancels it (graceful shutdown).
+func withRunning<R>(
+    _ service: DeliveryService, wakeUps: AsyncStream<Void>? = nil, _ body: () async throws -> R
+) async throws -> R {
+    let task = Task {
+        if let wakeUps { await service.run(wakingOn: wakeUps) } else { await service.run() }
+    }
+    defer { task.cancel() }
+    let result = try await body()
+    task.cancel()
+    await task.value
+    return result
+}
+
+let fast = DeliveryConfiguration(
+    pollInterval: .milliseconds(50), maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100))
+
+@Suite("DeliveryService")
+struct DeliveryServiceTests {
+    @Test("a pending delivery is sent and marked sent with the remote id, attempts and updatedAt")
+    func sendsPending() async throws {
+        let store = TestEventStore()
+        let event = makeEvent()
+        try await store.apply(change(event, notifiers: ["webex"]))
+        let notifier = ScriptedNotifier(name: "webex") { _ in NotificationReceipt(remoteID: "msg-42") }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger(), now: { 777 })
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .sent(remoteID: "msg-42"))
+        #expect(d.attempts == 1)
+        #expect(d.updatedAt == 777)
+        let call = try #require(notifier.received.first)
+        #expect(call.kind == .fired)
+        #expect(call.deliveryID == d.id)
+        #expect(call.attempt == 1)
+        #expect(call.event.id == event.id)
+    }
+
+    @Test("a permanent error marks the delivery failed with its reason, without retrying")
+    func permanentFailure() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["webex"]))
+        let notifier = ScriptedNotifier(name: "webex") { _ in
+            throw NotificationError(.permanent, "Webex: recipient not found (HTTP 404)")
+        }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .failed(reason: "Webex: recipient not found (HTTP 404)"))
+        #expect(d.attempts == 1)
+        #expect(notifier.received.count == 1)
+    }
+
+    @Test("defect 'no retry': a transient failure is retried, then succeeds")
+    func retriesTransient() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["webex"]))
+        let notifier = ScriptedNotifier(name: "webex") { n in
+            if n.attempt < 3 { throw NotificationError(.transient, "HTTP 503") }
+            return NotificationReceipt(remoteID: "ok")
+        }
+        let config = DeliveryConfiguration(
+            pollInterval: .seconds(3600), maxAttempts: 5, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50))
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: config, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .sent(remoteID: "ok"))
+        #expect(d.attempts == 3)
+        #expect(notifier.received.map(\.attempt) == [1, 2, 3])
+    }
+
+    @Test("a delivery that keeps failing is recorded as failed after maxAttempts, not forgotten")
+    func givesUp() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["webhook"]))
+        let notifier = ScriptedNotifier(name: "webhook") { _ in throw NotificationError(.transient, "connection refused") }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .failed(reason: "gave up after 3 attempts: connection refused"))
+        #expect(d.attempts == 3)
+        #expect(notifier.received.count == 3)
+    }
+
+    @Test("a delivery for an unknown notifier is marked failed")
+    func unknownNotifier() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["pager"]))
+        let service = DeliveryService(store: store, notifiers: [ScriptedNotifier(name: "webex")], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        #expect(await store.allDeliveries.first?.status == .failed(reason: "no notifier named pager is configured"))
+    }
+
+    @Test("the event is enriched once for all its notifications and the enrichment is saved in the store")
+    func enrichesOnce() async throws {
+        let store = TestEventStore()
+        let event = makeEvent()
+        try await store.apply(change(event, notifiers: ["webex", "webhook"]))
+        let webex = ScriptedNotifier(name: "webex")
+        let webhook = ScriptedNotifier(name: "webhook")
+        let enricher = CountingEnricher()
+        let service = DeliveryService(
+            store: store, notifiers: [webex, webhook], enricher: enricher, configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+            // The crowd ends later: the monitor writes the event again, without the enrichment.
+            var ended = event
+            ended.endedAt = event.firedAt + 120_000
+            try await store.apply(change(ended, kind: .ended, notifiers: ["webex"]))
+            await service.wake()
+            #expect(await eventually { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        }
+        #expect(enricher.calls == 1)
+        #expect(webex.received.count == 2)
+        #expect(webex.received.allSatisfy { $0.event.videoURL == "https://video.example/Q2GV-ABCD-1234" })
+        #expect(webex.received.last?.kind == .ended)
+        #expect(webex.received.last?.event.endedAt == event.firedAt + 120_000)
+        #expect(webhook.received.first?.event.cameraName == "Front Desk")
+        let stored = try #require(try await store.record(id: event.id)?.event)
+        #expect(stored.videoURL == "https://video.example/Q2GV-ABCD-1234")
+        #expect(stored.endedAt == event.firedAt + 120_000)
+        #expect(await store.enrichmentWrites >= 1)
+    }
+
+    @Test("defect 'one notification blocks the others': a hanging zone does not hold up other zones")
+    func slowZoneDoesNotBlock() async throws {
+        let store = TestEventStore()
+        let slow = makeEvent(camera: "Q2SL-OWWW-0001", zone: "1")
+        try await store.apply(change(slow, notifiers: ["webex"]))
+        let others = (0..<5).map { makeEvent(camera: "Q2GV-ABCD-000\($0)", zone: "2") }
+        for e in others { try await store.apply(change(e, notifiers: ["webex"])) }
+        let gate = Gate()
+        let notifier = ScriptedNotifier(name: "webex") { n in
+            if n.event.camera == "Q2SL-OWWW-0001" { await gate.wait() }
+            return NotificationReceipt(remoteID: n.event.camera)
+        }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            // Every other zone is sent while the slow one still hangs.
+            #expect(
+                await eventually {
+                    await store.allDeliveries.filter { $0.status != .pending }.count == others.count
+                })
+            #expect(await store.allDeliveries.first?.status == .pending)
+            gate.open()
+            #expect(await eventually { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        }
+    }
+
+    @Test("a slow notifier does not hold up another notifier of the same event")
+    func slowNotifierDoesNotBlock() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["webhook", "webex"]))
+        let gate = Gate()
+        let webhook = ScriptedNotifier(name: "webhook") { _ in
+            await gate.wait()
+            return NotificationReceipt()
+        }
+        let webex = ScriptedNotifier(name: "webex")
+        let service = DeliveryService(store: store, notifiers: [webhook, webex], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.first(where: { $0.notifier == "webex" })?.status != .pending })
+            #expect(await store.allDeliveries.first(where: { $0.notifier == "webhook" })?.status == .pending)
+            gate.open()
+        }
+    }
+
+    @Test("the deliveries of one event for one notifier go out in order: fired before ended")
+    func ordered() async throws {
+        let store = TestEventStore()
+        let event = makeEvent()
+        try await store.apply(change(event, notifiers: ["webex"]))
+        var ended = event
+        ended.endedAt = event.firedAt + 1000
+        try await store.apply(change(ended, kind: .ended, notifiers: ["webex"]))
+        let notifier = ScriptedNotifier(name: "webex") { n in
+            if n.kind == .fired && n.attempt == 1 { throw NotificationError(.transient, "busy") }
+            return NotificationReceipt()
+        }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger())
+        try await withRunning(service) {
+            #expect(await eventually { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        }
+        #expect(notifier.received.map(\.kind) == [.fired, .fired, .ended])
+    }
+
+    @Test("on shutdown an in-flight delivery stays pending and is sent after a restart")
+    func shutdownKeepsPending() async throws {
+        let store = TestEventStore()
+        try await store.apply(change(makeEvent(), notifiers: ["webex"]))
+        let started = Gate()
+        let hanging = ScriptedNotifier(name: "webex") { _ in
+            started.open()
+            try await Task.sleep(for: .seconds(3600))
+            return NotificationReceipt()
+        }
+        let first = DeliveryService(store: store, notifiers: [hanging], configuration: fast, logger: quietLogger())
+        let task = Task { await first.run() }
+        await started.wait()
+        task.cancel()
+        await task.value
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .pending)
+        #expect(d.attempts == 0)
+
+        let working = ScriptedNotifier(name: "webex")
+        let second = DeliveryService(store: store, notifiers: [working], configuration: fast, logger: quietLogger())
+        try await withRunning(second) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        #expect(await store.allDeliveries.first?.status == .sent(remoteID: "m-1"))
+        #expect(working.received.count == 1)
+    }
+
+    @Test("a wake-up sends new deliveries without waiting for the poll")
+    func wakeUps() async throws {
+        let store = TestEventStore()
+        let notifier = ScriptedNotifier(name: "webex")
+        let config = DeliveryConfiguration(pollInterval: .seconds(3600))
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: config, logger: quietLogger())
+        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self)
+        try await withRunning(service, wakeUps: wakeUps) {
+            try await Task.sleep(for: .milliseconds(50))
+            try await store.apply(change(makeEvent(), notifiers: ["webex"]))
+            wake.yield()
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        #expect(notifier.received.count == 1)
+    }
+
+    @Test("back-off doubles up to the cap")
+    func backoff() {
+        let c = DeliveryConfiguration(initialBackoff: .seconds(5), maxBackoff: .seconds(300))
+        #expect(c.backoff(afterAttempts: 1) == .seconds(5))
+        #expect(c.backoff(afterAttempts: 2) == .seconds(10))
+        #expect(c.backoff(afterAttempts: 4) == .seconds(40))
+        #expect(c.backoff(afterAttempts: 20) == .seconds(300))
+    }
+}
