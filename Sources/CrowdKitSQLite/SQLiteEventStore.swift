@@ -161,7 +161,11 @@ public final class SQLiteEventStore: EventStore {
             CREATE INDEX deliveries_event ON deliveries (eventID);
             CREATE INDEX deliveries_pending ON deliveries (createdAt, id) WHERE status = 'pending';
             """
-        )
+        ),
+        (
+            name: "v2-fired-count",
+            sql: "ALTER TABLE events ADD COLUMN firedCount INTEGER;"
+        ),
     ]
 
     private static let migrator: DatabaseMigrator = {
@@ -382,7 +386,7 @@ public final class SQLiteEventStore: EventStore {
     // MARK: - Row mapping
 
     private static let eventColumns =
-        "id, camera, zone, cameraName, zoneName, startedAt, firedAt, endedAt, peak, lastCount, lastNotifiedAt, reminders, policyName, policyParameters, videoURL, visionURL, snapshotURL, enrichmentNotes"
+        "id, camera, zone, cameraName, zoneName, startedAt, firedAt, endedAt, peak, lastCount, lastNotifiedAt, reminders, policyName, policyParameters, videoURL, visionURL, snapshotURL, enrichmentNotes, firedCount"
     private static let deliveryColumns =
         "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt"
 
@@ -390,7 +394,7 @@ public final class SQLiteEventStore: EventStore {
         let e = change.event
         let stmt = try db.cachedStatement(
             sql: """
-                INSERT INTO events (\(eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (\(eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET camera = excluded.camera, zone = excluded.zone,
                 cameraName = excluded.cameraName, zoneName = excluded.zoneName, startedAt = excluded.startedAt,
                 firedAt = excluded.firedAt, endedAt = excluded.endedAt, peak = excluded.peak,
@@ -398,12 +402,12 @@ public final class SQLiteEventStore: EventStore {
                 reminders = excluded.reminders, policyName = excluded.policyName,
                 policyParameters = excluded.policyParameters, videoURL = excluded.videoURL,
                 visionURL = excluded.visionURL, snapshotURL = excluded.snapshotURL,
-                enrichmentNotes = excluded.enrichmentNotes
+                enrichmentNotes = excluded.enrichmentNotes, firedCount = excluded.firedCount
                 """)
         var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
         args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]
         args += [e.policy.name, CompactJSON.encode(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
-        args += [CompactJSON.encode(e.enrichmentNotes)]
+        args += [CompactJSON.encode(e.enrichmentNotes), e.firedCount]
         try stmt.execute(arguments: StatementArguments(args))
         guard !change.deliveries.isEmpty else { return }
         let insert = try db.cachedStatement(
@@ -443,6 +447,7 @@ public final class SQLiteEventStore: EventStore {
         e.visionURL = row[15]
         e.snapshotURL = row[16]
         e.enrichmentNotes = try CompactJSON.decodeStrings(row[17])
+        e.firedCount = row[18]
         return e
     }
 

@@ -77,14 +77,14 @@ public struct WebexMessageTemplate: Sendable, Hashable {
             notes = ("\n\n_Not available: \(joined)_", "\nNot available: \(joined)")
         }
         return [
-            "count": same(String(e.lastCount)),
+            "count": same(String(e.count(for: n.kind))),
             "peak": same(String(e.peak)),
             "zone": (escape(zone), zone),
             "zoneId": same(e.zone),
             "camera": (escape(camera), camera),
             "serial": same(e.camera),
             "cameraAndSerial": (escape(cameraAndSerial), cameraAndSerial),
-            "duration": same(formatDuration(e.durationMilliseconds)),
+            "duration": same(formatDuration(e.durationMilliseconds(for: n.kind))),
             "since": same(formatTime(e.startedAt, timeZone)),
             "until": same(e.endedAt.map { formatTime($0, timeZone) } ?? "now"),
             "video": video,

@@ -108,6 +108,14 @@ struct EngineTests {
         #expect(changes.last?.event.endedAt == 5000)
         #expect(changes.last?.event.peak == 7)
         #expect(changes[1].event.reminders == 1)
+        // a "crowd detected" message sent after the end still quotes the count at firing
+        guard let ended = changes.last?.event else { return }
+        #expect(ended.firedCount == 3)
+        #expect(ended.lastCount == 0)
+        #expect(ended.count(for: .fired) == 3)
+        #expect(ended.count(for: .ended) == 7)
+        #expect(ended.durationMilliseconds(for: .fired) == 1000)
+        #expect(CrowdMessageFormatter.plainText(CrowdNotification(kind: .fired, event: ended)).contains("3 people"))
         #expect(e.openEvents.isEmpty)
     }
 }

@@ -182,13 +182,20 @@ struct MonitorToWebexTests {
         let deliveryTask = Task { await delivery.run(wakingOn: changes) }
         try await monitor.run()
         #expect(await eventually { webex.accepted.count == 2 })
+        // the second delivery's status is written right after Webex accepted it: wait for it
+        _ = await eventually {
+            let statuses = (try? await store.events(EventQuery()).records.first?.deliveries.map(\.status)) ?? []
+            return statuses.count == 2 && statuses.allSatisfy { $0 != .pending }
+        }
         deliveryTask.cancel()
         await deliveryTask.value
 
         let video = "https://video.example/Q2GV-ABCD-1234?t=2024-05-02T06:50:00Z"
         let messages = webex.accepted
         #expect(messages.count == 2)
-        #expect(messages.first?.markdown?.hasPrefix("**Crowd detected**: 5 people in *Full Frame* (camera *Front Desk*)") == true)
+        #expect(
+            messages.first?.markdown?.hasPrefix("**Crowd detected**: 5 people in *Full Frame* (camera *Front Desk*)") == true,
+            "\(messages.first?.markdown ?? "no message")")
         #expect(messages.last?.markdown?.hasPrefix("**Crowd ended**") == true)
         #expect(messages.allSatisfy { $0.markdown?.contains("[video](\(video))") == true })
         // Enriched once, although the monitor rewrote the event when the crowd ended.

@@ -23,6 +23,10 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
     public var peak: Int
     /// The people count of the observation that fired, reminded or ended the event most recently.
     public var lastCount: Int
+    /// The people count of the observation that fired the event (never changes afterwards, so a
+    /// "crowd detected" message sent late still says how many were there). `nil` for events
+    /// recorded before CrowdKit kept it.
+    public var firedCount: Int?
     /// Camera time of the last notification-worthy moment (firing or latest reminder).
     public var lastNotifiedAt: Int64
     /// How many reminders were due while the crowd stayed.
@@ -53,6 +57,7 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
         self.endedAt = endedAt
         self.peak = peak
         self.lastCount = lastCount ?? peak
+        self.firedCount = lastCount ?? peak
         self.lastNotifiedAt = firedAt
         self.reminders = 0
         self.policy = policy
@@ -67,6 +72,25 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
 
     /// Whether the crowd is still there.
     public var isOngoing: Bool { endedAt == nil }
+
+    /// The people count to quote for a notification of `kind`: the firing count for `fired`, the
+    /// latest count for reminders, the peak for `ended`.
+    public func count(for kind: NotificationKind) -> Int {
+        switch kind {
+        case .fired: firedCount ?? lastCount
+        case .reminder: lastCount
+        case .ended: peak
+        }
+    }
+
+    /// How long the crowd had lasted at the moment a notification of `kind` refers to, in ms.
+    public func durationMilliseconds(for kind: NotificationKind) -> Int64 {
+        switch kind {
+        case .fired: firedAt - startedAt
+        case .reminder: lastNotifiedAt - startedAt
+        case .ended: durationMilliseconds
+        }
+    }
 
     /// Duration in milliseconds: to `endedAt`, or to `lastNotifiedAt` while ongoing.
     public var durationMilliseconds: Int64 { (endedAt ?? max(lastNotifiedAt, firedAt)) - startedAt }

@@ -12,9 +12,10 @@ public enum CrowdMessageFormatter {
         case .reminder: head = "Crowd still there"
         case .ended: head = "Crowd ended"
         }
-        let people = n.kind == .ended ? "peak \(e.peak) \(e.peak == 1 ? "person" : "people")" : "\(e.lastCount) \(e.lastCount == 1 ? "person" : "people")"
+        let count = e.count(for: n.kind)
+        let people = (n.kind == .ended ? "peak " : "") + "\(count) \(count == 1 ? "person" : "people")"
         var s = "\(head): \(people) in \(zoneLabel(e)) on camera \(cameraLabel(e))"
-        s += " for \(duration(milliseconds: n.kind == .fired ? e.firedAt - e.startedAt : e.durationMilliseconds))"
+        s += " for \(duration(milliseconds: e.durationMilliseconds(for: n.kind)))"
         s += " since \(clockTime(e.startedAt, timeZone: timeZone))"
         if let url = e.videoURL { s += " — video: \(url)" }
         if !e.enrichmentNotes.isEmpty { s += " (\(e.enrichmentNotes.joined(separator: "; ")))" }
