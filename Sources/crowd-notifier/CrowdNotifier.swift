@@ -22,19 +22,20 @@ struct CrowdNotifier: AsyncParsableCommand {
 
 /// Common logging options.
 struct LoggingOptions: ParsableArguments {
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "Log level: trace, debug, info, notice, warning, error, critical (log.level; default info).")
+    var logLevelFlag: String?
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+        if let l = logLevelFlag, Logger.Level(rawValue: l.lowercased()) == nil {
             throw ValidationError(
-                "--log-level must be one of trace, debug, info, notice, warning, error, critical (got \"\(logLevel)\")")
+                "--log-level must be one of trace, debug, info, notice, warning, error, critical (got \"\(l)\")")
         }
     }
 
-    /// Bootstraps swift-log once for the process (stderr) and returns a logger.
-    func makeLogger(label: String = "crowd-notifier") -> Logger {
-        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+    /// Bootstraps swift-log once for the process (stderr) and returns a logger at `level` (the
+    /// flag wins over the configured level).
+    func makeLogger(label: String = "crowd-notifier", level configured: Logger.Level? = nil) -> Logger {
+        let level = logLevelFlag.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? configured ?? .info
         LoggingBootstrap.once(level: level)
         var logger = Logger(label: label)
         logger.logLevel = level

@@ -1,6 +1,9 @@
 import ArgumentParser
 import CrowdKitCore
+import CrowdKitWeb
+import CrowdKitWebex
 import Foundation
+import Hummingbird
 import Logging
 
 struct DemoCommand: AsyncParsableCommand {
@@ -10,11 +13,14 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Three simulated cameras publish zone counts twice a second with crowd episodes. Detection \
             runs with demo-friendly defaults (3 people for 10 s, 60 s cooldown) unless you pass \
-            detection options. Each notification is printed as the message it would send.
+            detection options. Events are kept in a local SQLite file (crowd-demo.sqlite) and listed \
+            on the web page (http://127.0.0.1:5001/); each notification is printed as the Webex \
+            message it would send.
             """
     )
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var storeWeb: StoreWebOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Simulation speed: 1 is real time (default), 10 is ten times faster.")
@@ -32,43 +38,78 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = logging.makeLogger()
         var options = detection
         if options.policy == nil && options.messageCountOptionsGiven.isEmpty {
             options.dwell = options.dwell ?? 10
             options.cooldown = options.cooldown ?? 60
             options.gap = options.gap ?? 3
         }
-        let (policy, filter) = try await options.resolve()
-        try await demo(policy, filter: filter, logger: logger)
+        var flags = options.configFlags.merging(storeWeb.configFlags) { a, _ in a }
+        if storeWeb.storePath == nil { flags["store.path"] = "crowd-demo.sqlite" }
+        if let level = logging.logLevelFlag { flags["log.level"] = level }
+        var settings = try await loadSettings(flags: flags, configFile: detection.config)
+        // the demo never talks to the network: no Webex, Meraki or webhook even when configured
+        settings.webex = nil
+        settings.meraki = nil
+        settings.webhook = nil
+        settings.detection.kinds.formUnion([.fired, .ended])
+        let logger = logging.makeLogger(level: settings.logLevel)
+        switch settings.detection.policy {
+        case let p as DwellPolicy: try await demo(p, settings, logger: logger)
+        case let p as MessageCountPolicy: try await demo(p, settings, logger: logger)
+        case let p: try await demo(AnyDetectionPolicy(p), settings, logger: logger)
+        }
     }
 
-    private func demo<P: DetectionPolicy>(_ policy: P, filter: ZoneFilter, logger: Logger) async throws {
+    private func demo<P: DetectionPolicy>(_ policy: P, _ settings: AppSettings, logger: Logger) async throws {
         let source = SimulatedSource(
             .init(speed: speed, length: duration.map { .milliseconds(Int64($0 * 1000)) }, seed: seed))
         let names = source.names
+        let host = settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host
+        let base = "http://\(host):\(settings.http.port)"
         let enricher = StaticNamesEnricher(cameraNames: names.cameras, zoneNames: names.zones) { camera, at in
-            "https://example.invalid/video/\(camera)?t=\(at)"
+            settings.http.port == 0 ? nil : "\(base)/demo/video/\(camera)?t=\(CrowdMessageFormatter.iso8601(at))"
         }
-        let store = InMemoryEventStore(capacity: 10_000)
-        let notifier = LogNotifier(logger: logger)
-        let monitor = CrowdMonitor(
-            source: source, policy: policy, filter: filter, store: store,
-            notifiers: NotificationPlan(notifiers: [notifier.name], kinds: [.fired, .ended]), logger: logger)
-        logger.notice("demo: simulated feed of \(names.cameras.count) cameras, \(names.zones.count) zones; notifications go to the log")
-        let changes = monitor.changes()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await monitor.run() }
-            group.addTask {
-                for await change in changes where change.kind != .reminder {
-                    let event = await enricher.enrich(change.event)
-                    _ = try? await notifier.send(CrowdNotification(kind: change.kind, event: event))
+        let template = WebexMessageTemplate.standard
+        // prints the exact Webex message (markdown) it would send
+        let notifier = LogNotifier(name: "webex-preview", logger: logger) { "Webex message: " + template.render($0).markdown }
+        let setup = NotifierSetup(
+            notifiers: [notifier], enricher: enricher,
+            plan: NotificationPlan(notifiers: [notifier.name], kinds: settings.detection.kinds),
+            summary: "demo: \(names.cameras.count) simulated cameras, \(names.zones.count) zones; no Webex token: each message is printed here instead of sent",
+            logOnly: true)
+        let app = NotifierApp(
+            policy: policy, source: source, settings: settings, setup: setup, logger: logger, names: names,
+            extraRoutes: { router in
+                router.get("/demo/video/:camera") { request, context -> Response in
+                    let camera = context.parameters.get("camera") ?? "?"
+                    let t = request.uri.queryParameters.get("t") ?? ""
+                    return DemoVideoPage.response(camera: names.cameras[camera] ?? camera, serial: camera, at: t)
                 }
-            }
-            // the change stream finishes when the monitor stops, so the notifier drains it first
-            try await group.waitForAll()
-        }
-        let stats = monitor.statistics
+            })
+        let stats = try await app.run()
         logger.notice("demo finished: \(stats.messages) messages, \(stats.fired) crowd events")
+    }
+}
+
+/// The demo's stand-in for the Meraki video link: a small page saying which camera and moment a
+/// real deployment would open.
+enum DemoVideoPage {
+    static func response(camera: String, serial: String, at: String) -> Response {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        let html = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo video: \(esc(camera))</title>
+            <style>body{font:16px system-ui,sans-serif;margin:3rem auto;max-width:40rem;color:#1d2433}
+            .frame{background:#1d2433;color:#e8ecf3;border-radius:12px;padding:4rem 2rem;text-align:center}</style></head>
+            <body><div class="frame"><p>▶ \(esc(camera)) <small>(\(esc(serial)))</small></p><p>\(esc(at))</p></div>
+            <p>This is the demo. With a Meraki API key configured, the link opens the camera's video in the
+            Meraki dashboard at the moment the crowd started.</p><p><a href="/">Back to the events</a></p></body></html>
+            """
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }

@@ -23,6 +23,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @OptionGroup var topic: TopicOptions
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var notifiers: NotifierOptions
+    @OptionGroup var storeWeb: StoreWebOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Print a status line (processed messages, source counters) every N seconds; 0: off.")
@@ -42,9 +44,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = logging.makeLogger()
         let flags = detection.configFlags.merging(broker.configFlags) { a, _ in a }.merging(topic.configFlags) { a, _ in a }
+            .merging(notifiers.configFlags) { a, _ in a }.merging(storeWeb.configFlags) { a, _ in a }
         let settings = try await loadSettings(flags: flags, configFile: detection.config)
+        let logger = logging.makeLogger(level: settings.logLevel)
         // concrete policy types, so the monitor's engine is specialised (no generic dispatch per message)
         switch settings.detection.policy {
         case let p as DwellPolicy: try await watch(p, settings, logger: logger)
@@ -65,32 +68,28 @@ struct RunCommand: AsyncParsableCommand {
             printError("crowd-notifier: \(error)")
             throw ExitCode(1)
         }
-        let store = InMemoryEventStore(capacity: 10_000)
-        let notifier = LogNotifier(logger: logger)
-        let kinds = settings.detection.kinds.union([.fired])
-        let monitor = CrowdMonitor(
-            source: source, policy: policy, filter: settings.filter, store: store,
-            notifiers: NotificationPlan(notifiers: [notifier.name], kinds: kinds), logger: logger)
-        let changes = monitor.changes(buffer: 100_000)
-
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: NotifierService(changes: changes, notifier: notifier, kinds: kinds, logger: logger), serviceName: "notifier")
-        ]
+        let setup: NotifierSetup
+        do {
+            setup = try settings.notifierSetup(logger: logger)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(78)
+        }
+        var extra: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if statsInterval > 0 {
             let status = StatusLineService(
                 interval: .milliseconds(Int64(statsInterval * 1000)), processed: { source.consumed },
-                events: { monitor.statistics.fired }, status: { source.status })
-            services.append(.init(service: status, serviceName: "stats"))
+                events: { 0 }, status: { source.status })
+            extra.append(.init(service: status, serviceName: "stats"))
         }
-        // Last in the list: shut down first, so the notifier still drains the final changes.
-        services.append(.init(service: MonitorService(monitor: monitor, close: { await source.shutdown() }), serviceName: "monitor"))
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice(
             "watching \(source.status.description) topics \(topics.joined(separator: " ")) with policy \(policy.name)")
-        try await group.run()
-
+        let app = NotifierApp(
+            policy: policy, source: source, settings: settings, setup: setup, logger: logger,
+            close: { await source.shutdown() }, extraServices: extra)
+        let stats = try await app.run()
         if printEvents == .jsonl {
+            let store = try WebWiring.openStore(settings, logger: logger)
             var events: [CrowdEvent] = []
             var query = EventQuery(limit: 1000)
             while true {
@@ -102,7 +101,6 @@ struct RunCommand: AsyncParsableCommand {
             events.sort { ($0.firedAt, $0.camera, $0.zone) < ($1.firedAt, $1.camera, $1.zone) }
             FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(events).utf8))
         }
-        let stats = monitor.statistics
         logger.notice(
             "stopped: \(source.consumed) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
     }

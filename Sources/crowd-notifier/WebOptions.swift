@@ -53,7 +53,8 @@ enum WebWiring {
         _ http: AppSettings.HTTP, store: any EventStore, logger: Logger,
         liveStatus: @escaping @Sendable () async -> LiveStatus,
         changes: @escaping @Sendable () -> AsyncStream<EventChange>,
-        metrics: (@Sendable () async -> String)? = nil
+        metrics: (@Sendable () async -> String)? = nil,
+        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
     ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
         guard http.port != 0 else { return nil }
         try checkBind(http)
@@ -62,6 +63,7 @@ enum WebWiring {
             liveStatus: liveStatus, changes: changes, metrics: metrics)
         let router = Router()
         web.addRoutes(to: router)
+        extraRoutes?(router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(http.host, port: http.port), serverName: "crowd-notifier"),

@@ -91,13 +91,16 @@ struct CommandLineTests {
         #expect(r.stdout == expected)
     }
 
-    @Test("demo runs a simulated feed and prints the notifications it would send")
+    @Test("demo runs a simulated feed, stores the events and prints the Webex messages it would send")
     func demo() throws {
-        let r = try Self.run(["demo", "--speed", "1000", "--duration", "240"])
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-demo-\(UUID().uuidString).sqlite").path
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + s) } }
+        let r = try Self.run(["demo", "--speed", "1000", "--duration", "240", "--store", store, "--http-port", "0"])
         #expect(r.status == 0)
-        #expect(r.stderr.contains("Crowd detected:"))
-        #expect(r.stderr.contains("on camera Front Desk (Q2MV-DEMO-0001)") || r.stderr.contains("on camera Cafeteria (Q2MV-DEMO-0002)"))
-        #expect(r.stderr.contains("video: https://"))
+        #expect(r.stderr.contains("Webex message: **Crowd detected**:"))
+        #expect(r.stderr.contains("(camera *Front Desk*)") || r.stderr.contains("(camera *Cafeteria*)"))
+        #expect(r.stderr.contains("demo finished"))
+        #expect(FileManager.default.fileExists(atPath: store))
     }
 
     @Test("replay honours the configuration (environment, file) and flags override it")

@@ -1,0 +1,96 @@
+import ArgumentParser
+import CrowdKitCore
+import CrowdKitSQLite
+import CrowdKitWeb
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The whole notifier as one swift-service-lifecycle `ServiceGroup`: the SQLite store (with
+/// retention), delivery (outbox → enricher → notifiers), the web page, and the monitor over a
+/// source. Services start in that order and stop in reverse on SIGTERM/SIGINT: the feed stops
+/// first, in-flight notifications finish or go back to pending in the store, the store closes last.
+struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
+    var policy: Policy
+    var source: Source
+    var settings: AppSettings
+    var setup: NotifierSetup
+    var logger: Logger
+    /// Called when the source stops (close the MQTT connection).
+    var close: @Sendable () async -> Void = {}
+    /// Camera and zone names for the live panel, when known up front (demo).
+    var names: (cameras: [String: String], zones: [ZoneKey: String]) = ([:], [:])
+    /// Extra routes (the demo's stand-in video page).
+    var extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)?
+    /// More services, started before the monitor.
+    var extraServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+
+    /// Runs until the source ends or a signal arrives. Returns the monitor's counters.
+    func run() async throws -> EngineCounters {
+        let store: SQLiteEventStore
+        do {
+            store = try WebWiring.openStore(settings, logger: logger)
+        } catch {
+            printError("crowd-notifier: cannot open the event store \(settings.storePath): \(error)")
+            throw ExitCode(1)
+        }
+        let monitor = CrowdMonitor(
+            source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan, logger: logger)
+        let delivery = DeliveryService(store: store, notifiers: setup.notifiers, enricher: setup.enricher, logger: logger)
+        let wakeUps = monitor.changes()
+        let names = self.names
+        let metrics = AppMetrics.shared
+        let web: Application<RouterResponder<BasicRequestContext>>?
+        do {
+            web = try WebWiring.makeApplication(
+                settings.http, store: store, logger: logger,
+                liveStatus: {
+                    LiveStatus(
+                        zones: monitor.zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
+                        cameraNames: names.cameras, zoneNames: names.zones)
+                },
+                changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
+                extraRoutes: extraRoutes)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(78)
+        }
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreService(store: store), serviceName: "store"),
+            .init(service: DeliveryLoop(delivery: delivery, wakeUps: wakeUps), serviceName: "delivery"),
+        ]
+        if let web { services.append(.init(service: web, serviceName: "web")) }
+        services += extraServices
+        // Last: shut down first, so detection stops before delivery and the store.
+        services.append(
+            .init(service: MonitorService(monitor: monitor, close: close), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "monitor"))
+        logger.notice("\(setup.summary)")
+        if web != nil {
+            logger.notice("web page: http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\(settings.http.port)/")
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        return monitor.statistics
+    }
+}
+
+/// The store's retention loop, cancelled on graceful shutdown.
+struct StoreService: Service {
+    let store: SQLiteEventStore
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await store.run() }
+    }
+}
+
+/// Delivery until graceful shutdown; in-flight notifications go back to pending in the store.
+struct DeliveryLoop: Service {
+    let delivery: DeliveryService
+    let wakeUps: AsyncStream<EventChange>
+    func run() async throws {
+        // cancellation makes the delivery service put in-flight notifications back to pending
+        await cancelWhenGracefulShutdown { await delivery.run(wakingOn: wakeUps) }
+    }
+}
