@@ -20,9 +20,9 @@ struct LiveCommandTests {
             _ = FileManager.default.createFile(atPath: err.path, contents: nil)
             process.executableURL = bin
             process.arguments = arguments
-            if !environment.isEmpty {
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            }
+            // each child works in the test's own folder (its event store lands there) and serves no page
+            process.currentDirectoryURL = dir
+            process.environment = ProcessInfo.processInfo.environment.merging(["HTTP_PORT": "0"].merging(environment) { _, new in new }) { _, new in new }
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: err)
             try process.run()
