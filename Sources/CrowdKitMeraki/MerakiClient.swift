@@ -133,6 +133,13 @@ public struct MerakiClient: Sendable {
         return try decode([MerakiDevice].self, from: response, what: "network devices")
     }
 
+    /// `GET /organizations`: the organizations the API key can see (names), to check a key.
+    public func organizations() async throws(MerakiError) -> [String] {
+        let response = try await call("GET", ["organizations"])
+        struct Organization: Decodable { var id: String?; var name: String? }
+        return try decode([Organization].self, from: response, what: "organizations").map { $0.name ?? $0.id ?? "?" }
+    }
+
     /// `GET /devices/{serial}/camera/analytics/zones`.
     public func cameraZones(serial: String) async throws(MerakiError) -> [MerakiCameraZone] {
         let response = try await call("GET", ["devices", serial, "camera", "analytics", "zones"])

@@ -13,7 +13,7 @@ struct CrowdNotifier: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            DemoCommand.self, ReplayCommand.self, RunCommand.self, RecordCommand.self, SimulateCommand.self,
+            DemoCommand.self, RunCommand.self, ReplayCommand.self, RecordCommand.self, SimulateCommand.self, CheckCommand.self,
             ConfigReferenceCommand.self,
         ],
         defaultSubcommand: nil

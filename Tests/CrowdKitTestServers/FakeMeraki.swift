@@ -67,6 +67,7 @@ public final class FakeMeraki: Sendable {
         if path.hasSuffix("/camera/generateSnapshot") { return "generateSnapshot" }
         if path.hasSuffix("/camera/analytics/zones") { return "zones" }
         if path.hasPrefix("/api/v1/networks/") && path.hasSuffix("/devices") { return "devices" }
+        if path == "/api/v1/organizations" { return "organizations" }
         return nil
     }
 
@@ -139,6 +140,10 @@ public final class FakeMeraki: Sendable {
             let body = state.withLock { $0.devices[network] }
             return body.map { FakeResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) }
                 ?? .json(404, ["errors": ["Network not found"]])
+        case "organizations":
+            return FakeResponse(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: Data(#"[{"id":"549236","name":"Test Organization"}]"#.utf8))
         case "zones":
             let serial = segments[3]
             let body = state.withLock { $0.zones[serial] }
