@@ -1,3 +1,4 @@
+import CrowdKitTestServers
 import CrowdKitTesting
 import Foundation
 import Testing
@@ -86,6 +87,39 @@ struct LiveCommandTests {
         #expect(live == replayed.stdout)
         #expect(run.stderr.contains("crowd fired: camera Q2SM-0000-0001 zone "))
         #expect(run.stderr.contains("\(total) messages processed"))
+    }
+
+    @Test("run notifies through Webex: one message per crowd, naming the camera serial")
+    func webex() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let webex = try await FakeWebex(token: "bench-token")
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = String(broker.port)
+        let run = try Child(
+            [
+                "run", "--mqtt-port", port, "--dwell", "10", "--cooldown", "0", "--print-events", "jsonl", "--stats-interval", "0.1",
+                "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
+            ], in: dir, name: "run", environment: ["BOT_ACCESS_TOKEN": "bench-token"])
+        #expect(await eventually { run.stdout.contains("state=connected") })
+        let simulate = try Child(
+            ["simulate", "--mqtt-port", port, "--speed", "0", "--duration", "120", "--start-time", "1714632600000", "--camera-count", "2"],
+            in: dir, name: "simulate")
+        #expect(await simulate.wait() == 0)
+        #expect(await eventually { run.stdout.contains("processed=960 ") })
+        run.interrupt()
+        #expect(await run.wait() == 0, "\(run.stderr)")
+        await webex.stop()
+
+        let events = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("stats ") }
+        #expect(!events.isEmpty)
+        let sent = webex.accepted
+        #expect(sent.count == events.count, "\(run.stderr)")
+        #expect(sent.allSatisfy { $0.roomId == "room-1" })
+        #expect(sent.allSatisfy { ($0.text ?? "").contains("Q2SM-0000-000") })
+        #expect(!run.stderr.contains("bench-token"))
     }
 
     @Test("run cannot start: one line naming the broker and the reason, exit 1")
