@@ -5,11 +5,12 @@ import Foundation
 /// per ``CrowdKitCore/NotificationKind``.
 ///
 /// Placeholders:
-/// - `{count}` people in the latest reading, `{peak}` the episode's peak;
+/// - `{count}` people in the latest reading (the peak when the crowd has ended since),
+///   `{peak}` the episode's peak;
 /// - `{zone}` the zone label (zone `"0"` is "Full Frame"; the id when no label is known), `{zoneId}`;
 /// - `{camera}` the camera name, or its serial when no name is known; `{serial}`;
 ///   `{cameraAndSerial}` "Front Desk, Q2GV-ABCD-1234" (or the serial alone);
-/// - `{duration}` e.g. "2 min", `{since}` start time of day, `{until}` end time of day (or "now");
+/// - `{duration}` e.g. "2 min" (until firing, the reminder, or the end), `{since}` start time of day, `{until}` end time of day (or "now");
 /// - `{video}` " — [video](url)" in markdown and " — video: url" in text, empty when unknown;
 ///   `{videoURL}`, `{visionURL}`, `{snapshotURL}` (empty when unknown);
 /// - `{notes}` a line saying what could not be fetched, empty when everything was;
@@ -76,15 +77,24 @@ public struct WebexMessageTemplate: Sendable, Hashable {
             let joined = e.enrichmentNotes.joined(separator: "; ")
             notes = ("\n\n_Not available: \(joined)_", "\nNot available: \(joined)")
         }
+        // A notification may go out after the event changed again (a retried `fired` after the
+        // crowd ended): describe the moment the notification is about, not the latest state.
+        let count = e.isOngoing || n.kind == .ended ? e.lastCount : e.peak
+        let durationMs: Int64
+        switch n.kind {
+        case .fired: durationMs = e.firedAt - e.startedAt
+        case .reminder: durationMs = max(e.lastNotifiedAt, e.firedAt) - e.startedAt
+        case .ended: durationMs = e.durationMilliseconds
+        }
         return [
-            "count": same(String(e.lastCount)),
+            "count": same(String(count)),
             "peak": same(String(e.peak)),
             "zone": (escape(zone), zone),
             "zoneId": same(e.zone),
             "camera": (escape(camera), camera),
             "serial": same(e.camera),
             "cameraAndSerial": (escape(cameraAndSerial), cameraAndSerial),
-            "duration": same(formatDuration(e.durationMilliseconds)),
+            "duration": same(formatDuration(durationMs)),
             "since": same(formatTime(e.startedAt, timeZone)),
             "until": same(e.endedAt.map { formatTime($0, timeZone) } ?? "now"),
             "video": video,

@@ -181,14 +181,20 @@ struct MonitorToWebexTests {
         let changes = monitor.changes()
         let deliveryTask = Task { await delivery.run(wakingOn: changes) }
         try await monitor.run()
-        #expect(await eventually { webex.accepted.count == 2 })
+        #expect(
+            await eventually {
+                let records = (try? await store.events(EventQuery()).records) ?? []
+                return records.first.map { r in r.deliveries.count == 2 && r.deliveries.allSatisfy { $0.status != .pending } } ?? false
+            })
         deliveryTask.cancel()
         await deliveryTask.value
 
         let video = "https://video.example/Q2GV-ABCD-1234?t=2024-05-02T06:50:00Z"
         let messages = webex.accepted
         #expect(messages.count == 2)
-        #expect(messages.first?.markdown?.hasPrefix("**Crowd detected**: 5 people in *Full Frame* (camera *Front Desk*)") == true)
+        #expect(
+            messages.first?.markdown?.hasPrefix("**Crowd detected**: 5 people in *Full Frame* (camera *Front Desk*)") == true,
+            "\(messages.map { $0.markdown ?? "" })")
         #expect(messages.last?.markdown?.hasPrefix("**Crowd ended**") == true)
         #expect(messages.allSatisfy { $0.markdown?.contains("[video](\(video))") == true })
         // Enriched once, although the monitor rewrote the event when the crowd ended.
