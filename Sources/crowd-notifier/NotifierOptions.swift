@@ -70,7 +70,15 @@ struct NotifierSetup: Sendable {
 extension AppSettings {
     /// Builds the Webex and webhook notifiers (or the log notifier when neither is configured),
     /// the Meraki enricher (or none) and the notification plan from the settings.
-    func notifierSetup(transport: any HTTPTransport = URLSessionTransport.shared, logger: Logger) throws -> NotifierSetup {
+    ///
+    /// - Parameters:
+    ///   - merakiRequestsPerSecond: the client-side Meraki rate limit (Meraki allows 10/s per
+    ///     organisation; raise it only against a test sink).
+    ///   - snapshot: how the enricher gets snapshots (`.ready` waits until the image exists).
+    func notifierSetup(
+        transport: any HTTPTransport = URLSessionTransport.shared, merakiRequestsPerSecond: Int = 10,
+        snapshot: MerakiEnricher.SnapshotMode = .ready, logger: Logger
+    ) throws -> NotifierSetup {
         func url(_ text: String, key: String) throws -> URL {
             guard let u = URL(string: text), let s = u.scheme?.lowercased(), s == "https" || s == "http", u.host != nil else {
                 throw ConfigurationError(key: key, expected: "an http(s) URL", got: text)
@@ -103,9 +111,11 @@ extension AppSettings {
         var enricher: any EventEnricher = NoEnrichment()
         if let meraki {
             let base = try url(meraki.baseURL, key: "meraki.baseURL")
-            let configuration = MerakiConfiguration(baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID)
+            let configuration = MerakiConfiguration(
+                baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond))
             enricher = MerakiEnricher(
-                client: MerakiClient(configuration: configuration, transport: transport, logger: logger), logger: logger)
+                client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
+                options: .init(snapshot: snapshot), logger: logger)
             parts.append(
                 "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
                     + (meraki.networkID == nil ? "; no network id, so no camera names" : "") + ")")
