@@ -11,8 +11,11 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Watch a live MV Sense feed from an MQTT broker and notify about crowds.",
         discussion: """
             Connects to the broker, subscribes to the MV Sense topics and runs detection until \
-            SIGINT or SIGTERM, then shuts down gracefully. Notifications go to the log (one line \
-            per crowd naming the camera serial, the zone id and the peak count).
+            SIGINT or SIGTERM, then shuts down gracefully. Notifications go to Webex and/or a \
+            webhook when configured (--webex-token with one destination, --webhook-url), enriched \
+            with Meraki video links, snapshots and names when --meraki-api-key is set; otherwise \
+            to the log (one line per crowd naming the camera serial, the zone id and the peak \
+            count). Failed notifications are retried; at shutdown, pending ones get a few seconds.
 
             If the first connection fails (wrong host, refused connection, bad credentials, TLS), \
             it prints one line naming the broker and the reason and exits with status 1. A broker \
@@ -23,6 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @OptionGroup var topic: TopicOptions
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var notify: NotifierOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Print a status line (processed messages, source counters) every N seconds; 0: off.")
@@ -44,6 +48,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger()
         let flags = detection.configFlags.merging(broker.configFlags) { a, _ in a }.merging(topic.configFlags) { a, _ in a }
+            .merging(notify.configFlags) { a, _ in a }
         let settings = try await loadSettings(flags: flags, configFile: detection.config)
         // concrete policy types, so the monitor's engine is specialised (no generic dispatch per message)
         switch settings.detection.policy {
@@ -66,15 +71,25 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let store = InMemoryEventStore(capacity: 10_000)
-        let notifier = LogNotifier(logger: logger)
+        let setup: NotifierSetup
+        do {
+            setup = try settings.notifierSetup(logger: logger)
+        } catch let e as ConfigurationError {
+            printError("error: \(e)")
+            throw ExitCode(78)
+        }
+        logger.notice("\(setup.summary)")
         let kinds = settings.detection.kinds.union([.fired])
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store,
-            notifiers: NotificationPlan(notifiers: [notifier.name], kinds: kinds), logger: logger)
+            notifiers: NotificationPlan(notifiers: setup.plan.notifiers, kinds: kinds), logger: logger)
         let changes = monitor.changes(buffer: 100_000)
+        let delivery = DeliveryService(store: store, notifiers: setup.notifiers, enricher: setup.enricher, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: NotifierService(changes: changes, notifier: notifier, kinds: kinds, logger: logger), serviceName: "notifier")
+            .init(
+                service: DeliveryRunService(delivery: delivery, changes: changes, store: store, drain: .seconds(5), logger: logger),
+                serviceName: "delivery")
         ]
         if statsInterval > 0 {
             let status = StatusLineService(
@@ -82,7 +97,7 @@ struct RunCommand: AsyncParsableCommand {
                 events: { monitor.statistics.fired }, status: { source.status })
             services.append(.init(service: status, serviceName: "stats"))
         }
-        // Last in the list: shut down first, so the notifier still drains the final changes.
+        // Last in the list: shut down first, so delivery still sends the final changes.
         services.append(.init(service: MonitorService(monitor: monitor, close: { await source.shutdown() }), serviceName: "monitor"))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
