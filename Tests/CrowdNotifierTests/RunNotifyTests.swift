@@ -67,8 +67,10 @@ struct RunNotifyTests {
         defer { broker.stop() }
         let dir = try LiveCommandTests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = try LiveCommandTests.Child(["run", "--mqtt-port", String(broker.port)], in: dir, name: "run")
-        #expect(await eventually { run.stderr.contains("mqtt connected") })
+        let run = try LiveCommandTests.Child(
+            ["run", "--mqtt-port", String(broker.port), "--stats-interval", "0.05"], in: dir, name: "run")
+        // The first status line comes from the running service group (signals handled by then).
+        #expect(await eventually { run.stdout.contains("state=connected") }, "\(run.stderr)")
         run.interrupt()
         #expect(await run.wait() == 0)
         #expect(run.stderr.components(separatedBy: "go to the log").count == 2, "\(run.stderr)")
