@@ -3,15 +3,25 @@
 # `crowd-notifier run` flags (release build).
 #   ../shared/bench/run.sh -C 100 -Z 4 -M 500 --runs 3 --label app --sut "scripts/bench-sut.sh"
 # Environment (set by the harness): MQTT_HOST, MQTT_PORT, MQTT_TOPIC, MIN_PERSONS, DWELL_MS,
-# COOLDOWN_MS (and WEBEX_API_BASE / MERAKI_API_BASE, used once a notifier posts over HTTP).
-# Until then, measure ingest with scripts/bench-ingest.py (same load generator and drain baseline).
+# COOLDOWN_MS, WEBEX_API_BASE and MERAKI_API_BASE (notifications go to the harness's sink).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.build/release/crowd-notifier
 [ -x "$BIN" ] || swift build -c release --product crowd-notifier >&2
+# Notifications: Webex messages (and Meraki video links) to the harness's sink when it gives them.
+# The sink is not Meraki: its client-side rate limit is lifted and snapshots are not awaited.
+NOTIFY=()
+if [ -n "${WEBEX_API_BASE:-}" ]; then
+  export BOT_ACCESS_TOKEN="${BOT_ACCESS_TOKEN:-bench-token}"
+  NOTIFY+=(--webex-base-url "$WEBEX_API_BASE" --webex-room-id "${WEBEX_ROOM_ID:-bench-room}")
+fi
+if [ -n "${MERAKI_API_BASE:-}" ]; then
+  export MERAKI_API_KEY="${MERAKI_API_KEY:-bench-key}"
+  NOTIFY+=(--meraki-base-url "$MERAKI_API_BASE" --meraki-rate 100000 --meraki-snapshot off)
+fi
 seconds() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 exec "$BIN" run \
   --mqtt-host "${MQTT_HOST:-127.0.0.1}" --mqtt-port "${MQTT_PORT:-1883}" --topic "${MQTT_TOPIC:-/merakimv/#}" \
   --min-people "${MIN_PERSONS:-3}" --dwell "$(seconds "${DWELL_MS:-3000}")" \
   --cooldown "$(seconds "${COOLDOWN_MS:-0}")" --gap 0 \
-  --stats-interval "${STATS_INTERVAL:-1}" --log-level "${LOG_LEVEL:-warning}" "$@"
+  --stats-interval "${STATS_INTERVAL:-1}" --log-level "${LOG_LEVEL:-warning}" ${NOTIFY[@]+"${NOTIFY[@]}"} "$@"

@@ -36,6 +36,29 @@ struct NotifierOptions: ParsableArguments {
     @Option(name: .customLong("webhook-secret"), help: "Sign webhook bodies with HMAC-SHA256 (prefer the config file or environment).")
     var webhookSecret: String?
 
+    @Option(
+        name: .customLong("meraki-rate"),
+        help: "Meraki requests per second, shared by all calls (default 10, Meraki's per-organisation limit; raise only for a test sink).")
+    var merakiRate: Int = 10
+    @Option(name: .customLong("meraki-snapshot"), help: "Snapshots: ready (wait until the image exists; default), link, or off.")
+    var merakiSnapshot: String = "ready"
+
+    func validate() throws {
+        guard merakiRate >= 1 else { throw ValidationError("--meraki-rate must be an integer >= 1 (got \(merakiRate))") }
+        guard snapshotMode != nil else {
+            throw ValidationError("--meraki-snapshot must be ready, link or off (got \"\(merakiSnapshot)\")")
+        }
+    }
+
+    var snapshotMode: MerakiEnricher.SnapshotMode? {
+        switch merakiSnapshot.lowercased() {
+        case "ready": .ready
+        case "link": .link
+        case "off": .off
+        default: nil
+        }
+    }
+
     /// The options given, as configuration keys (they override the environment and the file).
     var configFlags: [String: String] {
         var f: [String: String] = [:]

@@ -73,7 +73,8 @@ struct RunCommand: AsyncParsableCommand {
         let store = InMemoryEventStore(capacity: 10_000)
         let setup: NotifierSetup
         do {
-            setup = try settings.notifierSetup(logger: logger)
+            setup = try settings.notifierSetup(
+                merakiRequestsPerSecond: notify.merakiRate, snapshot: notify.snapshotMode ?? .ready, logger: logger)
         } catch let e as ConfigurationError {
             printError("error: \(e)")
             throw ExitCode(78)
