@@ -5,11 +5,12 @@ import Foundation
 /// per ``CrowdKitCore/NotificationKind``.
 ///
 /// Placeholders:
-/// - `{count}` people in the latest reading, `{peak}` the episode's peak;
+/// - `{count}` people in the latest reading (the peak when the crowd has ended since),
+///   `{peak}` the episode's peak;
 /// - `{zone}` the zone label (zone `"0"` is "Full Frame"; the id when no label is known), `{zoneId}`;
 /// - `{camera}` the camera name, or its serial when no name is known; `{serial}`;
 ///   `{cameraAndSerial}` "Front Desk, Q2GV-ABCD-1234" (or the serial alone);
-/// - `{duration}` e.g. "2 min", `{since}` start time of day, `{until}` end time of day (or "now");
+/// - `{duration}` e.g. "2 min" (until firing, the reminder, or the end), `{since}` start time of day, `{until}` end time of day (or "now");
 /// - `{video}` " — [video](url)" in markdown and " — video: url" in text, empty when unknown;
 ///   `{videoURL}`, `{visionURL}`, `{snapshotURL}` (empty when unknown);
 /// - `{notes}` a line saying what could not be fetched, empty when everything was;

@@ -59,7 +59,9 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(store: store), serviceName: "store"),
-            .init(service: DeliveryLoop(delivery: delivery, wakeUps: wakeUps), serviceName: "delivery"),
+            .init(
+                service: DeliveryRunService(delivery: delivery, changes: wakeUps, store: store, drain: .seconds(5), logger: logger),
+                serviceName: "delivery"),
         ]
         if let web { services.append(.init(service: web, serviceName: "web")) }
         services += extraServices
@@ -82,15 +84,5 @@ struct StoreService: Service {
     let store: SQLiteEventStore
     func run() async throws {
         try? await cancelWhenGracefulShutdown { try await store.run() }
-    }
-}
-
-/// Delivery until graceful shutdown; in-flight notifications go back to pending in the store.
-struct DeliveryLoop: Service {
-    let delivery: DeliveryService
-    let wakeUps: AsyncStream<EventChange>
-    func run() async throws {
-        // cancellation makes the delivery service put in-flight notifications back to pending
-        await cancelWhenGracefulShutdown { await delivery.run(wakingOn: wakeUps) }
     }
 }

@@ -36,6 +36,29 @@ struct NotifierOptions: ParsableArguments {
     @Option(name: .customLong("webhook-secret"), help: "Sign webhook bodies with HMAC-SHA256 (prefer the config file or environment).")
     var webhookSecret: String?
 
+    @Option(
+        name: .customLong("meraki-rate"),
+        help: "Meraki requests per second, shared by all calls (default 10, Meraki's per-organisation limit; raise only for a test sink).")
+    var merakiRate: Int = 10
+    @Option(name: .customLong("meraki-snapshot"), help: "Snapshots: ready (wait until the image exists; default), link, or off.")
+    var merakiSnapshot: String = "ready"
+
+    func validate() throws {
+        guard merakiRate >= 1 else { throw ValidationError("--meraki-rate must be an integer >= 1 (got \(merakiRate))") }
+        guard snapshotMode != nil else {
+            throw ValidationError("--meraki-snapshot must be ready, link or off (got \"\(merakiSnapshot)\")")
+        }
+    }
+
+    var snapshotMode: MerakiEnricher.SnapshotMode? {
+        switch merakiSnapshot.lowercased() {
+        case "ready": .ready
+        case "link": .link
+        case "off": .off
+        default: nil
+        }
+    }
+
     /// The options given, as configuration keys (they override the environment and the file).
     var configFlags: [String: String] {
         var f: [String: String] = [:]
@@ -70,7 +93,15 @@ struct NotifierSetup: Sendable {
 extension AppSettings {
     /// Builds the Webex and webhook notifiers (or the log notifier when neither is configured),
     /// the Meraki enricher (or none) and the notification plan from the settings.
-    func notifierSetup(transport: any HTTPTransport = URLSessionTransport.shared, logger: Logger) throws -> NotifierSetup {
+    ///
+    /// - Parameters:
+    ///   - merakiRequestsPerSecond: the client-side Meraki rate limit (Meraki allows 10/s per
+    ///     organisation; raise it only against a test sink).
+    ///   - snapshot: how the enricher gets snapshots (`.ready` waits until the image exists).
+    func notifierSetup(
+        transport: any HTTPTransport = URLSessionTransport.shared, merakiRequestsPerSecond: Int = 10,
+        snapshot: MerakiEnricher.SnapshotMode = .ready, logger: Logger
+    ) throws -> NotifierSetup {
         func url(_ text: String, key: String) throws -> URL {
             guard let u = URL(string: text), let s = u.scheme?.lowercased(), s == "https" || s == "http", u.host != nil else {
                 throw ConfigurationError(key: key, expected: "an http(s) URL", got: text)
@@ -103,9 +134,11 @@ extension AppSettings {
         var enricher: any EventEnricher = NoEnrichment()
         if let meraki {
             let base = try url(meraki.baseURL, key: "meraki.baseURL")
-            let configuration = MerakiConfiguration(baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID)
+            let configuration = MerakiConfiguration(
+                baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond))
             enricher = MerakiEnricher(
-                client: MerakiClient(configuration: configuration, transport: transport, logger: logger), logger: logger)
+                client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
+                options: .init(snapshot: snapshot), logger: logger)
             parts.append(
                 "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
                     + (meraki.networkID == nil ? "; no network id, so no camera names" : "") + ")")

@@ -11,8 +11,11 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Watch a live MV Sense feed from an MQTT broker and notify about crowds.",
         discussion: """
             Connects to the broker, subscribes to the MV Sense topics and runs detection until \
-            SIGINT or SIGTERM, then shuts down gracefully. Notifications go to the log (one line \
-            per crowd naming the camera serial, the zone id and the peak count).
+            SIGINT or SIGTERM, then shuts down gracefully. Notifications go to Webex and/or a \
+            webhook when configured (--webex-token with one destination, --webhook-url), enriched \
+            with Meraki video links, snapshots and names when --meraki-api-key is set; otherwise \
+            to the log (one line per crowd naming the camera serial, the zone id and the peak \
+            count). Failed notifications are retried; at shutdown, pending ones get a few seconds.
 
             If the first connection fails (wrong host, refused connection, bad credentials, TLS), \
             it prints one line naming the broker and the reason and exits with status 1. A broker \
@@ -23,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @OptionGroup var topic: TopicOptions
     @OptionGroup var detection: DetectionOptions
-    @OptionGroup var notifiers: NotifierOptions
+    @OptionGroup var notify: NotifierOptions
     @OptionGroup var storeWeb: StoreWebOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -45,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let flags = detection.configFlags.merging(broker.configFlags) { a, _ in a }.merging(topic.configFlags) { a, _ in a }
-            .merging(notifiers.configFlags) { a, _ in a }.merging(storeWeb.configFlags) { a, _ in a }
+            .merging(notify.configFlags) { a, _ in a }.merging(storeWeb.configFlags) { a, _ in a }
         let settings = try await loadSettings(flags: flags, configFile: detection.config)
         let logger = logging.makeLogger(level: settings.logLevel)
         // concrete policy types, so the monitor's engine is specialised (no generic dispatch per message)
@@ -70,7 +73,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let setup: NotifierSetup
         do {
-            setup = try settings.notifierSetup(logger: logger)
+            setup = try settings.notifierSetup(
+                merakiRequestsPerSecond: notify.merakiRate, snapshot: notify.snapshotMode ?? .ready, logger: logger)
         } catch {
             printError("error: \(error)")
             throw ExitCode(78)

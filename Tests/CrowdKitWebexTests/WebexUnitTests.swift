@@ -73,6 +73,17 @@ struct WebexUnitTests {
         #expect(m.text == "Front Desk")
     }
 
+    @Test("a fired notification sent after the crowd ended still describes the firing")
+    func lateFired() {
+        var template = WebexMessageTemplate.standard
+        template.timeZone = utc
+        var e = sampleEvent()
+        e.endedAt = e.startedAt + 10 * 60_000
+        e.lastCount = 0
+        let m = template.render(CrowdNotification(kind: .fired, event: e))
+        #expect(m.markdown.hasPrefix("**Crowd detected**: 9 people in *Lobby* (camera *Front Desk*) for 2 min since 14:03:12"))
+    }
+
     @Test("names with markdown characters are escaped")
     func escaping() {
         let m = WebexMessageTemplate.standard.render(

@@ -27,6 +27,13 @@ struct NotifierOptionsTests {
             ])
     }
 
+    @Test("tuning flags are validated")
+    func tuning() throws {
+        #expect(try NotifierOptions.parse(["--meraki-snapshot", "off", "--meraki-rate", "50"]).snapshotMode == .off)
+        #expect(throws: (any Error).self) { try NotifierOptions.parse(["--meraki-snapshot", "maybe"]) }
+        #expect(throws: (any Error).self) { try NotifierOptions.parse(["--meraki-rate", "0"]) }
+    }
+
     @Test("nothing configured: the log notifier, and the summary says so")
     func logOnly() async throws {
         let s = try await setup([])

@@ -130,6 +130,12 @@ public actor DeliveryService {
             return []
         }
         let instant = ContinuousClock.now
+        if pending.count < limit {
+            // The whole outbox was read: forget back-offs of deliveries no longer pending
+            // (pruned, or updated elsewhere), so that no timer waits for them.
+            let ids = Set(pending.map(\.id))
+            notBefore = notBefore.filter { ids.contains($0.key) }
+        }
         var blocked = Set<String>()
         var claimed: [Delivery] = []
         for d in pending {
@@ -157,7 +163,12 @@ public actor DeliveryService {
         return claimed
     }
 
-    private func earliestRetry() -> ContinuousClock.Instant? { notBefore.values.min() }
+    /// The next back-off that ends in the future (past-due ones are claimed, or wait for a slot
+    /// whose release wakes the loop anyway).
+    private func earliestRetry() -> ContinuousClock.Instant? {
+        let now = ContinuousClock.now
+        return notBefore.values.filter { $0 > now }.min()
+    }
 
     private func timerFired(_ due: ContinuousClock.Instant) {
         if timerDue == due { timerDue = nil }

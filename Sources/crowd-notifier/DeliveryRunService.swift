@@ -1,0 +1,35 @@
+import CrowdKitCore
+import Logging
+import ServiceLifecycle
+
+/// Runs the ``DeliveryService`` in the service group: it works off the store's outbox, woken by
+/// the monitor's changes. On graceful shutdown (after the monitor, which is shut down first, has
+/// written its last changes) it keeps sending for up to `drain` while deliveries are pending,
+/// then stops; what is still pending stays in the store.
+struct DeliveryRunService: Service {
+    let delivery: DeliveryService
+    let changes: AsyncStream<EventChange>
+    let store: any EventStore
+    let drain: Duration
+    let logger: Logger
+
+    func run() async throws {
+        let delivery = self.delivery
+        let changes = self.changes
+        let task = Task { await delivery.run(wakingOn: changes) }
+        try? await gracefulShutdown()
+        let deadline = ContinuousClock.now + drain
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            let pending = (try? await store.pendingDeliveries(limit: 1)) ?? []
+            if pending.isEmpty { break }
+            await delivery.wake()
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        task.cancel()
+        await task.value
+        let left = (try? await store.pendingDeliveries(limit: 10_000).count) ?? 0
+        if left > 0 {
+            logger.warning("delivery stopped with notifications still pending", metadata: ["delivery.pending": "\(left)"])
+        }
+    }
+}
