@@ -50,7 +50,14 @@ let package = Package(
             dependencies: ["CrowdKitCore", .product(name: "GRDB", package: "GRDB.swift"), log],
             swiftSettings: swiftSettings
         ),
-        .target(name: "CrowdKitWeb", dependencies: ["CrowdKitCore", hummingbird, log], swiftSettings: swiftSettings),
+        .target(
+            name: "CrowdKitWeb",
+            dependencies: [
+                "CrowdKitCore", hummingbird, log,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "CrowdKitHTTP", dependencies: ["CrowdKitCore", log], swiftSettings: swiftSettings),
         .target(name: "CrowdKitMeraki", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
         .target(name: "CrowdKitWebex", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
@@ -98,6 +105,7 @@ let package = Package(
             dependencies: [
                 "CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitWeb", hummingbird,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -22,6 +22,8 @@ struct Options {
     var seconds = 10
     var serve = false
     var insertOnly = false
+    var cacheMiB = 16
+    var mmapMiB = 0
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -34,6 +36,8 @@ struct Options {
             case "--seconds": seconds = Int(it.next() ?? "") ?? seconds
             case "--serve": serve = true
             case "--insert-only": insertOnly = true
+            case "--cache-mib": cacheMiB = Int(it.next() ?? "") ?? cacheMiB
+            case "--mmap-mib": mmapMiB = Int(it.next() ?? "") ?? mmapMiB
             default:
                 print("unknown option \(a)")
                 exit(2)
@@ -78,7 +82,9 @@ try FileManager.default.createDirectory(
     atPath: (options.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
 let clock = ContinuousClock()
 let store = try SQLiteEventStore(
-    configuration: .init(path: options.path, retentionDays: nil), logger: logger)
+    configuration: .init(
+        path: options.path, retentionDays: nil, pageCacheMiB: options.cacheMiB, memoryMapMiB: options.mmapMiB),
+    logger: logger)
 var existing = try await store.eventCount()
 print("store \(options.path): \(existing) events")
 

@@ -2,6 +2,7 @@ import CrowdKitCore
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The crowd events page, its JSON/CSV API and live updates, as Hummingbird routes an app mounts.
 ///
@@ -196,8 +197,14 @@ public struct CrowdWeb: Sendable {
                     }
                 }
                 try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
-                for await text in merged {
-                    try await writer.write(ByteBuffer(string: text))
+                // The stream ends when the changes end, the client goes away (a write throws) or
+                // the server shuts down gracefully (so that an open page never holds it up).
+                try await withGracefulShutdownHandler {
+                    for await text in merged {
+                        try await writer.write(ByteBuffer(string: text))
+                    }
+                } onGracefulShutdown: {
+                    continuation.finish()
                 }
                 group.cancelAll()
             }
