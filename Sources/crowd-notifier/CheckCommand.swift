@@ -23,7 +23,7 @@ struct CheckCommand: AsyncParsableCommand {
     @OptionGroup var topic: TopicOptions
     @OptionGroup var detection: DetectionOptions
     @OptionGroup var notifiers: NotifierOptions
-    @OptionGroup var storeWeb: StoreWebOptions
+    @OptionGroup var storeWeb: WebOptions
 
     @Option(name: .long, help: "Seconds each remote call may take (default 10).")
     var timeout: Double = 10

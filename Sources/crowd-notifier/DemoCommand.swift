@@ -20,7 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var detection: DetectionOptions
-    @OptionGroup var storeWeb: StoreWebOptions
+    @OptionGroup var storeWeb: WebOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Simulation speed: 1 is real time (default), 10 is ten times faster.")

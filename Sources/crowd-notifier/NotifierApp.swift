@@ -58,7 +58,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StoreService(store: store), serviceName: "store"),
+            .init(service: StoreRetentionService(store: store), serviceName: "store"),
             .init(
                 service: DeliveryRunService(delivery: delivery, changes: wakeUps, store: store, drain: .seconds(5), logger: logger),
                 serviceName: "delivery"),
@@ -76,13 +76,5 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         return monitor.statistics
-    }
-}
-
-/// The store's retention loop, cancelled on graceful shutdown.
-struct StoreService: Service {
-    let store: SQLiteEventStore
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown { try await store.run() }
     }
 }

@@ -27,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var topic: TopicOptions
     @OptionGroup var detection: DetectionOptions
     @OptionGroup var notify: NotifierOptions
-    @OptionGroup var storeWeb: StoreWebOptions
+    @OptionGroup var storeWeb: WebOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: "Print a status line (processed messages, source counters) every N seconds; 0: off.")

@@ -81,7 +81,9 @@ struct WebexUnitTests {
         e.endedAt = e.startedAt + 10 * 60_000
         e.lastCount = 0
         let m = template.render(CrowdNotification(kind: .fired, event: e))
-        #expect(m.markdown.hasPrefix("**Crowd detected**: 9 people in *Lobby* (camera *Front Desk*) for 2 min since 14:03:12"))
+        // the count when it fired (firedCount 7), not the latest (0) nor the final peak (9)
+        #expect(e.firedCount == 7)
+        #expect(m.markdown.hasPrefix("**Crowd detected**: 7 people in *Lobby* (camera *Front Desk*) for 2 min since 14:03:12"))
     }
 
     @Test("names with markdown characters are escaped")
