@@ -250,6 +250,9 @@ public actor DeliveryService {
         switch status {
         case .sent:
             logger.debug("Notification sent", metadata: ["delivery.attempts": "\(attempts)"])
+            // from the outbox record (written when the crowd fired) to the remote side's answer
+            Timer(label: "crowdkit_delivery_latency_seconds", dimensions: [("notifier", d.notifier)])
+                .recordMilliseconds(max(updated.updatedAt - d.createdAt, 0))
         case .failed(let reason):
             logger.error("Notification failed", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
         case .pending:
