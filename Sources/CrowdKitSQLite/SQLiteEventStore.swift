@@ -407,13 +407,19 @@ public final class SQLiteEventStore: EventStore {
             sql: """
                 INSERT INTO events (\(eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET camera = excluded.camera, zone = excluded.zone,
-                cameraName = excluded.cameraName, zoneName = excluded.zoneName, startedAt = excluded.startedAt,
+                cameraName = COALESCE(excluded.cameraName, events.cameraName),
+                zoneName = COALESCE(excluded.zoneName, events.zoneName), startedAt = excluded.startedAt,
                 firedAt = excluded.firedAt, endedAt = excluded.endedAt, peak = excluded.peak,
                 lastCount = excluded.lastCount, lastNotifiedAt = excluded.lastNotifiedAt,
                 reminders = excluded.reminders, policyName = excluded.policyName,
-                policyParameters = excluded.policyParameters, videoURL = excluded.videoURL,
-                visionURL = excluded.visionURL, snapshotURL = excluded.snapshotURL,
-                enrichmentNotes = excluded.enrichmentNotes, firedCount = excluded.firedCount
+                policyParameters = excluded.policyParameters,
+                videoURL = COALESCE(excluded.videoURL, events.videoURL),
+                visionURL = COALESCE(excluded.visionURL, events.visionURL),
+                snapshotURL = COALESCE(excluded.snapshotURL, events.snapshotURL),
+                enrichmentNotes = CASE WHEN excluded.cameraName IS NULL AND excluded.zoneName IS NULL
+                    AND excluded.videoURL IS NULL AND excluded.visionURL IS NULL AND excluded.snapshotURL IS NULL
+                    THEN events.enrichmentNotes ELSE excluded.enrichmentNotes END,
+                firedCount = COALESCE(excluded.firedCount, events.firedCount)
                 """)
         var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
         args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]

@@ -169,7 +169,11 @@ public enum EventStoreConformance {
         // The same change again (a re-processed feed) must not reset the delivery.
         try await store.apply(EventChange(kind: .ended, event: ended, deliveries: first.deliveries))
         let record = try await t.require(store.record(id: ended.id), "record after update")
-        try t.equal(record.event, ended, "apply must replace the stored event with the same id")
+        // detection rewrites events without their enrichment: the stored video link stays
+        try t.equal(record.event.videoURL, first.event.videoURL, "apply must keep stored enrichment the change does not carry")
+        try t.equal(record.event, ended.keepingEnrichment(of: first.event), "apply must replace the stored event with the same id")
+        try t.equal(record.event.endedAt, ended.endedAt, "endedAt replaced")
+        try t.equal(record.event.peak, 9, "peak replaced")
         let stored = record.deliveries.first { $0.id == sent.id }
         try t.equal(stored, sent, "a delivery that exists keeps its status when a change lists it again")
         try t.equal(record.deliveries.count, 2, "delivery count")

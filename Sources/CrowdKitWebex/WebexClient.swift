@@ -51,11 +51,13 @@ public struct WebexClient: Sendable {
         } catch {
             throw failure(error)
         }
-        do {
-            return try JSONDecoder().decode(WebexMessageReceipt.self, from: response.body)
-        } catch {
-            throw WebexError(.decoding, "unexpected answer to POST /messages", trackingID: response.headers["TrackingID"])
-        }
+        // A 2xx answer means Webex accepted the message: never turn it into an error (a retry would
+        // post it twice), even when the body is not the JSON we expect.
+        if let receipt = try? JSONDecoder().decode(WebexMessageReceipt.self, from: response.body) { return receipt }
+        logger.warning(
+            "Webex accepted the message but its answer could not be read",
+            metadata: ["webex.tracking.id": "\(response.headers["TrackingID"] ?? "-")"])
+        return WebexMessageReceipt(id: "")
     }
 
     /// `GET /people/me`: checks the token; returns the bot's display name.

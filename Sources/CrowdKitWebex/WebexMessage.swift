@@ -43,7 +43,25 @@ public struct WebexMessage: Sendable, Hashable {
 
 /// What Webex answered for a created message.
 public struct WebexMessageReceipt: Sendable, Hashable, Decodable {
+    /// The message id; empty when the answer did not carry one (the message was still accepted).
     public var id: String
     public var roomId: String?
     public var created: String?
+
+    public init(id: String, roomId: String? = nil, created: String? = nil) {
+        self.id = id
+        self.roomId = roomId
+        self.created = created
+    }
+
+    enum CodingKeys: String, CodingKey { case id, roomId, created }
+
+    /// Lenient: only `id` matters, and a field of an unexpected type is ignored rather than
+    /// turning an accepted message into an error (which would send it again).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = (try? c.decode(String.self, forKey: .id)) ?? ""
+        roomId = try? c.decode(String.self, forKey: .roomId)
+        created = (try? c.decode(String.self, forKey: .created)) ?? (try? c.decode(Double.self, forKey: .created)).map { String($0) }
+    }
 }

@@ -83,7 +83,7 @@ public struct WebexNotifier: Notifier {
             logger.debug(
                 "Webex message sent",
                 metadata: ["crowd.event": "\(notification.event.id)", "webex.message.id": "\(receipt.id)"])
-            return NotificationReceipt(remoteID: receipt.id)
+            return NotificationReceipt(remoteID: receipt.id.isEmpty ? nil : receipt.id)
         } catch {
             throw error.notificationError
         }

@@ -116,7 +116,10 @@ struct LiveCommandTests {
         let events = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("stats ") }
         #expect(!events.isEmpty)
         let sent = webex.accepted
-        #expect(sent.count == events.count, "\(run.stderr)")
+        // delivery is at least once (a request whose answer is lost is sent again): one distinct
+        // message per event, and nothing else
+        #expect(Set(sent.map { $0.text ?? "" }).count == events.count, "\(run.stderr)")
+        #expect(sent.count >= events.count)
         #expect(sent.allSatisfy { $0.roomId == "room-1" })
         #expect(sent.allSatisfy { ($0.text ?? "").contains("Q2SM-0000-000") })
         #expect(!run.stderr.contains("bench-token"))

@@ -67,6 +67,22 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
         self.enrichmentNotes = []
     }
 
+    /// This event with the enrichment of `stored` where this one has none: names, links, snapshot
+    /// and (when this one has no enrichment at all) the notes. What ``EventStore/apply(_:)`` stores.
+    public func keepingEnrichment(of stored: CrowdEvent?) -> CrowdEvent {
+        guard let stored else { return self }
+        var e = self
+        let bare = cameraName == nil && zoneName == nil && videoURL == nil && visionURL == nil && snapshotURL == nil
+        e.cameraName = cameraName ?? stored.cameraName
+        e.zoneName = zoneName ?? stored.zoneName
+        e.videoURL = videoURL ?? stored.videoURL
+        e.visionURL = visionURL ?? stored.visionURL
+        e.snapshotURL = snapshotURL ?? stored.snapshotURL
+        if bare { e.enrichmentNotes = stored.enrichmentNotes }
+        e.firedCount = firedCount ?? stored.firedCount
+        return e
+    }
+
     /// The zone this event belongs to.
     public var key: ZoneKey { ZoneKey(camera: camera, zone: zone) }
 

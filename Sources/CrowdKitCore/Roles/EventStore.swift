@@ -6,6 +6,9 @@
 /// - Safe to call from many tasks at once (`Sendable`; an actor or a database pool).
 /// - ``apply(_:)`` is atomic and idempotent: it inserts the event or replaces the stored one with
 ///   the same id, and inserts the change's deliveries whose ids are not stored yet, all or nothing.
+///   Enrichment is kept: where the incoming event has no camera or zone name, video link, vision
+///   link or snapshot, the stored value stays (detection rewrites events without them; see
+///   ``CrowdEvent/keepingEnrichment(of:)``).
 ///   Applying the same change twice leaves the store as applying it once. A delivery that exists
 ///   keeps its status.
 /// - ``events(_:)`` lists newest first by `(startedAt, id)` descending, applies every filter of

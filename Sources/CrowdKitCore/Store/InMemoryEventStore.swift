@@ -14,7 +14,7 @@ public actor InMemoryEventStore: EventStore {
     }
 
     public func apply(_ change: EventChange) async throws {
-        events[change.event.id] = change.event
+        events[change.event.id] = change.event.keepingEnrichment(of: events[change.event.id])
         for d in change.deliveries where deliveries[d.id] == nil {
             deliveries[d.id] = d
             deliveriesByEvent[d.eventID, default: []].append(d.id)
