@@ -39,6 +39,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     private let logger: Logger
     private let shared = LockedBox(Shared())
     private let subscribers = LockedBox(Subscribers())
+    /// Set when the feed has ended: writes that keep failing then give up after a while (logged
+    /// as critical, with the whole event), so that a dead disk cannot hold a shutdown forever.
+    private let stopping = LockedBox(false)
 
     private struct Shared: Sendable {
         var zones: [ZoneSnapshot] = []
@@ -101,6 +104,14 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var lastPublish = ContinuousClock.now
         var messagesAtPublish = 0
         logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
+        // Store writes happen on their own task so detection never waits for the disk: changes are
+        // handed over in order, written (retrying a failing store), then broadcast. The writer is
+        // an unstructured task so that cancelling the monitor does not cancel pending writes; run()
+        // returns only after every change is stored.
+        let (queue, queued) = AsyncStream<[EventChange]>.makeStream(bufferingPolicy: .unbounded)
+        let writer = Task { [self] in
+            for await batch in queue { await write(batch) }
+        }
         defer {
             // finish outside the lock: finishing calls onTermination, which takes the lock
             let all = subscribers.withLock { s in
@@ -109,23 +120,36 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             }
             for c in all { c.finish() }
         }
-        let messages = try await source.messages()
         do {
+            let messages = try await source.messages()
             for try await message in messages {
                 let outcome = engine.process(message) { pending.append($0) }
                 if case .rejected(let reason) = outcome {
                     rejectLog.note(message, reason, logger: logger)
                 }
                 if !pending.isEmpty {
-                    await deliver(&pending)
-                    publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
-                } else if ContinuousClock.now - lastPublish >= .milliseconds(100) {
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    for i in pending.indices {
+                        pending[i].deliveries = plan.deliveries(for: pending[i], now: now)
+                        logChange(pending[i])
+                    }
+                    queued.yield(pending)
+                    pending.removeAll(keepingCapacity: true)
+                }
+                if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                     publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
                 }
             }
         } catch is CancellationError {
+        } catch {
+            stopping.withLock { $0 = true }
+            queued.finish()
+            await writer.value
+            throw error
         }
-        if !pending.isEmpty { await deliver(&pending) }
+        stopping.withLock { $0 = true }
+        queued.finish()
+        await writer.value
         publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
         logger.info(
             "monitor stopped",
@@ -136,24 +160,28 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     /// Writes changes to the store (retrying a failing store with back-off, never dropping a
     /// change) and broadcasts them.
-    private func deliver(_ changes: inout [EventChange]) async {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        for var change in changes {
-            change.deliveries = plan.deliveries(for: change, now: now)
-            logChange(change)
+    private func write(_ changes: [EventChange]) async {
+        for change in changes {
             var delay = Duration.milliseconds(50)
+            var attempts = 0
             while true {
                 do {
                     try await store.apply(change)
                     break
                 } catch {
+                    attempts += 1
                     logger.error(
                         "event store write failed; retrying",
-                        metadata: ["crowd.event": "\(change.event.id)", "error": "\(error)"])
-                    if Task.isCancelled {
+                        metadata: ["crowd.event": "\(change.event.id)", "error": "\(error)", "crowd.attempts": "\(attempts)"])
+                    if attempts >= 10 && stopping.withLock({ $0 }) {
                         logger.critical(
-                            "event not stored at shutdown",
-                            metadata: ["crowd.event": "\(change.event.id)", "crowd.camera": "\(change.event.camera)"])
+                            "event not stored: the store keeps failing and the monitor is stopping",
+                            metadata: [
+                                "crowd.event": "\(change.event.id)", "crowd.kind": "\(change.kind.rawValue)",
+                                "crowd.camera": "\(change.event.camera)", "crowd.zone": "\(change.event.zone)",
+                                "crowd.started_at": "\(change.event.startedAt)", "crowd.fired_at": "\(change.event.firedAt)",
+                                "crowd.ended_at": "\(change.event.endedAt.map(String.init) ?? "-")", "crowd.peak": "\(change.event.peak)",
+                            ])
                         break
                     }
                     try? await Task.sleep(for: delay)
@@ -162,7 +190,6 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             }
             for c in subscribers.withLock({ Array($0.continuations.values) }) { c.yield(change) }
         }
-        changes.removeAll(keepingCapacity: true)
     }
 
     private func logChange(_ change: EventChange) {

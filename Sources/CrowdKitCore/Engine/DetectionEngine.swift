@@ -167,6 +167,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     }
 
     /// Processes any source message.
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
     public mutating func process(_ message: SourceMessage, emit: (EventChange) -> Void) -> MessageOutcome {
         switch message {
         case .raw(let raw): process(raw, emit: emit)
