@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CrowdNotifierTests",
-            dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitTesting", "CrowdKitTestServers"],
+            dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitTesting", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
     ]

@@ -252,3 +252,45 @@ struct DeliveryServiceTests {
         #expect(c.backoff(afterAttempts: 20) == .seconds(300))
     }
 }
+
+/// A store whose outbox reads are slow, so claims interleave with finished sends.
+actor SlowReadStore: EventStore {
+    let base = InMemoryEventStore()
+    func apply(_ change: EventChange) async throws { try await base.apply(change) }
+    func record(id: CrowdEventID) async throws -> EventRecord? { try await base.record(id: id) }
+    func events(_ query: EventQuery) async throws -> EventPage { try await base.events(query) }
+    func pendingDeliveries(limit: Int) async throws -> [Delivery] {
+        let snapshot = try await base.pendingDeliveries(limit: limit)
+        try await Task.sleep(for: .milliseconds(30))  // the rows are now stale
+        return snapshot
+    }
+    func updateDelivery(_ delivery: Delivery) async throws { try await base.updateDelivery(delivery) }
+    func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
+}
+
+@Suite("DeliveryService with stale outbox reads")
+struct DeliveryStaleReadTests {
+    @Test("a delivery finished while another outbox read was under way is not sent again")
+    func noDuplicateFromStaleRead() async throws {
+        let store = SlowReadStore()
+        for i in 0..<40 {
+            try await store.apply(change(makeEvent(zone: "\(i)"), notifiers: ["webex"]))
+        }
+        let notifier = ScriptedNotifier(name: "webex")
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: fast, logger: quietLogger())
+        // many wake-ups: claims overlap with sends that finish in the meantime
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self)
+        let task = Task { await service.run(wakingOn: wakes) }
+        for _ in 0..<50 {
+            wake.yield()
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(await eventually { (try? await store.pendingDeliveries(limit: 100).isEmpty) ?? false })
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        await task.value
+        let ids = notifier.received.map(\.deliveryID)
+        #expect(ids.count == 40, "each delivery sent exactly once, got \(ids.count) sends for \(Set(ids).count) deliveries")
+        #expect(Set(ids).count == 40)
+    }
+}

@@ -31,6 +31,10 @@ public actor DeliveryService {
     private var busyKeys: Set<String> = []
     private var perNotifier: [String: Int] = [:]
     private var notBefore: [String: ContinuousClock.Instant] = [:]
+    /// When deliveries last finished (sent, failed, interrupted): an outbox read that started
+    /// before may still list them as pending (claims interleave at the read's suspension point),
+    /// and must not send them again.
+    private var finishedAt: [String: ContinuousClock.Instant] = [:]
     private var timerDue: ContinuousClock.Instant?
     private var enrichments: [CrowdEventID: Enrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
@@ -122,6 +126,7 @@ public actor DeliveryService {
     private func claimDue() async -> [Delivery] {
         if inFlight.count >= configuration.maxConcurrent { return [] }
         let limit = min(configuration.batchSize + inFlight.count + notBefore.count, 10_000)
+        let readStart = ContinuousClock.now
         let pending: [Delivery]
         do {
             pending = try await store.pendingDeliveries(limit: limit)
@@ -136,10 +141,16 @@ public actor DeliveryService {
             let ids = Set(pending.map(\.id))
             notBefore = notBefore.filter { ids.contains($0.key) }
         }
+        finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
         var blocked = Set<String>()
         var claimed: [Delivery] = []
         for d in pending {
             let key = Self.key(d)
+            if let done = finishedAt[d.id], done >= readStart {
+                // finished while this read was under way: the row read is stale
+                blocked.insert(key)
+                continue
+            }
             if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
                 blocked.insert(key)
                 continue
@@ -179,6 +190,7 @@ public actor DeliveryService {
         busyKeys.remove(Self.key(d))
         perNotifier[d.notifier, default: 1] -= 1
         if let retryAt { notBefore[d.id] = retryAt } else { notBefore[d.id] = nil }
+        finishedAt[d.id] = ContinuousClock.now
     }
 
     // MARK: Sending (off the actor)
