@@ -108,7 +108,7 @@ public struct CrowdWeb: Sendable {
         headers[.cacheControl] = "no-store"
         headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'nonce-\(nonce)'; style-src 'nonce-\(nonce)'; img-src https: http: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: view.render())))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: view.render())))
     }
 
     // MARK: - JSON and CSV
