@@ -190,6 +190,9 @@ let status = LiveStatus(
 let web = CrowdWeb(store: store, logger: logger, liveStatus: { status })
 let router = Router()
 web.addRoutes(to: router)
+// A fixed 60 KB body: separates transport costs from rendering costs.
+let fixedBody = String(repeating: "x", count: 60_000)
+router.get("/bench/fixed") { _, _ in fixedBody }
 let app = Application(
     router: router, configuration: .init(address: .hostname("127.0.0.1", port: options.port)), logger: logger)
 let server = Task { try await app.runService(gracefulShutdownSignals: []) }

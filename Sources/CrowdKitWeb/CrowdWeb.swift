@@ -108,7 +108,7 @@ public struct CrowdWeb: Sendable {
         headers[.cacheControl] = "no-store"
         headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'nonce-\(nonce)'; style-src 'nonce-\(nonce)'; img-src https: http: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: view.render())))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: view.render())))
     }
 
     // MARK: - JSON and CSV
@@ -120,7 +120,7 @@ public struct CrowdWeb: Sendable {
             let next = page.nextCursor.map {
                 "/api/events?" + filter.queryString(cursor: $0, includeLimit: true, defaultLimit: configuration.pageSize)
             }
-            return Self.json(JSONView.page(page, next: next))
+            return Self.json(bytes: JSONView.page(page, next: next))
         } catch let e as CrowdWebError {
             return Self.json(JSONView.error(e.message), status: .badRequest)
         } catch {
@@ -168,7 +168,7 @@ public struct CrowdWeb: Sendable {
     }
 
     func zonesJSON() async -> Response {
-        Self.json(JSONView.zones(await liveStatus(), now: Date()))
+        Self.json(bytes: JSONView.zones(await liveStatus(), now: Date()))
     }
 
     // MARK: - Live updates
@@ -262,6 +262,13 @@ public struct CrowdWeb: Sendable {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8")

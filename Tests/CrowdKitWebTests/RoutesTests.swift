@@ -514,3 +514,40 @@ struct LivePanelTests {
         }
     }
 }
+
+@Suite("Byte writer")
+struct ByteWriterTests {
+    func json(_ s: String) -> String {
+        var w = ByteWriter()
+        w.json(s)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    @Test("JSON strings: escapes, line separators, other E2 sequences, controls, round trip")
+    func jsonStrings() throws {
+        #expect(json("plain") == "\"plain\"")
+        #expect(json("a\"b\\c\nd") == "\"a\\\"b\\\\c\\nd\"")
+        #expect(json("<script>&") == "\"\\u003cscript\\u003e\\u0026\"")
+        #expect(json("x\u{2028}y\u{2029}z") == "\"x\\u2028y\\u2029z\"")
+        #expect(json("€ ✓ \u{1}") == "\"€ ✓ \\u0001\"")
+        #expect(json("\u{E2}") == "\"\u{E2}\"")
+        for s in ["€€", "a\u{2028}€\u{2029}", "ü\t<&>\"", "\u{1F600}x", "\u{0}"] {
+            let decoded = try JSONSerialization.jsonObject(with: Data(json(s).utf8), options: .fragmentsAllowed) as? String
+            #expect(decoded == s, "\(s.unicodeScalars.map { $0.value })")
+        }
+    }
+
+    @Test("times and integers")
+    func timesAndIntegers() {
+        var w = ByteWriter()
+        w.iso(0)
+        w.raw(" ")
+        w.int(-42)
+        w.raw(" ")
+        w.int(Int64.min)
+        w.raw(" ")
+        w.readableUTC(1_714_632_600_123)
+        #expect(String(decoding: w.bytes, as: UTF8.self)
+            == "1970-01-01T00:00:00.000Z -42 -9223372036854775808 2024-05-02 06:50:00 UTC")
+    }
+}

@@ -5,6 +5,10 @@ import Foundation
 enum Format {
     /// Escapes text for HTML element content and double- or single-quoted attribute values.
     static func html(_ text: String) -> String {
+        // Fast path: most names and ids need no escaping.
+        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 || $0 == 0 }) {
+            return text
+        }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
@@ -24,6 +28,10 @@ enum Format {
     /// A JSON string literal, quotes included. Escapes `<`, `>`, `&` and the JavaScript line
     /// separators too, so the text stays inert wherever it ends up.
     static func json(_ text: String) -> String {
+        // Fast path: no quote, backslash, control character, <, >, & or U+2028/2029 (E2 80 A8/A9).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0xE2 }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
@@ -76,48 +84,20 @@ enum Format {
 
     /// `2024-05-02T07:10:00.123Z` for epoch milliseconds (UTC, proleptic Gregorian).
     static func iso(_ ms: Int64) -> String {
-        let (date, time) = civil(ms)
-        return date + "T" + time + "Z"
+        var w = ByteWriter(capacity: 24)
+        w.iso(ms)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// `2024-05-02 07:10:00 UTC`, the no-JavaScript text of a `<time>` element.
     static func readableUTC(_ ms: Int64) -> String {
-        let (date, time) = civil(ms)
-        return date + " " + time.prefix(8) + " UTC"
+        var w = ByteWriter(capacity: 24)
+        w.readableUTC(ms)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// `2024-05-02T07:10` (UTC) for a `datetime-local` input.
-    static func minuteUTC(_ ms: Int64) -> String {
-        let (date, time) = civil(ms)
-        return date + "T" + time.prefix(5)
-    }
-
-    private static func civil(_ ms: Int64) -> (String, String) {
-        var days = ms / 86_400_000
-        var rem = ms % 86_400_000
-        if rem < 0 {
-            rem += 86_400_000
-            days -= 1
-        }
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        let h = rem / 3_600_000
-        let mi = rem / 60_000 % 60
-        let s = rem / 1000 % 60
-        let frac = rem % 1000
-        return (
-            pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2),
-            pad(h, 2) + ":" + pad(mi, 2) + ":" + pad(s, 2) + "." + pad(frac, 3)
-        )
-    }
+    static func minuteUTC(_ ms: Int64) -> String { String(iso(ms).prefix(16)) }
 
     private static func pad(_ v: Int64, _ width: Int) -> String {
         let s = String(abs(v))

@@ -5,35 +5,83 @@ import Foundation
 /// field is present (`null` when unknown) and every string is escaped the same way.
 enum JSONView {
     static func event(_ e: CrowdEvent, deliveries: [Delivery]) -> String {
-        var o = "{"
-        o += "\"id\":" + Format.json(e.id.rawValue)
-        o += ",\"camera\":" + Format.json(e.camera)
-        o += ",\"cameraName\":" + Format.json(e.cameraName)
-        o += ",\"zone\":" + Format.json(e.zone)
-        o += ",\"zoneName\":" + Format.json(e.zoneName)
-        o += ",\"startedAt\":\(e.startedAt),\"startedAtISO\":" + Format.json(Format.iso(e.startedAt))
-        o += ",\"firedAt\":\(e.firedAt),\"firedAtISO\":" + Format.json(Format.iso(e.firedAt))
-        o += ",\"endedAt\":" + Format.json(e.endedAt) + ",\"endedAtISO\":" + Format.json(e.endedAt.map(Format.iso))
-        o += ",\"ongoing\":\(e.isOngoing),\"durationMs\":\(e.durationMilliseconds)"
-        o += ",\"peak\":\(e.peak),\"lastCount\":\(e.lastCount),\"reminders\":\(e.reminders)"
-        o += ",\"policy\":{\"name\":" + Format.json(e.policy.name) + ",\"parameters\":{"
-        o += e.policy.parameters.sorted { $0.key < $1.key }.map { Format.json($0.key) + ":" + Format.json($0.value) }
-            .joined(separator: ",")
-        o += "}}"
-        o += ",\"videoUrl\":" + Format.json(e.videoURL)
-        o += ",\"visionUrl\":" + Format.json(e.visionURL)
-        o += ",\"snapshotUrl\":" + Format.json(e.snapshotURL)
-        o += ",\"enrichmentNotes\":[" + e.enrichmentNotes.map { Format.json($0) }.joined(separator: ",") + "]"
-        o += ",\"deliveries\":[" + deliveries.map(delivery).joined(separator: ",") + "]"
-        return o + "}"
+        var w = ByteWriter(capacity: 1536)
+        event(e, deliveries: deliveries, into: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    static func delivery(_ d: Delivery) -> String {
-        var o = "{\"id\":" + Format.json(d.id)
-        o += ",\"notifier\":" + Format.json(d.notifier)
-        o += ",\"kind\":" + Format.json(d.kind.rawValue)
-        o += ",\"sequence\":\(d.sequence)"
-        o += ",\"status\":" + Format.json(d.status.name)
+    static func event(_ e: CrowdEvent, deliveries: [Delivery], into w: inout ByteWriter) {
+        w.raw("{\"id\":")
+        w.json(e.id.rawValue)
+        w.raw(",\"camera\":")
+        w.json(e.camera)
+        w.raw(",\"cameraName\":")
+        w.json(e.cameraName)
+        w.raw(",\"zone\":")
+        w.json(e.zone)
+        w.raw(",\"zoneName\":")
+        w.json(e.zoneName)
+        w.raw(",\"startedAt\":")
+        w.int(e.startedAt)
+        w.raw(",\"startedAtISO\":")
+        w.jsonISO(e.startedAt)
+        w.raw(",\"firedAt\":")
+        w.int(e.firedAt)
+        w.raw(",\"firedAtISO\":")
+        w.jsonISO(e.firedAt)
+        w.raw(",\"endedAt\":")
+        w.json(e.endedAt)
+        w.raw(",\"endedAtISO\":")
+        w.jsonISO(e.endedAt)
+        w.raw(e.isOngoing ? ",\"ongoing\":true" : ",\"ongoing\":false")
+        w.raw(",\"durationMs\":")
+        w.int(e.durationMilliseconds)
+        w.raw(",\"peak\":")
+        w.int(e.peak)
+        w.raw(",\"lastCount\":")
+        w.int(e.lastCount)
+        w.raw(",\"reminders\":")
+        w.int(e.reminders)
+        w.raw(",\"policy\":{\"name\":")
+        w.json(e.policy.name)
+        w.raw(",\"parameters\":{")
+        for (i, (key, value)) in e.policy.parameters.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { w.raw(",") }
+            w.json(key)
+            w.raw(":")
+            w.raw(Format.json(value))
+        }
+        w.raw("}}")
+        w.raw(",\"videoUrl\":")
+        w.json(e.videoURL)
+        w.raw(",\"visionUrl\":")
+        w.json(e.visionURL)
+        w.raw(",\"snapshotUrl\":")
+        w.json(e.snapshotURL)
+        w.raw(",\"enrichmentNotes\":[")
+        for (i, note) in e.enrichmentNotes.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.json(note)
+        }
+        w.raw("],\"deliveries\":[")
+        for (i, d) in deliveries.enumerated() {
+            if i > 0 { w.raw(",") }
+            delivery(d, into: &w)
+        }
+        w.raw("]}")
+    }
+
+    static func delivery(_ d: Delivery, into w: inout ByteWriter) {
+        w.raw("{\"id\":")
+        w.json(d.id)
+        w.raw(",\"notifier\":")
+        w.json(d.notifier)
+        w.raw(",\"kind\":")
+        w.json(d.kind.rawValue)
+        w.raw(",\"sequence\":")
+        w.int(d.sequence)
+        w.raw(",\"status\":")
+        w.json(d.status.name)
         var remote: String?
         var reason: String?
         switch d.status {
@@ -41,66 +89,120 @@ enum JSONView {
         case .failed(let r): reason = r
         case .pending: break
         }
-        o += ",\"remoteId\":" + Format.json(remote) + ",\"reason\":" + Format.json(reason)
-        o += ",\"attempts\":\(d.attempts)"
-        o += ",\"createdAt\":\(d.createdAt),\"createdAtISO\":" + Format.json(Format.iso(d.createdAt))
-        o += ",\"updatedAt\":\(d.updatedAt),\"updatedAtISO\":" + Format.json(Format.iso(d.updatedAt))
-        return o + "}"
+        w.raw(",\"remoteId\":")
+        w.json(remote)
+        w.raw(",\"reason\":")
+        w.json(reason)
+        w.raw(",\"attempts\":")
+        w.int(d.attempts)
+        w.raw(",\"createdAt\":")
+        w.int(d.createdAt)
+        w.raw(",\"createdAtISO\":")
+        w.jsonISO(d.createdAt)
+        w.raw(",\"updatedAt\":")
+        w.int(d.updatedAt)
+        w.raw(",\"updatedAtISO\":")
+        w.jsonISO(d.updatedAt)
+        w.raw("}")
     }
 
-    static func page(_ page: EventPage, next: String?) -> String {
-        var o = "{\"events\":["
-        o += page.records.map { event($0.event, deliveries: $0.deliveries) }.joined(separator: ",")
-        o += "],\"nextCursor\":" + Format.json(page.nextCursor?.token)
-        o += ",\"next\":" + Format.json(next)
-        return o + "}"
+    static func page(_ page: EventPage, next: String?) -> [UInt8] {
+        var w = ByteWriter(capacity: 1400 * page.records.count + 128)
+        w.raw("{\"events\":[")
+        for (i, r) in page.records.enumerated() {
+            if i > 0 { w.raw(",") }
+            event(r.event, deliveries: r.deliveries, into: &w)
+        }
+        w.raw("],\"nextCursor\":")
+        w.json(page.nextCursor?.token)
+        w.raw(",\"next\":")
+        w.json(next)
+        w.raw("}")
+        return w.bytes
     }
 
-    static func zones(_ status: LiveStatus, now: Date) -> String {
-        var o = "{\"zones\":["
-        o += status.zones.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) }
-            .map { z in
-                var s = "{\"camera\":" + Format.json(z.camera)
-                s += ",\"cameraName\":" + Format.json(status.cameraNames[z.camera])
-                s += ",\"zone\":" + Format.json(z.zone)
-                s += ",\"zoneName\":" + Format.json(status.zoneNames[ZoneKey(camera: z.camera, zone: z.zone)])
-                s += ",\"people\":\(z.people),\"vehicles\":\(z.vehicles)"
-                s += ",\"lastTs\":\(z.lastTs),\"lastTsISO\":" + Format.json(Format.iso(z.lastTs))
-                s += ",\"state\":" + Format.json(z.phase.name)
-                var since: Int64?
-                var firedAt: Int64?
-                var until: Int64?
-                switch z.phase {
-                case .idle: break
-                case .pending(let t): since = t
-                case .crowd(let t, let f):
-                    since = t
-                    firedAt = f
-                case .paused(let u): until = u
-                }
-                s += ",\"since\":" + Format.json(since) + ",\"sinceISO\":" + Format.json(since.map(Format.iso))
-                s += ",\"elapsedMs\":" + Format.json(since.map { max(0, z.lastTs - $0) })
-                s += ",\"firedAt\":" + Format.json(firedAt)
-                s += ",\"pausedUntil\":" + Format.json(until)
-                s += ",\"eventId\":" + Format.json(z.eventID?.rawValue)
-                return s + "}"
-            }.joined(separator: ",")
-        o += "],\"feed\":" + feed(status, now: now)
-        return o + "}"
+    static func zones(_ status: LiveStatus, now: Date) -> [UInt8] {
+        var w = ByteWriter(capacity: 400 * status.zones.count + 512)
+        w.raw("{\"zones\":[")
+        let zones = status.zones.sorted {
+            ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone)
+        }
+        for (i, z) in zones.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"camera\":")
+            w.json(z.camera)
+            w.raw(",\"cameraName\":")
+            w.json(status.cameraNames[z.camera])
+            w.raw(",\"zone\":")
+            w.json(z.zone)
+            w.raw(",\"zoneName\":")
+            w.json(status.zoneNames[ZoneKey(camera: z.camera, zone: z.zone)])
+            w.raw(",\"people\":")
+            w.int(z.people)
+            w.raw(",\"vehicles\":")
+            w.int(z.vehicles)
+            w.raw(",\"lastTs\":")
+            w.int(z.lastTs)
+            w.raw(",\"lastTsISO\":")
+            w.jsonISO(z.lastTs)
+            w.raw(",\"state\":")
+            w.json(z.phase.name)
+            var since: Int64?
+            var firedAt: Int64?
+            var until: Int64?
+            switch z.phase {
+            case .idle: break
+            case .pending(let t): since = t
+            case .crowd(let t, let f):
+                since = t
+                firedAt = f
+            case .paused(let u): until = u
+            }
+            w.raw(",\"since\":")
+            w.json(since)
+            w.raw(",\"sinceISO\":")
+            w.jsonISO(since)
+            w.raw(",\"elapsedMs\":")
+            w.json(since.map { max(0, z.lastTs - $0) })
+            w.raw(",\"firedAt\":")
+            w.json(firedAt)
+            w.raw(",\"pausedUntil\":")
+            w.json(until)
+            w.raw(",\"eventId\":")
+            w.json(z.eventID?.rawValue)
+            w.raw("}")
+        }
+        w.raw("],\"feed\":")
+        feed(status, now: now, into: &w)
+        w.raw("}")
+        return w.bytes
     }
 
-    static func feed(_ status: LiveStatus, now: Date) -> String {
+    static func feed(_ status: LiveStatus, now: Date, into w: inout ByteWriter) {
         let f = status.feed
-        var o = "{\"state\":" + Format.json(f.state.rawValue)
-        o += ",\"connected\":\(f.state == .connected)"
-        o += ",\"description\":" + Format.json(f.description)
+        w.raw("{\"state\":")
+        w.json(f.state.rawValue)
+        w.raw(f.state == .connected ? ",\"connected\":true" : ",\"connected\":false")
+        w.raw(",\"description\":")
+        w.json(f.description)
         let last = f.lastMessageAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
-        o += ",\"lastMessageAt\":" + Format.json(last) + ",\"lastMessageAtISO\":" + Format.json(last.map(Format.iso))
-        o += ",\"lastMessageAgeMs\":" + Format.json(f.lastMessageAt.map { Int64((now.timeIntervalSince($0) * 1000).rounded()) })
-        o += ",\"received\":\(f.received),\"dropped\":\(f.dropped),\"reconnects\":\(f.reconnects)"
-        o += ",\"lastError\":" + Format.json(f.lastError)
-        o += ",\"messagesPerSecond\":" + Format.json(status.messagesPerSecond)
-        return o + "}"
+        w.raw(",\"lastMessageAt\":")
+        w.json(last)
+        w.raw(",\"lastMessageAtISO\":")
+        w.jsonISO(last)
+        w.raw(",\"lastMessageAgeMs\":")
+        w.json(f.lastMessageAt.map { Int64((now.timeIntervalSince($0) * 1000).rounded()) })
+        w.raw(",\"received\":")
+        w.int(f.received)
+        w.raw(",\"dropped\":")
+        w.int(f.dropped)
+        w.raw(",\"reconnects\":")
+        w.int(f.reconnects)
+        w.raw(",\"lastError\":")
+        w.json(f.lastError)
+        w.raw(",\"messagesPerSecond\":")
+        w.raw(Format.json(status.messagesPerSecond))
+        w.raw("}")
     }
 
     static func error(_ message: String) -> String { "{\"error\":" + Format.json(message) + "}" }

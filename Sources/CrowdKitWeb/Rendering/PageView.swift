@@ -14,10 +14,10 @@ struct PageView {
     var now: Date
     var error: String?
 
-    func render() -> String {
+    func render() -> [UInt8] {
         var names = Names(live: live)
         for r in page?.records ?? [] { names.learn(r.event) }
-        var h = """
+        let h = """
             <!doctype html>
             <html lang="en">
             <head>
@@ -36,22 +36,25 @@ struct PageView {
             <main>
 
             """
-        h += liveSection(names: names)
-        h += eventsSection(names: names)
-        h += """
+        var w = ByteWriter(capacity: 96 * 1024)
+        w.raw(h)
+        liveSection(names: names, into: &w)
+        eventsSection(names: names, into: &w)
+        w.raw(
+            """
             </main>
             <footer><p>CrowdKit · <a href="/api/events">JSON</a> · <a href="/api/zones">zones</a></p></footer>
             <script nonce="\(nonce)">\(Self.script)</script>
             </body>
             </html>
 
-            """
-        return h
+            """)
+        return w.bytes
     }
 
     // MARK: - Live panel
 
-    func liveSection(names: Names) -> String {
+    func liveSection(names: Names, into w: inout ByteWriter) {
         let feed = live.feed
         let connected = feed.state == .connected
         var h = "<section class=\"card\" id=\"live\" aria-labelledby=\"live-h\">\n"
@@ -82,51 +85,70 @@ struct PageView {
         // Zones with something going on first; many idle zones fold away (works without JS).
         let active = zones.filter { $0.phase != .idle }
         let idle = zones.filter { $0.phase == .idle }
+        w.raw(h)
         if zones.isEmpty {
-            h += "<p class=\"muted\">No zone has reported yet.</p>\n"
+            w.raw("<p class=\"muted\">No zone has reported yet.</p>\n")
         } else if idle.count <= 8 {
-            h += zoneTable(active + idle, caption: "Every zone's current state", names: names)
+            zoneTable(active + idle, caption: "Every zone's current state", names: names, into: &w)
         } else {
             if active.isEmpty {
-                h += "<p class=\"muted\">No crowd is building up right now.</p>\n"
+                w.raw("<p class=\"muted\">No crowd is building up right now.</p>\n")
             } else {
-                h += zoneTable(active, caption: "Zones with a crowd or a possible crowd", names: names)
+                zoneTable(active, caption: "Zones with a crowd or a possible crowd", names: names, into: &w)
             }
-            h += "<details class=\"idle-zones\"><summary>\(idle.count) idle zones</summary>"
-            h += zoneTable(idle, caption: "Idle zones", names: names) + "</details>\n"
+            w.raw("<details class=\"idle-zones\"><summary>")
+            w.int(idle.count)
+            w.raw(" idle zones</summary>")
+            zoneTable(idle, caption: "Idle zones", names: names, into: &w)
+            w.raw("</details>\n")
         }
-        return h + "</section>\n"
+        w.raw("</section>\n")
     }
 
-    func zoneTable(_ zones: [ZoneSnapshot], caption: String, names: Names) -> String {
-        var h = "<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">" + caption + "</caption>"
-        h += "<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>"
-        h += "<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>"
+    func zoneTable(_ zones: [ZoneSnapshot], caption: String, names: Names, into w: inout ByteWriter) {
+        w.raw("<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">")
+        w.html(caption)
+        w.raw("</caption>")
+        w.raw("<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>")
+        w.raw("<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>")
         for z in zones {
-            h += "<tr data-zone=\"" + Format.html(z.camera + "/" + z.zone) + "\">"
-            h += "<td>" + cameraCell(z.camera, names.camera(z.camera)) + "</td>"
-            h += "<td>" + zoneCell(z.zone, names.zone(z.camera, z.zone)) + "</td>"
-            h += "<td class=\"num\">\(z.people)</td><td>"
+            w.raw("<tr data-zone=\"")
+            w.html(z.camera)
+            w.raw("/")
+            w.html(z.zone)
+            w.raw("\"><td>")
+            cameraCell(z.camera, names.camera(z.camera), into: &w)
+            w.raw("</td><td>")
+            zoneCell(z.zone, names.zone(z.camera, z.zone), into: &w)
+            w.raw("</td><td class=\"num\">")
+            w.int(z.people)
+            w.raw("</td><td>")
             switch z.phase {
             case .idle:
-                h += "<span class=\"badge idle\">idle</span>"
+                w.raw("<span class=\"badge idle\">idle</span>")
             case .pending(let since):
-                h += "<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell "
-                h += Format.duration(z.lastTs - since) + "</span>"
+                w.raw("<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell ")
+                w.raw(Format.duration(z.lastTs - since))
+                w.raw("</span>")
             case .crowd(let since, _):
-                h += "<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for "
-                h += Format.duration(z.lastTs - since) + "</span>"
+                w.raw("<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for ")
+                w.raw(Format.duration(z.lastTs - since))
+                w.raw("</span>")
             case .paused(let until):
-                h += "<span class=\"badge idle\">paused</span> <span class=\"muted\">until " + time(until) + "</span>"
+                w.raw("<span class=\"badge idle\">paused</span> <span class=\"muted\">until ")
+                time(until, into: &w)
+                w.raw("</span>")
             }
-            h += "</td><td>" + time(z.lastTs) + "</td></tr>"
+            w.raw("</td><td>")
+            time(z.lastTs, into: &w)
+            w.raw("</td></tr>")
         }
-        return h + "</tbody></table></div>\n"
+        w.raw("</tbody></table></div>\n")
     }
 
     // MARK: - Events
 
-    func eventsSection(names: Names) -> String {
+    func eventsSection(names: Names, into w: inout ByteWriter) {
         var h = "<section class=\"card\" aria-labelledby=\"events-h\">\n"
         h += "<div class=\"head\"><h2 id=\"events-h\">Events</h2>"
         h += "<p class=\"muted\" id=\"live-note\" aria-live=\"polite\"></p></div>\n"
@@ -145,8 +167,9 @@ struct PageView {
             h += filter.isFiltered || filter.cursor != nil ? "No events match." : "No crowd events yet."
             h += "</td></tr>"
         }
-        for r in records { h += row(r, names: names) }
-        h += "</tbody></table></div>\n"
+        w.raw(h)
+        for r in records { row(r, names: names, into: &w) }
+        h = "</tbody></table></div>\n"
         h += "<nav class=\"pager\" aria-label=\"Pages\">"
         if filter.cursor != nil {
             let q = filter.queryString(includeLimit: true, defaultLimit: defaultLimit)
@@ -157,7 +180,8 @@ struct PageView {
             h += "<a rel=\"next\" href=\"/?" + Format.html(q) + "\">Older events →</a>"
         }
         h += "</nav>\n"
-        return h + "</section>\n"
+        w.raw(h)
+        w.raw("</section>\n")
     }
 
     func filterForm(names: Names) -> String {
@@ -195,38 +219,57 @@ struct PageView {
         return h
     }
 
-    func row(_ record: EventRecord, names: Names) -> String {
+    func row(_ record: EventRecord, names: Names, into w: inout ByteWriter) {
         let e = record.event
-        var h = "<tr data-event-id=\"" + Format.html(e.id.rawValue) + "\"" + (e.isOngoing ? " class=\"ongoing\"" : "") + ">"
-        h += "<td>" + cameraCell(e.camera, e.cameraName ?? names.camera(e.camera)) + "</td>"
-        h += "<td>" + zoneCell(e.zone, e.zoneName ?? names.zone(e.camera, e.zone)) + "</td>"
-        h += "<td>" + time(e.startedAt) + "</td>"
-        h += "<td>" + (e.endedAt.map(time) ?? "<span class=\"badge crowd\">ongoing</span>") + "</td>"
-        h += "<td>" + Format.duration(e.durationMilliseconds) + "</td>"
-        h += "<td class=\"num\">\(e.peak)</td>"
-        let where_ = Format.html(cameraName(e.camera, e.cameraName ?? names.camera(e.camera)))
+        w.raw("<tr data-event-id=\"")
+        w.html(e.id.rawValue)
+        w.raw(e.isOngoing ? "\" class=\"ongoing\"><td>" : "\"><td>")
+        cameraCell(e.camera, e.cameraName ?? names.camera(e.camera), into: &w)
+        w.raw("</td><td>")
+        zoneCell(e.zone, e.zoneName ?? names.zone(e.camera, e.zone), into: &w)
+        w.raw("</td><td>")
+        time(e.startedAt, into: &w)
+        w.raw("</td><td>")
+        if let ended = e.endedAt { time(ended, into: &w) } else { w.raw("<span class=\"badge crowd\">ongoing</span>") }
+        w.raw("</td><td>")
+        w.raw(Format.duration(e.durationMilliseconds))
+        w.raw("</td><td class=\"num\">")
+        w.int(e.peak)
+        w.raw("</td>")
+        let where_ = cameraName(e.camera, e.cameraName ?? names.camera(e.camera))
         if let video = Format.safeLink(e.videoURL) {
-            h += "<td><a class=\"video\" href=\"" + Format.html(video) + "\" target=\"_blank\" rel=\"noopener noreferrer\">"
-            h += "Video<span class=\"vh\"> of " + where_ + " at the start</span></a></td>"
+            w.raw("<td><a class=\"video\" href=\"")
+            w.html(video)
+            w.raw("\" target=\"_blank\" rel=\"noopener noreferrer\">Video<span class=\"vh\"> of ")
+            w.html(where_)
+            w.raw(" at the start</span></a></td>")
         } else {
-            h += "<td><span class=\"muted\" title=\"No video link yet\">–</span></td>"
+            w.raw("<td><span class=\"muted\" title=\"No video link yet\">–</span></td>")
         }
         if let snap = Format.safeLink(e.snapshotURL) {
-            let alt = "Snapshot of " + where_ + " at the start"
-            h += "<td><a href=\"" + Format.html(snap) + "\" target=\"_blank\" rel=\"noopener noreferrer\">"
-            h += "<img class=\"snap\" src=\"" + Format.html(snap) + "\" alt=\"" + alt + "\" loading=\"lazy\" width=\"96\" height=\"54\"></a></td>"
+            w.raw("<td><a href=\"")
+            w.html(snap)
+            w.raw("\" target=\"_blank\" rel=\"noopener noreferrer\"><img class=\"snap\" src=\"")
+            w.html(snap)
+            w.raw("\" alt=\"Snapshot of ")
+            w.html(where_)
+            w.raw(" at the start\" loading=\"lazy\" width=\"96\" height=\"54\"></a></td>")
         } else {
-            h += "<td><span class=\"muted\">–</span></td>"
+            w.raw("<td><span class=\"muted\">–</span></td>")
         }
-        h += "<td>" + deliveries(record.deliveries) + "</td>"
-        return h + "</tr>\n"
+        w.raw("<td>")
+        deliveries(record.deliveries, into: &w)
+        w.raw("</td></tr>\n")
     }
 
-    func deliveries(_ list: [Delivery]) -> String {
-        guard !list.isEmpty else { return "<span class=\"muted\">none</span>" }
-        var h = "<ul class=\"deliveries\">"
+    func deliveries(_ list: [Delivery], into w: inout ByteWriter) {
+        guard !list.isEmpty else {
+            w.raw("<span class=\"muted\">none</span>")
+            return
+        }
+        w.raw("<ul class=\"deliveries\">")
         for d in list.sorted(by: { ($0.notifier, $0.createdAt, $0.id) < ($1.notifier, $1.createdAt, $1.id) }) {
-            let cls: String
+            let cls: StaticString
             var detail = ""
             switch d.status {
             case .pending:
@@ -237,18 +280,41 @@ struct PageView {
                 cls = "bad"
                 detail = reason
             }
-            var label = d.notifier + " · " + d.kind.rawValue
-            if d.kind == .reminder { label += " \(d.sequence)" }
-            h += "<li><span class=\"badge " + cls + "\"" + (detail.isEmpty ? "" : " title=\"" + Format.html(detail) + "\"") + ">"
-            h += Format.html(label) + ": " + d.status.name + "</span>"
-            if !detail.isEmpty, cls == "bad" { h += " <span class=\"muted reason\">" + Format.html(detail) + "</span>" }
-            h += "</li>"
+            w.raw("<li><span class=\"badge ")
+            w.raw(cls)
+            w.raw("\"")
+            if !detail.isEmpty {
+                w.raw(" title=\"")
+                w.html(detail)
+                w.raw("\"")
+            }
+            w.raw(">")
+            w.html(d.notifier)
+            w.raw(" · ")
+            w.html(d.kind.rawValue)
+            if d.kind == .reminder {
+                w.raw(" ")
+                w.int(d.sequence)
+            }
+            w.raw(": ")
+            w.raw(d.status.name)
+            w.raw("</span>")
+            if !detail.isEmpty, case .failed = d.status {
+                w.raw(" <span class=\"muted reason\">")
+                w.html(detail)
+                w.raw("</span>")
+            }
+            w.raw("</li>")
         }
-        return h + "</ul>"
+        w.raw("</ul>")
     }
 
-    func time(_ ms: Int64) -> String {
-        "<time datetime=\"" + Format.iso(ms) + "\">" + Format.readableUTC(ms) + "</time>"
+    func time(_ ms: Int64, into w: inout ByteWriter) {
+        w.raw("<time datetime=\"")
+        w.iso(ms)
+        w.raw("\">")
+        w.readableUTC(ms)
+        w.raw("</time>")
     }
 
     func cameraName(_ serial: String, _ name: String?) -> String {
@@ -256,18 +322,25 @@ struct PageView {
         return serial
     }
 
-    func cameraCell(_ serial: String, _ name: String?) -> String {
+    func cameraCell(_ serial: String, _ name: String?, into w: inout ByteWriter) {
+        w.raw("<span class=\"name\">")
         if let name, !name.isEmpty, name != serial {
-            return "<span class=\"name\">" + Format.html(name) + "</span><span class=\"id\">" + Format.html(serial) + "</span>"
+            w.html(name)
+            w.raw("</span><span class=\"id\">")
         }
-        return "<span class=\"name\">" + Format.html(serial) + "</span>"
+        w.html(serial)
+        w.raw("</span>")
     }
 
-    func zoneCell(_ zone: String, _ name: String?) -> String {
-        let label = Format.zoneLabel(zone: zone, name: name)
-        var h = "<span class=\"name\">" + Format.html(label) + "</span>"
-        if zone != "0" || name != nil { h += "<span class=\"id\">" + Format.html(zone) + "</span>" }
-        return h
+    func zoneCell(_ zone: String, _ name: String?, into w: inout ByteWriter) {
+        w.raw("<span class=\"name\">")
+        w.html(Format.zoneLabel(zone: zone, name: name))
+        w.raw("</span>")
+        if zone != "0" || name != nil {
+            w.raw("<span class=\"id\">")
+            w.html(zone)
+            w.raw("</span>")
+        }
     }
 
     /// Camera and zone names known from the live status and the listed events.
