@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(libmosquitto-dev libcurl4-openssl-dev libsqlite3-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(mosquitto mosquitto-clients openssl chromium)
+  packages+=(mosquitto mosquitto-clients openssl chromium curl)
 fi
 missing=()
 for p in "${packages[@]}"; do

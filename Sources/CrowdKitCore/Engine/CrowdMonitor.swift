@@ -108,9 +108,20 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         // handed over in order, written (retrying a failing store), then broadcast. The writer is
         // an unstructured task so that cancelling the monitor does not cancel pending writes; run()
         // returns only after every change is stored.
-        let (queue, queued) = AsyncStream<[EventChange]>.makeStream(bufferingPolicy: .unbounded)
+        // Bursts (many zones firing at once) are written as one batch: the writer takes whatever
+        // has queued up since its last write.
+        let backlog = LockedBox<[EventChange]>([])
+        let (wakeUps, queued) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let writer = Task { [self] in
-            for await batch in queue { await write(batch) }
+            for await _ in wakeUps {
+                let batch = backlog.withLock { b in
+                    defer { b.removeAll(keepingCapacity: true) }
+                    return b
+                }
+                if !batch.isEmpty { await write(batch) }
+            }
+            let rest = backlog.withLock { $0 }
+            if !rest.isEmpty { await write(rest) }
         }
         defer {
             // finish outside the lock: finishing calls onTermination, which takes the lock
@@ -133,7 +144,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                         pending[i].deliveries = plan.deliveries(for: pending[i], now: now)
                         logChange(pending[i])
                     }
-                    queued.yield(pending)
+                    let changes = pending
+                    backlog.withLock { $0.append(contentsOf: changes) }
+                    queued.yield()
                     pending.removeAll(keepingCapacity: true)
                 }
                 if ContinuousClock.now - lastPublish >= .milliseconds(100) {
@@ -161,6 +174,17 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     /// Writes changes to the store (retrying a failing store with back-off, never dropping a
     /// change) and broadcasts them.
     private func write(_ changes: [EventChange]) async {
+        if changes.count > 1 {
+            do {
+                try await store.apply(contentsOf: changes)
+                for c in subscribers.withLock({ Array($0.continuations.values) }) {
+                    for change in changes { c.yield(change) }
+                }
+                return
+            } catch {
+                // one by one below, each retried on its own
+            }
+        }
         for change in changes {
             var delay = Duration.milliseconds(50)
             var attempts = 0

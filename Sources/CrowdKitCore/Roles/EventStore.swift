@@ -24,6 +24,10 @@ public protocol EventStore: Sendable {
     /// Records one change to the event log and its new deliveries, atomically.
     func apply(_ change: EventChange) async throws
 
+    /// Records several changes in order, all or nothing (one transaction where the store has
+    /// them). The default applies them one by one; stores override it to write a burst at once.
+    func apply(contentsOf changes: [EventChange]) async throws
+
     /// The event with `id` and its deliveries, if stored.
     func record(id: CrowdEventID) async throws -> EventRecord?
 
@@ -39,6 +43,12 @@ public protocol EventStore: Sendable {
     /// Deletes events (and their deliveries) that started before `cameraTime` (epoch ms).
     /// Returns how many events were deleted.
     func prune(startedBefore cameraTime: Int64) async throws -> Int
+}
+
+extension EventStore {
+    public func apply(contentsOf changes: [EventChange]) async throws {
+        for change in changes { try await apply(change) }
+    }
 }
 
 /// The error an ``EventStore`` throws for a request it cannot satisfy.

@@ -167,8 +167,10 @@ public struct FeedGenerator: Sendable {
         rng = SplitMix64(seed: configuration.seed)
         for c in configuration.cameras {
             for z in c.zones {
-                // stagger: each zone starts quiet for a random part of a quiet period
-                let quiet = rng.duration(in: configuration.quietLength)
+                // stagger: each zone starts quiet for a short random while, so the first crowds
+                // come within seconds (the demo shows events within a minute)
+                let first = configuration.quietLength.lowerBound
+                let quiet = rng.duration(in: min(.seconds(2), first)...first)
                 zones.append(ZoneSim(topic: "/merakimv/\(c.serial)/\(z.id)", inCrowd: false, until: startTime + quiet, size: 0))
             }
         }
