@@ -35,6 +35,7 @@ public actor DeliveryService {
     /// before may still list them as pending (claims interleave at the read's suspension point),
     /// and must not send them again.
     private var finishedAt: [String: ContinuousClock.Instant] = [:]
+    private var finishedPrunedAt = ContinuousClock.now
     private var timerDue: ContinuousClock.Instant?
     private var enrichments: [CrowdEventID: Enrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
@@ -141,7 +142,11 @@ public actor DeliveryService {
             let ids = Set(pending.map(\.id))
             notBefore = notBefore.filter { ids.contains($0.key) }
         }
-        finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
+        if instant - finishedPrunedAt >= .seconds(10) {
+            // entries older than any read still under way are of no use (reads take milliseconds)
+            finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
+            finishedPrunedAt = instant
+        }
         var blocked = Set<String>()
         var claimed: [Delivery] = []
         for d in pending {
