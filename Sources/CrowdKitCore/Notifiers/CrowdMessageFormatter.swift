@@ -55,29 +55,12 @@ public enum CrowdMessageFormatter {
     /// ISO 8601 with milliseconds, UTC, for camera epoch ms (`2024-11-28T08:00:12.600Z`), computed
     /// in integers so a millisecond is never rounded away.
     public static func iso8601(_ ms: Int64) -> String {
-        let (secsRaw, milliRaw) = ms.quotientAndRemainder(dividingBy: 1000)
-        let secs = milliRaw < 0 ? secsRaw - 1 : secsRaw
-        let milli = milliRaw < 0 ? milliRaw + 1000 : milliRaw
-        var days = secs / 86400
-        var sod = secs % 86400
-        if sod < 0 {
-            sod += 86400
-            days -= 1
-        }
-        // civil_from_days (H. Hinnant)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let t = CivilTime(epochMilliseconds: ms)
         func pad(_ v: Int64, _ n: Int) -> String {
             let s = String(v)
             return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod % 3600 / 60, 2)):\(pad(sod % 60, 2)).\(pad(milli, 3))Z"
+        let date = "\(t.year < 0 ? "-" : "")\(pad(abs(t.year), 4))-\(pad(t.month, 2))-\(pad(t.day, 2))"
+        return "\(date)T\(pad(t.hour, 2)):\(pad(t.minute, 2)):\(pad(t.second, 2)).\(pad(t.millisecond, 3))Z"
     }
 }

@@ -135,37 +135,23 @@ struct ByteWriter {
     mutating func readableUTC(_ ms: Int64) { civil(ms, separator: 0x20, fraction: false, suffix: " UTC") }
 
     mutating func civil(_ ms: Int64, separator: UInt8, fraction: Bool, suffix: StaticString) {
-        var days = ms / 86_400_000
-        var rem = ms % 86_400_000
-        if rem < 0 {
-            rem += 86_400_000
-            days -= 1
-        }
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let t = CivilTime(epochMilliseconds: ms)
+        let y = t.year
         if y < 0 { bytes.append(0x2D) }
         digits(abs(y), width: 4)
         bytes.append(0x2D)
-        digits(m, width: 2)
+        digits(t.month, width: 2)
         bytes.append(0x2D)
-        digits(d, width: 2)
+        digits(t.day, width: 2)
         bytes.append(separator)
-        digits(rem / 3_600_000, width: 2)
+        digits(t.hour, width: 2)
         bytes.append(0x3A)
-        digits(rem / 60_000 % 60, width: 2)
+        digits(t.minute, width: 2)
         bytes.append(0x3A)
-        digits(rem / 1000 % 60, width: 2)
+        digits(t.second, width: 2)
         if fraction {
             bytes.append(0x2E)
-            digits(rem % 1000, width: 3)
+            digits(t.millisecond, width: 3)
         }
         raw(suffix)
     }
