@@ -20,27 +20,6 @@ struct MonitorService<Policy: DetectionPolicy, Source: MessageSource>: Service {
     }
 }
 
-/// Sends each event change of a monitor to a notifier. Drains the change stream until the monitor
-/// stops (so the changes it made last are still sent), then returns once the group shuts down.
-struct NotifierService: Service {
-    let changes: AsyncStream<EventChange>
-    let notifier: any Notifier
-    let kinds: Set<NotificationKind>
-    let logger: Logger
-
-    func run() async throws {
-        for await change in changes where kinds.contains(change.kind) {
-            do {
-                _ = try await notifier.send(CrowdNotification(kind: change.kind, event: change.event))
-            } catch {
-                logger.error("notification failed", metadata: ["crowd.event": "\(change.event.id)", "error": "\(error)"])
-            }
-        }
-        // Returning before the group asks would count as an unexpected end.
-        try? await gracefulShutdown()
-    }
-}
-
 /// Prints a status line every `interval` until graceful shutdown: processed messages, source
 /// counters and state. `crowd-notifier run --stats-interval` (used by the benchmark scripts).
 struct StatusLineService: Service {

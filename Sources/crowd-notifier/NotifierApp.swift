@@ -23,8 +23,10 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
     var names: (cameras: [String: String], zones: [ZoneKey: String]) = ([:], [:])
     /// Extra routes (the demo's stand-in video page).
     var extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)?
-    /// More services, started before the monitor.
-    var extraServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    /// Print a status line (processed messages, events, source counters) this often (`--stats-interval`).
+    var statusInterval: Duration?
+    /// Messages processed so far, for the status line (default: the monitor's count).
+    var processed: (@Sendable () -> Int)?
 
     /// Runs until the source ends or a signal arrives. Returns the monitor's counters.
     func run() async throws -> EngineCounters {
@@ -64,7 +66,13 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                 serviceName: "delivery"),
         ]
         if let web { services.append(.init(service: web, serviceName: "web")) }
-        services += extraServices
+        if let statusInterval {
+            let processed = self.processed ?? { monitor.statistics.messages }
+            let status = StatusLineService(
+                interval: statusInterval, processed: processed, events: { monitor.statistics.fired },
+                status: { monitor.sourceStatus })
+            services.append(.init(service: status, serviceName: "stats"))
+        }
         // Last: shut down first, so detection stops before delivery and the store.
         services.append(
             .init(service: MonitorService(monitor: monitor, close: close), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "monitor"))

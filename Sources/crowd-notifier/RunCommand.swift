@@ -79,18 +79,13 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(78)
         }
-        var extra: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if statsInterval > 0 {
-            let status = StatusLineService(
-                interval: .milliseconds(Int64(statsInterval * 1000)), processed: { source.consumed },
-                events: { 0 }, status: { source.status })
-            extra.append(.init(service: status, serviceName: "stats"))
-        }
         logger.notice(
             "watching \(source.status.description) topics \(topics.joined(separator: " ")) with policy \(policy.name)")
         let app = NotifierApp(
             policy: policy, source: source, settings: settings, setup: setup, logger: logger,
-            close: { await source.shutdown() }, extraServices: extra)
+            close: { await source.shutdown() },
+            statusInterval: statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil,
+            processed: { source.consumed })
         let stats = try await app.run()
         if printEvents == .jsonl {
             let store = try WebWiring.openStore(settings, logger: logger)
