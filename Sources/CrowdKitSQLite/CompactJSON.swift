@@ -1,3 +1,4 @@
+import CrowdKitCore
 import Foundation
 
 /// The two small JSON shapes the store keeps in text columns (policy parameters, enrichment
@@ -43,24 +44,7 @@ enum CompactJSON {
     }
 
     private static func appendString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        out += JSONText.string(s)
     }
 
     /// A strict reader for `{"k":number,...}` and `["s",...]`; returns `nil` on anything else.

@@ -37,9 +37,9 @@ public final class CaptureWriter {
         buffer.append(contentsOf: #"{"receivedAt":"#.utf8)
         buffer.append(contentsOf: String(message.receivedAt ?? 0).utf8)
         buffer.append(contentsOf: #","topic":"#.utf8)
-        Self.appendJSONString(message.topic.utf8, to: &buffer)
+        JSONText.appendString(message.topic.utf8, to: &buffer)
         buffer.append(contentsOf: #","payload":"#.utf8)
-        Self.appendJSONString(String(decoding: message.payload, as: UTF8.self).utf8, to: &buffer)
+        JSONText.appendString(String(decoding: message.payload, as: UTF8.self).utf8, to: &buffer)
         buffer.append(contentsOf: "}\n".utf8)
         count += 1
         if buffer.count >= 1 << 16 { try flush() }
@@ -70,24 +70,6 @@ public final class CaptureWriter {
         try flush()
     }
 
-    /// Appends `s` as a JSON string literal (quotes included).
-    static func appendJSONString<S: Sequence>(_ s: S, to out: inout [UInt8]) where S.Element == UInt8 {
-        out.append(0x22)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for b in s {
-            switch b {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-            case 0x09: out.append(contentsOf: [0x5C, 0x74])
-            case 0..<0x20, 0x7F:
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: out.append(b)
-            }
-        }
-        out.append(0x22)
-    }
 }
 
 private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {

@@ -100,9 +100,9 @@ public enum ReplayFormat {
         var out: [UInt8] = []
         out.reserveCapacity(160)
         out.append(contentsOf: #"{"camera":"#.utf8)
-        CaptureWriter.appendJSONString(e.camera.utf8, to: &out)
+        JSONText.appendString(e.camera.utf8, to: &out)
         out.append(contentsOf: #","zone":"#.utf8)
-        CaptureWriter.appendJSONString(e.zone.utf8, to: &out)
+        JSONText.appendString(e.zone.utf8, to: &out)
         out.append(contentsOf: #","startedAt":\#(e.startedAt),"firedAt":\#(e.firedAt),"endedAt":"#.utf8)
         out.append(contentsOf: (e.endedAt.map { String($0) } ?? "null").utf8)
         out.append(contentsOf: #","peak":\#(e.peak)}"#.utf8)
