@@ -148,9 +148,4 @@ struct DetectionOptions: ParsableArguments {
             throw ExitCode(78)
         }
     }
-
-    /// The camera and zone filter.
-    var filter: ZoneFilter {
-        ZoneFilter(cameras: .init(parsing: cameras ?? "*"), zones: .init(parsing: zones ?? "*"))
-    }
 }
