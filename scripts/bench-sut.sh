@@ -27,4 +27,8 @@ if [ "${BENCH_MERAKI:-1}" = 1 ] && [ -n "${MERAKI_API_BASE:-}" ]; then
   export MERAKI_API_KEY="${MERAKI_API_KEY:-bench-key}"
   args+=(--meraki-base-url "$MERAKI_API_BASE" --meraki-rate 100000 --meraki-snapshot off)
 fi
+# BENCH_PERF=FILE records a CPU profile of the app with perf (call graphs from DWARF).
+if [ -n "${BENCH_PERF:-}" ]; then
+  exec perf record -q --call-graph dwarf,16384 -F 997 -o "$BENCH_PERF" -- "$BIN" "${args[@]}" "$@"
+fi
 exec "$BIN" "${args[@]}" "$@"

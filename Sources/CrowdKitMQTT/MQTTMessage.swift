@@ -1,3 +1,5 @@
+import CrowdKitCore
+
 /// One message received from the broker, copied out of libmosquitto.
 public struct MQTTMessage: Sendable, Hashable {
     /// The topic the message was published on.
@@ -17,6 +19,21 @@ public struct MQTTMessage: Sendable, Hashable {
         self.qos = qos
         self.retain = retain
         self.receivedAt = receivedAt
+    }
+}
+
+extension MQTTMessage {
+    /// Flag bits of a message in a ``RawMessageBatch``: QoS in bits 0 and 1, retain in bit 2.
+    static func flags(qos: Int32, retain: Bool) -> UInt8 {
+        UInt8(truncatingIfNeeded: qos & 3) | (retain ? 4 : 0)
+    }
+
+    init(_ batch: RawMessageBatch, at index: Int) {
+        let raw = batch.message(at: index)
+        let flags = batch.entries[index].flags
+        self.init(
+            topic: raw.topic, payload: raw.payload, qos: MQTTClient.QoS(rawValue: Int32(flags & 3)) ?? .atMostOnce,
+            retain: flags & 4 != 0, receivedAt: raw.receivedAt ?? 0)
     }
 }
 
@@ -42,33 +59,23 @@ public struct MQTTMessages: AsyncSequence, Sendable {
         public typealias Failure = Never
 
         let buffer: MessageBuffer
-        var batch: ContiguousArray<MQTTMessage> = []
+        var batch = RawMessageBatch()
         var index = 0
 
         init(buffer: MessageBuffer) { self.buffer = buffer }
 
         public mutating func next() async -> MQTTMessage? {
-            if index < batch.count {
-                defer { index += 1 }
-                return batch[index]
-            }
-            batch.removeAll(keepingCapacity: true)
-            index = 0
-            guard await buffer.drain(into: &batch) else { return nil }
-            index = 1
-            return batch[0]
+            await next(isolation: nil)
         }
 
         public mutating func next(isolation actor: isolated (any Actor)?) async -> MQTTMessage? {
-            if index < batch.count {
-                defer { index += 1 }
-                return batch[index]
+            if index >= batch.count {
+                batch.removeAll(keepingCapacity: true)
+                index = 0
+                guard await buffer.drain(into: &batch, isolation: actor) else { return nil }
             }
-            batch.removeAll(keepingCapacity: true)
-            index = 0
-            guard await buffer.drain(into: &batch, isolation: actor) else { return nil }
-            index = 1
-            return batch[0]
+            defer { index += 1 }
+            return MQTTMessage(batch, at: index)
         }
     }
 }

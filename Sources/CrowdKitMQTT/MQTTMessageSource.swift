@@ -12,7 +12,7 @@ import Synchronization
 /// ``messages()`` makes the first connection and throws an ``MQTTError`` if it fails; afterwards
 /// outages are retried forever. The feed has one consumer; it ends when that task is cancelled or
 /// at ``shutdown()``.
-public final class MQTTMessageSource: MessageSource {
+public final class MQTTMessageSource: BatchMessageSource {
     public struct Configuration: Sendable {
         /// The broker connection.
         public var mqtt: MQTTClient.Configuration
@@ -66,8 +66,31 @@ public final class MQTTMessageSource: MessageSource {
 
     public var status: SourceStatus { client.status }
 
-    /// Messages the consumer has taken from ``messages()`` so far. A monitor processes each one
-    /// before it takes the next, so this is its processed count (give or take one).
+    /// The feed a batch at a time, straight from the client's buffer (what ``CrowdMonitor``
+    /// uses): connects like ``messages()``, and like it may be taken once.
+    public func batchReader() async throws -> BatchReader {
+        guard consuming.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            throw MQTTError(.alreadyConsuming, broker: configuration.mqtt.broker, reason: "")
+        }
+        try await connect()
+        return BatchReader(buffer: client.messages.buffer, taken: taken)
+    }
+
+    /// Reads the feed a ``RawMessageBatch`` at a time.
+    public struct BatchReader: RawBatchReader {
+        let buffer: MessageBuffer
+        let taken: Counter
+
+        public mutating func next(into batch: inout RawMessageBatch) async throws -> Bool {
+            batch.removeAll(keepingCapacity: true)
+            guard await buffer.drain(into: &batch) else { return false }
+            taken.value.wrappingAdd(batch.count, ordering: .relaxed)
+            return true
+        }
+    }
+
+    /// Messages the consumer has taken from ``messages()`` or ``batchReader()`` so far (a batch
+    /// counts when it is taken; ``CrowdMonitor/processedMessages`` counts what was processed).
     public var consumed: Int { taken.value.load(ordering: .relaxed) }
 
     /// Disconnects and ends the feed.

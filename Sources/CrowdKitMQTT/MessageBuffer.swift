@@ -1,15 +1,16 @@
+import CrowdKitCore
 import Synchronization
 
 /// A bounded buffer between one producer thread (libmosquitto's) and one consuming task.
 ///
-/// The producer appends under a lock and never waits; past `capacity` it drops and counts. The
-/// consumer swaps the whole buffer out in one step (its emptied array goes back, so steady state
-/// allocates nothing) and suspends only when nothing is buffered.
+/// The producer copies each message's bytes into one ``RawMessageBatch`` under a lock and never
+/// waits; past `capacity` messages it drops and counts. The consumer swaps the whole batch out in
+/// one step (its emptied batch goes back, so steady state allocates nothing) and suspends only
+/// when nothing is buffered.
 ///
 /// Not generic on purpose: a generic class makes every access look up its metadata at run time,
 /// on libmosquitto's thread, once per message.
 final class MessageBuffer: Sendable {
-    typealias Element = MQTTMessage
 
     struct Counters: Sendable {
         var received = 0
@@ -19,7 +20,7 @@ final class MessageBuffer: Sendable {
     }
 
     private struct State {
-        var items: ContiguousArray<Element> = []
+        var items = RawMessageBatch()
         var waiter: UnsafeContinuation<Void, Never>?
         var finished = false
         var cancelled = false
@@ -37,15 +38,13 @@ final class MessageBuffer: Sendable {
     init(capacity: Int, coalescing: Duration = .milliseconds(1)) {
         self.capacity = max(1, capacity)
         self.coalescing = coalescing
-        var s = State()
-        s.items.reserveCapacity(min(self.capacity, 4096))
-        self.state = Mutex(s)
+        self.state = Mutex(State())
     }
 
-    /// Adds one element (producer side; never blocks beyond the lock). Returns `false` when it
-    /// was dropped because the buffer is full or finished.
+    /// Copies one message in (producer side; never blocks beyond the lock). Returns `false` when
+    /// it was dropped because the buffer is full or finished.
     @discardableResult
-    func push(_ element: sending Element, receivedAt: Int64) -> Bool {
+    func push(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, flags: UInt8, receivedAt: Int64) -> Bool {
         let (waiter, accepted): (UnsafeContinuation<Void, Never>?, Bool) = state.withLock { s in
             s.counters.received += 1
             s.counters.lastReceivedAt = receivedAt
@@ -54,7 +53,7 @@ final class MessageBuffer: Sendable {
                 s.counters.dropped += 1
                 return (nil, false)
             }
-            s.items.append(element)
+            s.items.append(topic: topic, payload: payload, receivedAt: receivedAt, flags: flags)
             let w = s.waiter
             s.waiter = nil
             return (w, true)
@@ -78,7 +77,7 @@ final class MessageBuffer: Sendable {
 
     /// Moves everything buffered into `batch` (which must be empty), waiting while nothing is.
     /// Returns `false` at the end of the feed or when the task is cancelled.
-    func drain(into batch: inout ContiguousArray<Element>, isolation actor: isolated (any Actor)? = #isolation) async -> Bool {
+    func drain(into batch: inout RawMessageBatch, isolation actor: isolated (any Actor)? = #isolation) async -> Bool {
         var waited = false
         while true {
             if waited && coalescing > .zero {

@@ -67,7 +67,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         ]
         if let web { services.append(.init(service: web, serviceName: "web")) }
         if let statusInterval {
-            let processed = self.processed ?? { monitor.statistics.messages }
+            let processed = self.processed ?? { monitor.processedMessages }
             let status = StatusLineService(
                 interval: statusInterval, processed: processed, events: { monitor.statistics.fired },
                 status: { monitor.sourceStatus })

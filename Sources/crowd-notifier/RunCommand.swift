@@ -84,8 +84,7 @@ struct RunCommand: AsyncParsableCommand {
         let app = NotifierApp(
             policy: policy, source: source, settings: settings, setup: setup, logger: logger,
             close: { await source.shutdown() },
-            statusInterval: statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil,
-            processed: { source.consumed })
+            statusInterval: statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil)
         let stats = try await app.run()
         if printEvents == .jsonl {
             let store = try WebWiring.openStore(settings, logger: logger)
@@ -101,6 +100,6 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(events).utf8))
         }
         logger.notice(
-            "stopped: \(source.consumed) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
+            "stopped: \(stats.messages) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
     }
 }

@@ -7,7 +7,11 @@ import Metrics
 ///
 /// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``, such as
 ///   the monitor's `changes()`), on a periodic poll, and when a retry is due.
-/// - Loads the event, enriches it once (the result is saved back into the store with
+/// - Keeps the deliveries it knows to be pending in memory: those of the ``EventChange``s it is
+///   woken with (stored before they are broadcast) and those of its outbox reads. It reads the
+///   outbox when it starts, on every poll (deliveries written by another process, or changes it
+///   missed) and after ``wake()``, so a burst of notifications costs no store read per delivery.
+/// - Loads the event (or takes it from the change that announced the delivery), enriches it once (the result is saved back into the store with
 ///   ``EventStore/apply(_:)`` and no new deliveries, and remembered for the event's later
 ///   notifications), and calls the named notifier with a ``CrowdNotification``.
 /// - Marks the delivery `.sent(remoteID:)`, or `.failed(reason:)` after a permanent error or
@@ -40,6 +44,18 @@ public actor DeliveryService {
     private var enrichments: [CrowdEventID: Enrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
     private var enrichTasks: [CrowdEventID: Task<Enrichment, Never>] = [:]
+    /// Deliveries known to be pending (in flight, waiting for a back-off, or not claimed yet), by
+    /// id, with the event when it came with them; `knownOrder` keeps their arrival order.
+    private var known: [String: Known] = [:]
+    private var knownOrder: [String] = []
+    private var knownOrderStart = 0
+    private var outboxReadDue = true
+
+    private struct Known: Sendable {
+        var delivery: Delivery
+        var event: CrowdEvent?
+        var addedAt: ContinuousClock.Instant
+    }
 
     /// - Parameters:
     ///   - notifiers: the notifiers by their ``Notifier/name``; a delivery for a name not listed
@@ -60,9 +76,26 @@ public actor DeliveryService {
         self.now = now
     }
 
-    /// Asks the running service to look at the outbox now (cheap; safe from any task).
+    /// Asks the running service to read the outbox and send what is due now (cheap; safe from
+    /// any task).
     public func wake() {
+        outboxReadDue = true
         signal?.yield()
+    }
+
+    /// Takes note of the deliveries of a change the store has written (no store read needed).
+    private func offer(_ change: EventChange) {
+        guard !change.deliveries.isEmpty else { return }
+        let instant = ContinuousClock.now
+        for d in change.deliveries where d.status == .pending {
+            guard known[d.id] == nil, finishedAt[d.id] == nil else { continue }
+            known[d.id] = Known(delivery: d, event: change.event, addedAt: instant)
+            knownOrder.append(d.id)
+        }
+    }
+
+    private func requestOutboxRead() {
+        outboxReadDue = true
     }
 
     /// Runs until the task is cancelled, polling the outbox periodically.
@@ -85,12 +118,18 @@ public actor DeliveryService {
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: pollInterval) } catch { break }
+                    await self.requestOutboxRead()
                     continuation.yield()
                 }
             }
             group.addTask {
                 do {
-                    for try await _ in wakeUps {
+                    for try await element in wakeUps {
+                        if let change = element as? EventChange {
+                            await self.offer(change)
+                        } else {
+                            await self.requestOutboxRead()
+                        }
                         continuation.yield()
                     }
                 } catch {}
@@ -98,9 +137,9 @@ public actor DeliveryService {
             for await _ in signals {
                 if Task.isCancelled { break }
                 let batch = await claimDue()
-                for delivery in batch {
+                for (delivery, event) in batch {
                     group.addTask {
-                        await self.process(delivery)
+                        await self.process(delivery, event: event)
                         continuation.yield()
                     }
                 }
@@ -124,38 +163,57 @@ public actor DeliveryService {
 
     private static func key(_ d: Delivery) -> String { "\(d.eventID.rawValue)/\(d.notifier)" }
 
-    private func claimDue() async -> [Delivery] {
-        if inFlight.count >= configuration.maxConcurrent { return [] }
-        let limit = min(configuration.batchSize + inFlight.count + notBefore.count, 10_000)
+    /// Reads the outbox into `known` (deliveries written elsewhere, missed changes, a restart).
+    private func readOutbox() async {
+        outboxReadDue = false
+        let limit = min(configuration.batchSize + known.count, 10_000)
         let readStart = ContinuousClock.now
         let pending: [Delivery]
         do {
             pending = try await store.pendingDeliveries(limit: limit)
         } catch {
             logger.error("Cannot read the outbox", metadata: ["error": "\(error)"])
-            return []
+            return
+        }
+        let ids = Set(pending.map(\.id))
+        if pending.count < limit {
+            // The whole outbox was read: forget deliveries no longer pending (pruned, or updated
+            // elsewhere) that were known before the read began, so that no timer waits for them.
+            for (id, k) in known where !ids.contains(id) && !inFlight.contains(id) && k.addedAt < readStart {
+                known[id] = nil
+                notBefore[id] = nil
+            }
         }
         let instant = ContinuousClock.now
-        if pending.count < limit {
-            // The whole outbox was read: forget back-offs of deliveries no longer pending
-            // (pruned, or updated elsewhere), so that no timer waits for them.
-            let ids = Set(pending.map(\.id))
-            notBefore = notBefore.filter { ids.contains($0.key) }
+        for d in pending where known[d.id] == nil {
+            if let done = finishedAt[d.id], done >= readStart { continue }  // stale row: finished meanwhile
+            known[d.id] = Known(delivery: d, event: nil, addedAt: instant)
+            knownOrder.append(d.id)
         }
+    }
+
+    private func claimDue() async -> [(Delivery, CrowdEvent?)] {
+        if outboxReadDue { await readOutbox() }
+        if inFlight.count >= configuration.maxConcurrent { return [] }
+        let instant = ContinuousClock.now
         if instant - finishedPrunedAt >= .seconds(10) {
             // entries older than any read still under way are of no use (reads take milliseconds)
             finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
             finishedPrunedAt = instant
         }
+        // forget the ids of finished deliveries at the front of the arrival order
+        while knownOrderStart < knownOrder.count, known[knownOrder[knownOrderStart]] == nil { knownOrderStart += 1 }
+        if knownOrderStart > 1024 && knownOrderStart * 2 > knownOrder.count {
+            knownOrder.removeFirst(knownOrderStart)
+            knownOrderStart = 0
+        }
         var blocked = Set<String>()
-        var claimed: [Delivery] = []
-        for d in pending {
+        var saturated = Set<String>()
+        var claimed: [(Delivery, CrowdEvent?)] = []
+        for id in knownOrder[knownOrderStart...] {
+            guard let k = known[id] else { continue }
+            let d = k.delivery
             let key = Self.key(d)
-            if let done = finishedAt[d.id], done >= readStart {
-                // finished while this read was under way: the row read is stale
-                blocked.insert(key)
-                continue
-            }
             if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
                 blocked.insert(key)
                 continue
@@ -167,6 +225,9 @@ public actor DeliveryService {
             if inFlight.count >= configuration.maxConcurrent { break }
             if perNotifier[d.notifier, default: 0] >= configuration.maxConcurrentPerNotifier {
                 blocked.insert(key)
+                saturated.insert(d.notifier)
+                // every notifier is busy: nothing further down can be claimed now
+                if saturated.count >= notifiers.count { break }
                 continue
             }
             notBefore[d.id] = nil
@@ -174,7 +235,7 @@ public actor DeliveryService {
             busyKeys.insert(key)
             perNotifier[d.notifier, default: 0] += 1
             blocked.insert(key)
-            claimed.append(d)
+            claimed.append((d, k.event))
         }
         return claimed
     }
@@ -190,23 +251,39 @@ public actor DeliveryService {
         if timerDue == due { timerDue = nil }
     }
 
-    private func finished(_ d: Delivery, retryAt: ContinuousClock.Instant?) {
+    private func finished(_ d: Delivery, retry: Retry?) {
         inFlight.remove(d.id)
         busyKeys.remove(Self.key(d))
         perNotifier[d.notifier, default: 1] -= 1
-        if let retryAt { notBefore[d.id] = retryAt } else { notBefore[d.id] = nil }
+        if let retry {
+            notBefore[d.id] = retry.at
+            if var k = known[d.id] {
+                k.delivery.attempts = retry.attempts
+                k.event = nil  // read the newest version for the next attempt
+                known[d.id] = k
+            }
+        } else {
+            notBefore[d.id] = nil
+            known[d.id] = nil
+        }
         finishedAt[d.id] = ContinuousClock.now
+    }
+
+    /// When to try a delivery again, and how many attempts it has had.
+    private struct Retry: Sendable {
+        var at: ContinuousClock.Instant
+        var attempts: Int
     }
 
     // MARK: Sending (off the actor)
 
-    private nonisolated func process(_ delivery: Delivery) async {
-        let retryAt = await attempt(delivery)
-        await finished(delivery, retryAt: retryAt)
+    private nonisolated func process(_ delivery: Delivery, event: CrowdEvent?) async {
+        let retry = await attempt(delivery, event: event)
+        await finished(delivery, retry: retry)
     }
 
     /// Sends one delivery and records the outcome; returns when to try again, if it must be.
-    private nonisolated func attempt(_ d: Delivery) async -> ContinuousClock.Instant? {
+    private nonisolated func attempt(_ d: Delivery, event known: CrowdEvent?) async -> Retry? {
         var logger = self.logger
         logger[metadataKey: "delivery.id"] = "\(d.id)"
         logger[metadataKey: "delivery.notifier"] = "\(d.notifier)"
@@ -215,15 +292,19 @@ public actor DeliveryService {
             return nil
         }
         let event: CrowdEvent
-        do {
-            guard let stored = try await store.record(id: d.eventID) else {
-                await record(d, status: .failed(reason: "event \(d.eventID) is not in the store"), attempts: d.attempts, logger)
-                return nil
+        if let known {
+            event = await enriched(known, kind: d.kind)
+        } else {
+            do {
+                guard let stored = try await store.record(id: d.eventID) else {
+                    await record(d, status: .failed(reason: "event \(d.eventID) is not in the store"), attempts: d.attempts, logger)
+                    return nil
+                }
+                event = await enriched(stored.event, kind: d.kind)
+            } catch {
+                logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
+                return Retry(at: ContinuousClock.now + configuration.backoff(afterAttempts: max(1, d.attempts)), attempts: d.attempts)
             }
-            event = await enriched(stored.event, kind: d.kind)
-        } catch {
-            logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
-            return ContinuousClock.now + configuration.backoff(afterAttempts: max(1, d.attempts))
         }
         if Task.isCancelled { return nil }
 
@@ -255,7 +336,7 @@ public actor DeliveryService {
                 "Notification not sent; will retry",
                 metadata: ["delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(wait)", "error": "\(reason)"])
             await record(d, status: .pending, attempts: attempts, logger)
-            return ContinuousClock.now + wait
+            return Retry(at: ContinuousClock.now + wait, attempts: attempts)
         }
     }
 

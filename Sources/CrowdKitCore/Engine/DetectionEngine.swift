@@ -176,6 +176,20 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         }
     }
 
+    /// Processes every message of `batch` in order, as ``process(topic:payload:emit:)`` would one
+    /// by one; `rejected` is called with the index in the batch of each rejected message and why.
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
+    public mutating func process(
+        _ batch: RawMessageBatch, emit: (EventChange) -> Void, rejected: (Int, RejectReason) -> Void
+    ) {
+        var i = 0
+        batch.forEach { topic, payload, _ in
+            if case .rejected(let reason) = process(topic: topic, payload: payload, emit: emit) { rejected(i, reason) }
+            i += 1
+        }
+    }
+
     // MARK: state
 
     /// The live state of every zone, sorted by camera then zone.
