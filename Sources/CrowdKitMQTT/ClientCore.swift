@@ -39,6 +39,8 @@ final class ClientCore: Sendable {
     let configuration: MQTTClient.Configuration
     let logger: Logger
     let broker: String
+    /// ``MQTTClient/Configuration/catchUpPause`` in microseconds; `nil` for none.
+    private let catchUpPauseMicroseconds: UInt32?
     let buffer: MessageBuffer
     let handle: MosquittoHandle
     let stopping = Atomic<Bool>(false)
@@ -55,6 +57,9 @@ final class ClientCore: Sendable {
     init(configuration: MQTTClient.Configuration, logger: Logger) throws(MQTTError) {
         self.configuration = configuration
         self.broker = configuration.broker
+        let pause = configuration.catchUpPause
+        let micros = pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000
+        self.catchUpPauseMicroseconds = micros > 0 ? UInt32(min(micros, 100_000)) : nil
         var logger = logger
         logger[metadataKey: "mqtt.broker"] = "\(configuration.broker)"
         self.logger = logger
@@ -227,12 +232,22 @@ final class ClientCore: Sendable {
     /// coming, read on without that wait: up to 256 more packets, as long as each read delivers a
     /// message (a read that finds nothing, or reads another kind of packet, ends the burst and
     /// leaves writes, pings and waiting to `mosquitto_loop`).
+    ///
+    /// A burst that ran dry after some messages means this thread has caught up with the broker:
+    /// it then pauses briefly (``MQTTClient/Configuration/catchUpPause``) so that the next
+    /// messages pile up in the socket and are read in one go, instead of waking up, and making the
+    /// kernel acknowledge, once per message while the broker needs the CPU to send them.
     private func readBurst(_ mosq: OpaquePointer) -> Int32 {
+        var read = 0
         for _ in 0..<256 {
             let before = delivered.load(ordering: .relaxed)
             let rc = mosquitto_loop_read(mosq, 1)
             if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
-            if delivered.load(ordering: .relaxed) == before { break }
+            if delivered.load(ordering: .relaxed) == before {
+                if read > 0, let pause = catchUpPauseMicroseconds { usleep(pause) }
+                break
+            }
+            read += 1
         }
         return MOSQ_ERR_SUCCESS.rawValue
     }

@@ -26,6 +26,11 @@ extension MQTTClient {
         public var connectTimeout: Duration
         /// Messages held for the consumer; what arrives while it is full is dropped and counted.
         public var bufferCapacity: Int
+        /// When the network thread has read every message the broker had sent, it waits this long
+        /// before reading again, so that a busy feed is read in bulk (fewer wake-ups and less
+        /// kernel work per message, more CPU left for a broker on the same machine). At most this
+        /// much latency is added; `.zero` reads each message as soon as it arrives.
+        public var catchUpPause: Duration = .microseconds(500)
 
         public init(
             host: String = "127.0.0.1", port: Int = 1883, clientID: String? = nil, keepAlive: Duration = .seconds(30),

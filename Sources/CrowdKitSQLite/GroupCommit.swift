@@ -7,9 +7,15 @@ import Synchronization
 /// change stays all-or-nothing and its caller gets its own result. A lone caller pays nothing
 /// extra (its change is written at once); concurrent writers (several monitors, a replay) share
 /// the commit cost, which dominates a small transaction.
+/// One write waiting for a group commit.
+enum PendingWrite: Sendable {
+    case change(EventChange)
+    case delivery(Delivery)
+}
+
 final class GroupCommit: Sendable {
     private struct State {
-        var queue: [(EventChange, CheckedContinuation<Void, any Error>)] = []
+        var queue: [(PendingWrite, CheckedContinuation<Void, any Error>)] = []
         var flushing = false
     }
 
@@ -19,7 +25,7 @@ final class GroupCommit: Sendable {
 
     /// Enqueues `change` and returns once it is committed (or failed). When no other caller is
     /// writing, this caller writes the queue itself, on its own thread.
-    func apply(_ change: EventChange, write: (([EventChange]) -> [Result<Void, any Error>]) ) async throws {
+    func apply(_ change: PendingWrite, write: (([PendingWrite]) -> [Result<Void, any Error>]) ) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let leader = state.withLock { s in
                 s.queue.append((change, continuation))
@@ -29,7 +35,7 @@ final class GroupCommit: Sendable {
             }
             guard leader else { return }
             while true {
-                let batch = state.withLock { s -> [(EventChange, CheckedContinuation<Void, any Error>)] in
+                let batch = state.withLock { s -> [(PendingWrite, CheckedContinuation<Void, any Error>)] in
                     if s.queue.isEmpty {
                         s.flushing = false
                         return []

@@ -196,15 +196,22 @@ public final class SQLiteEventStore: EventStore {
     // MARK: - EventStore
 
     public func apply(_ change: EventChange) async throws {
-        try await groupCommit.apply(change) { changes in writeBatch(changes) }
+        try await groupCommit.apply(.change(change)) { writes in writeBatch(writes) }
+    }
+
+    private static func perform(_ write: PendingWrite, in db: Database) throws {
+        switch write {
+        case .change(let change): try apply(change, in: db)
+        case .delivery(let delivery): try update(delivery, in: db)
+        }
     }
 
     /// Writes `changes` in one transaction, each in its own savepoint; a failing change is rolled
     /// back alone and reported in its slot.
-    private func writeBatch(_ changes: [EventChange]) -> [Result<Void, any Error>] {
+    private func writeBatch(_ changes: [PendingWrite]) -> [Result<Void, any Error>] {
         if changes.count == 1 {
             do {
-                try writeNow { db in try Self.apply(changes[0], in: db) }
+                try writeNow { db in try Self.perform(changes[0], in: db) }
                 return [.success(())]
             } catch let error as EventStoreError {
                 return [.failure(error)]
@@ -219,7 +226,7 @@ public final class SQLiteEventStore: EventStore {
                 for change in changes {
                     do {
                         try db.inSavepoint {
-                            try Self.apply(change, in: db)
+                            try Self.perform(change, in: db)
                             return .commit
                         }
                         results.append(.success(()))
@@ -315,17 +322,21 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Group-committed with other concurrent writes (a burst of notifications finishing at once
+    /// is one transaction).
     public func updateDelivery(_ delivery: Delivery) async throws {
-        try await write { db in
-            let (status, remoteID, reason) = Self.columns(of: delivery.status)
-            let stmt = try db.cachedStatement(
-                sql:
-                    "UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ? WHERE id = ?"
-            )
-            try stmt.execute(arguments: [status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.id])
-            if db.changesCount == 0 {
-                throw EventStoreError(.notFound, "no delivery \(delivery.id)")
-            }
+        try await groupCommit.apply(.delivery(delivery)) { writes in writeBatch(writes) }
+    }
+
+    private static func update(_ delivery: Delivery, in db: Database) throws {
+        let (status, remoteID, reason) = columns(of: delivery.status)
+        let stmt = try db.cachedStatement(
+            sql:
+                "UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ? WHERE id = ?"
+        )
+        try stmt.execute(arguments: [status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.id])
+        if db.changesCount == 0 {
+            throw EventStoreError(.notFound, "no delivery \(delivery.id)")
         }
     }
 

@@ -2,6 +2,7 @@ import CrowdKitCore
 import CrowdKitTestServers
 import Foundation
 import Testing
+import Synchronization
 
 /// Runs `service` in a child task for the duration of `body`, then cancels it (graceful shutdown).
 func withRunning<R>(
@@ -292,5 +293,47 @@ struct DeliveryStaleReadTests {
         let ids = notifier.received.map(\.deliveryID)
         #expect(ids.count == 40, "each delivery sent exactly once, got \(ids.count) sends for \(Set(ids).count) deliveries")
         #expect(Set(ids).count == 40)
+    }
+}
+
+@Suite("DeliveryService fed by changes")
+struct DeliveryFedByChangesTests {
+    /// Polls only every minute: what gets sent sooner came through the changes.
+    static let slowPoll = DeliveryConfiguration(
+        pollInterval: .seconds(60), maxAttempts: 3, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100))
+
+    @Test("deliveries announced by changes are sent without reading the store per delivery, retries included")
+    func sendsFromChanges() async throws {
+        let store = TestEventStore()
+        let failedOnce = Mutex<Set<String>>([])
+        // every delivery fails once (transient), then goes through
+        let notifier = ScriptedNotifier(name: "webex") { n in
+            if failedOnce.withLock({ $0.insert(n.deliveryID).inserted }) {
+                throw NotificationError(.transient, "Webex: 503")
+            }
+            return NotificationReceipt(remoteID: "m-\(n.deliveryID)")
+        }
+        let service = DeliveryService(store: store, notifiers: [notifier], configuration: Self.slowPoll, logger: quietLogger())
+        let (changes, feed) = AsyncStream<EventChange>.makeStream()
+        let task = Task { await service.run(wakingOn: changes) }
+        defer { task.cancel() }
+        #expect(await eventually { await store.outboxReads == 1 })  // the read at start
+        let count = 60
+        for i in 0..<count {
+            let c = change(makeEvent(zone: "\(i)"), notifiers: ["webex"])
+            try await store.apply(c)  // stored before it is announced, as the monitor does
+            feed.yield(c)
+        }
+        #expect(await eventually(.seconds(20)) { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        task.cancel()
+        await task.value
+        let deliveries = await store.allDeliveries
+        #expect(deliveries.count == count)
+        #expect(deliveries.allSatisfy { $0.attempts == 2 && $0.status == .sent(remoteID: "m-\($0.id)") })
+        #expect(notifier.received.count == 2 * count)
+        #expect(Set(notifier.received.map(\.event.zone)).count == count)
+        // the first attempt used the announced event; only retries read the newest version
+        #expect(await store.eventReads == count)
+        #expect(await store.outboxReads == 1)
     }
 }

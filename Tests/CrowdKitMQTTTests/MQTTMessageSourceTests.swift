@@ -58,6 +58,53 @@ struct MQTTMessageSourceTests {
         await source.shutdown()
     }
 
+    @Test("the batch reader hands over every message in order, with its retain flag; one consumer only")
+    func batchReader() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        // retained before the source subscribes: delivered with the retain flag
+        try publisher.publish(topic: "/merakimv/\(Self.camera)/light", payload: Array("{\"lux\": 1}".utf8), retain: true)
+        try await Task.sleep(for: .milliseconds(200))
+        let source = try makeSource(port: broker.port)
+        var reader = try await source.batchReader()
+        await #expect(throws: MQTTError.self) { _ = try await source.messages() }
+        await #expect(throws: MQTTError.self) { _ = try await source.batchReader() }
+        let messages = Self.episode(zone: "0", start: Self.t0)
+        for (t, p) in messages { try publisher.publish(topic: t, payload: p) }
+
+        var got: [RawMessage] = []
+        var flags: [UInt8] = []
+        var batches = 0
+        var batch = RawMessageBatch()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while got.count < messages.count + 1, ContinuousClock.now < deadline {
+            guard try await reader.next(into: &batch) else { break }
+            batches += 1
+            #expect(!batch.isEmpty)
+            for i in 0..<batch.count {
+                got.append(batch.message(at: i))
+                flags.append(batch.entries[i].flags)
+            }
+            batch.removeAll()
+        }
+        #expect(got.count == messages.count + 1)
+        #expect(got.first?.topic == "/merakimv/\(Self.camera)/light")
+        #expect(flags.first == 4)  // retained, QoS 0
+        #expect(got.dropFirst().map(\.topic) == messages.map(\.0))
+        #expect(got.dropFirst().map { String(decoding: $0.payload, as: UTF8.self) } == messages.map(\.1))
+        #expect(flags.dropFirst().allSatisfy { $0 == 0 })
+        #expect(got.allSatisfy { ($0.receivedAt ?? 0) > 1_700_000_000_000 })
+        #expect(source.consumed == got.count)
+        await publisher.shutdown()
+        await source.shutdown()
+        // after shutdown the feed ends
+        batch.removeAll()
+        #expect(try await reader.next(into: &batch) == false)
+    }
+
     @Test("the monitor fires the right events for a published feed")
     func monitorFires() async throws {
         let broker = try MosquittoBroker()

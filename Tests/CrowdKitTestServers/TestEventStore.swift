@@ -7,6 +7,9 @@ public actor TestEventStore: EventStore {
     public let base = InMemoryEventStore()
     private var eventOrder: [CrowdEventID] = []
     public private(set) var applied: [EventChange] = []
+    /// Calls of `record(id:)` and `pendingDeliveries(limit:)` (the delivery service's reads).
+    public private(set) var eventReads = 0
+    public private(set) var outboxReads = 0
 
     public init() {}
 
@@ -16,9 +19,15 @@ public actor TestEventStore: EventStore {
         if !eventOrder.contains(change.event.id) { eventOrder.append(change.event.id) }
     }
 
-    public func record(id: CrowdEventID) async throws -> EventRecord? { try await base.record(id: id) }
+    public func record(id: CrowdEventID) async throws -> EventRecord? {
+        eventReads += 1
+        return try await base.record(id: id)
+    }
     public func events(_ query: EventQuery) async throws -> EventPage { try await base.events(query) }
-    public func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await base.pendingDeliveries(limit: limit) }
+    public func pendingDeliveries(limit: Int) async throws -> [Delivery] {
+        outboxReads += 1
+        return try await base.pendingDeliveries(limit: limit)
+    }
     public func updateDelivery(_ delivery: Delivery) async throws { try await base.updateDelivery(delivery) }
     public func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
 
@@ -27,7 +36,7 @@ public actor TestEventStore: EventStore {
         get async {
             var out: [Delivery] = []
             for id in eventOrder {
-                if let r = try? await base.record(id: id) { out += r.deliveries }
+                if let r = try? await base.record(id: id) { out += r.deliveries }  // not counted
             }
             return out
         }

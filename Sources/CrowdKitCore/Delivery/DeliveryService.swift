@@ -424,6 +424,8 @@ public actor DeliveryService {
         if enrichTasks[event.id] != nil {
             enrichTasks[event.id] = nil
             remember(enrichment, for: event.id)
+            // nothing added (no enricher, or every part failed without a note): nothing to save
+            if enrichment.applied(to: event) == event { return event }
             // Merge into the newest stored version (the monitor may have updated the event).
             let latest = (try? await store.record(id: event.id))?.event ?? event
             let merged = enrichment.applied(to: latest)
