@@ -11,6 +11,7 @@ import Synchronization
 enum PendingWrite: Sendable {
     case change(EventChange)
     case delivery(Delivery)
+    case enrichment(CrowdEvent)
 }
 
 final class GroupCommit: Sendable {

@@ -203,6 +203,32 @@ public final class SQLiteEventStore: EventStore {
         switch write {
         case .change(let change): try apply(change, in: db)
         case .delivery(let delivery): try update(delivery, in: db)
+        case .enrichment(let event): try enrich(event, in: db)
+        }
+    }
+
+    /// One update of the enrichment columns, group-committed (no read of the event).
+    public func enrich(_ enriched: CrowdEvent) async throws {
+        try await groupCommit.apply(.enrichment(enriched)) { writes in writeBatch(writes) }
+    }
+
+    private static func enrich(_ e: CrowdEvent, in db: Database) throws {
+        let stmt = try db.cachedStatement(
+            sql: """
+                UPDATE events SET
+                enrichmentNotes = CASE WHEN cameraName IS NULL AND zoneName IS NULL AND videoURL IS NULL
+                    AND visionURL IS NULL AND snapshotURL IS NULL AND enrichmentNotes = '[]'
+                    THEN ? ELSE enrichmentNotes END,
+                cameraName = COALESCE(cameraName, ?), zoneName = COALESCE(zoneName, ?),
+                videoURL = COALESCE(videoURL, ?), visionURL = COALESCE(visionURL, ?),
+                snapshotURL = COALESCE(snapshotURL, ?)
+                WHERE id = ?
+                """)
+        var args: [(any DatabaseValueConvertible)?] = [CompactJSON.encode(e.enrichmentNotes), e.cameraName, e.zoneName]
+        args += [e.videoURL, e.visionURL, e.snapshotURL, e.id.rawValue]
+        try stmt.execute(arguments: StatementArguments(args))
+        if db.changesCount == 0 {
+            throw EventStoreError(.notFound, "no event \(e.id)")
         }
     }
 

@@ -32,6 +32,7 @@ public enum EventStoreConformance {
         case pendingDeliveriesOldestFirst
         case updateDeliveryStoresStatus
         case updateUnknownDeliveryThrowsNotFound
+        case enrichFillsOnlyMissingEnrichment
         case pruneDeletesOlderEventsAndTheirDeliveries
         case concurrentAppliesAndReads
 
@@ -119,6 +120,7 @@ public enum EventStoreConformance {
         case .pendingDeliveriesOldestFirst: pendingDeliveriesOldestFirst
         case .updateDeliveryStoresStatus: updateDeliveryStoresStatus
         case .updateUnknownDeliveryThrowsNotFound: updateUnknownDeliveryThrowsNotFound
+        case .enrichFillsOnlyMissingEnrichment: enrichFillsOnlyMissingEnrichment
         case .pruneDeletesOlderEventsAndTheirDeliveries: pruneDeletesOlderEventsAndTheirDeliveries
         case .concurrentAppliesAndReads: concurrentAppliesAndReads
         }
@@ -376,6 +378,53 @@ public enum EventStoreConformance {
             try t.fail("updateDelivery of an unknown id must throw EventStoreError.notFound")
         } catch let error as EventStoreError {
             try t.equal(error.code, .notFound, "error code for an unknown delivery")
+        }
+    }
+
+    static func enrichFillsOnlyMissingEnrichment(_ store: any EventStore, _ t: Tester) async throws {
+        // stored bare, as the monitor writes it
+        var bare = sampleEvent()
+        bare.cameraName = nil
+        bare.zoneName = nil
+        bare.videoURL = nil
+        bare.visionURL = nil
+        bare.snapshotURL = nil
+        bare.enrichmentNotes = []
+        try await store.apply(fired(bare, notifiers: ["webex"]))
+        // the monitor updates the event while the enricher works on the old version
+        var updated = bare
+        updated.peak = 11
+        updated.lastCount = 10
+        updated.endedAt = bare.firedAt + 5_000
+        try await store.apply(EventChange(kind: .ended, event: updated, deliveries: []))
+        var enriched = bare
+        enriched.cameraName = "Front Desk"
+        enriched.videoURL = "https://example.invalid/v"
+        enriched.enrichmentNotes = ["snapshot: not ready"]
+        try await store.enrich(enriched)
+        let record = try await t.require(store.record(id: bare.id), "record after enrich")
+        try t.equal(record.event.cameraName, "Front Desk", "camera name added")
+        try t.equal(record.event.videoURL, "https://example.invalid/v", "video link added")
+        try t.equal(record.event.zoneName, nil, "zone name the enricher did not find")
+        try t.equal(record.event.enrichmentNotes, ["snapshot: not ready"], "notes of the first enrichment")
+        try t.equal(record.event.peak, 11, "enrich must not bring back an older peak")
+        try t.equal(record.event.endedAt, updated.endedAt, "enrich must not touch endedAt")
+        try t.equal(record.deliveries.count, 1, "enrich adds no delivery")
+        // a second enrichment never overwrites what is there
+        var other = bare
+        other.cameraName = "Other"
+        other.zoneName = "Door"
+        other.enrichmentNotes = ["other note"]
+        try await store.enrich(other)
+        let again = try await t.require(store.record(id: bare.id), "record after a second enrich")
+        try t.equal(again.event.cameraName, "Front Desk", "an existing camera name stays")
+        try t.equal(again.event.zoneName, "Door", "a missing zone name is added")
+        try t.equal(again.event.enrichmentNotes, ["snapshot: not ready"], "existing notes stay")
+        do {
+            try await store.enrich(sampleEvent(camera: "GHOST"))
+            try t.fail("enrich of an unknown event must throw EventStoreError.notFound")
+        } catch let error as EventStoreError {
+            try t.equal(error.code, .notFound, "error code for an unknown event")
         }
     }
 

@@ -302,3 +302,15 @@ struct MerakiEnricherTests {
         #expect(fake.server.requests.count == count)
     }
 }
+
+@Suite("Meraki timestamps")
+struct MerakiTimestampTests {
+    @Test("ISO 8601 in UTC with second precision, fractions cut, before and after 1970 and on a leap day")
+    func iso8601() {
+        #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 1_714_632_600.999)) == "2024-05-02T06:50:00Z")
+        #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 1_709_164_799)) == "2024-02-28T23:59:59Z")
+        #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 1_709_164_800)) == "2024-02-29T00:00:00Z")
+        #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59Z")
+    }
+}

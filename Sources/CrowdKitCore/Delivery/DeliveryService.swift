@@ -405,7 +405,7 @@ public actor DeliveryService {
     private func enriched(_ event: CrowdEvent, kind: NotificationKind) async -> CrowdEvent {
         if let known = enrichments[event.id] {
             let merged = known.applied(to: event)
-            if merged != event { await save(merged, kind: kind) }
+            if merged != event { await save(merged) }
             return merged
         }
         if Self.looksEnriched(event) {
@@ -425,20 +425,20 @@ public actor DeliveryService {
             enrichTasks[event.id] = nil
             remember(enrichment, for: event.id)
             // nothing added (no enricher, or every part failed without a note): nothing to save
-            if enrichment.applied(to: event) == event { return event }
-            // Merge into the newest stored version (the monitor may have updated the event).
-            let latest = (try? await store.record(id: event.id))?.event ?? event
-            let merged = enrichment.applied(to: latest)
-            if merged != latest { await save(merged, kind: kind) }
+            let merged = enrichment.applied(to: event)
+            if merged == event { return event }
+            // only the enrichment columns: the monitor may have updated the event meanwhile
+            await save(merged)
+            return merged
         }
         return enrichment.applied(to: event)
     }
 
-    private func save(_ event: CrowdEvent, kind: NotificationKind) async {
+    private func save(_ enriched: CrowdEvent) async {
         do {
-            try await store.apply(EventChange(kind: kind, event: event, deliveries: []))
+            try await store.enrich(enriched)
         } catch {
-            logger.error("Cannot save the enriched event", metadata: ["crowd.event": "\(event.id)", "error": "\(error)"])
+            logger.error("Cannot save the enriched event", metadata: ["crowd.event": "\(enriched.id)", "error": "\(error)"])
         }
     }
 

@@ -83,6 +83,20 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
         return e
     }
 
+    /// This event with what `enriched` adds: names, links and snapshot where this one has none,
+    /// and the notes when this one has no enrichment at all. What ``EventStore/enrich(_:)`` stores.
+    public func addingEnrichment(of enriched: CrowdEvent) -> CrowdEvent {
+        var e = self
+        let bare = cameraName == nil && zoneName == nil && videoURL == nil && visionURL == nil && snapshotURL == nil
+        e.cameraName = cameraName ?? enriched.cameraName
+        e.zoneName = zoneName ?? enriched.zoneName
+        e.videoURL = videoURL ?? enriched.videoURL
+        e.visionURL = visionURL ?? enriched.visionURL
+        e.snapshotURL = snapshotURL ?? enriched.snapshotURL
+        if bare && enrichmentNotes.isEmpty { e.enrichmentNotes = enriched.enrichmentNotes }
+        return e
+    }
+
     /// The zone this event belongs to.
     public var key: ZoneKey { ZoneKey(camera: camera, zone: zone) }
 

@@ -31,6 +31,13 @@ public protocol EventStore: Sendable {
     /// The event with `id` and its deliveries, if stored.
     func record(id: CrowdEventID) async throws -> EventRecord?
 
+    /// Adds what an enricher found to the stored event with `enriched.id`: camera and zone names,
+    /// links and snapshot where the stored event has none, and the notes when it has no
+    /// enrichment yet. Counts and times stay as the monitor last wrote them. Throws
+    /// ``EventStoreError`` `.notFound` for an unknown event. The default reads the event and
+    /// applies it back; stores override it with a single update.
+    func enrich(_ enriched: CrowdEvent) async throws
+
     /// One page of events, newest first.
     func events(_ query: EventQuery) async throws -> EventPage
 
@@ -48,6 +55,14 @@ public protocol EventStore: Sendable {
 extension EventStore {
     public func apply(contentsOf changes: [EventChange]) async throws {
         for change in changes { try await apply(change) }
+    }
+
+    public func enrich(_ enriched: CrowdEvent) async throws {
+        guard let stored = try await record(id: enriched.id)?.event else {
+            throw EventStoreError(.notFound, "no event \(enriched.id)")
+        }
+        let merged = stored.addingEnrichment(of: enriched)
+        if merged != stored { try await apply(EventChange(kind: .fired, event: merged, deliveries: [])) }
     }
 }
 
