@@ -90,6 +90,12 @@ let package = Package(
             path: "Benchmarks/crowdkit-web-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "crowdkit-http-bench",
+            dependencies: ["CrowdKitHTTP", log],
+            path: "Benchmarks/crowdkit-http-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // Tests
         .testTarget(name: "CrowdKitCoreTests", dependencies: ["CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),

@@ -31,4 +31,5 @@ fi
 if [ -n "${BENCH_PERF:-}" ]; then
   exec perf record -q --call-graph dwarf,16384 -F 997 -o "$BENCH_PERF" -- "$BIN" "${args[@]}" "$@"
 fi
-exec "$BIN" "${args[@]}" "$@"
+# BENCH_WRAP="CMD ..." runs the app under another tool (strace, valgrind, ...).
+exec ${BENCH_WRAP:-} "$BIN" "${args[@]}" "$@"

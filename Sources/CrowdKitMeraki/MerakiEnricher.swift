@@ -124,10 +124,12 @@ public struct MerakiEnricher: EventEnricher {
                 let value = await operation()
                 once.resume(value)
             }
-            Task {
-                try? await Task.sleep(for: timeout)
-                if once.resume(nil) { work.cancel() }
-            }
+            // cancelled as soon as the work is done: no sleeping timer per call left behind
+            once.setTimer(
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    if once.resume(nil) { work.cancel() }
+                })
         }
     }
 
@@ -149,6 +151,8 @@ public struct MerakiEnricher: EventEnricher {
 private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, Never>?
+    private var timer: Task<Void, Never>?
+    private var done = false
 
     func set(_ c: CheckedContinuation<T, Never>) {
         lock.lock()
@@ -156,13 +160,25 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Returns whether this call resumed it.
+    func setTimer(_ t: Task<Void, Never>) {
+        lock.lock()
+        let finished = done
+        if !finished { timer = t }
+        lock.unlock()
+        if finished { t.cancel() }
+    }
+
+    /// Returns whether this call resumed it (and cancels the timer).
     @discardableResult
     func resume(_ value: T) -> Bool {
         lock.lock()
         let c = continuation
         continuation = nil
+        done = true
+        let t = timer
+        timer = nil
         lock.unlock()
+        t?.cancel()
         c?.resume(returning: value)
         return c != nil
     }
