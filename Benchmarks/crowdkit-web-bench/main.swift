@@ -13,6 +13,7 @@ import CrowdKitWeb
 import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 
 struct Options {
     var events = 1_000_000
@@ -165,6 +166,53 @@ do {
         existing, Double(n) / (ms(seq) / 1000), Double(n) / (ms(conc) / 1000)))
     existing += 2 * n
 }
+// Sustained: 10,000 fired events per second for 5 s, written the way CrowdMonitor's writer writes
+// them (each write takes everything queued since the previous one, in one transaction).
+do {
+    let rate = 10_000
+    let seconds = 5
+    let queued = Mutex<[(EventChange, ContinuousClock.Instant)]>([])
+    let first = existing
+    let producing = Atomic<Bool>(true)
+    let producer = Task {
+        let start = clock.now
+        var made = 0
+        while made < rate * seconds {
+            let due = start + .milliseconds(made * 1000 / rate)
+            if clock.now < due { try? await Task.sleep(until: due, clock: clock) }
+            let now = clock.now
+            let burst = (0..<100).map { (change(first + made + $0, sent: false), now) }
+            queued.withLock { $0.append(contentsOf: burst) }
+            made += burst.count
+        }
+        producing.store(false, ordering: .releasing)
+    }
+    var written = 0
+    var writes = 0
+    var worst = Duration.zero
+    let t = clock.now
+    while true {
+        let batch = queued.withLock { q in
+            defer { q.removeAll(keepingCapacity: true) }
+            return q
+        }
+        if batch.isEmpty {
+            if !producing.load(ordering: .acquiring) && queued.withLock({ $0.isEmpty }) { break }
+            try await Task.sleep(for: .milliseconds(1))
+            continue
+        }
+        try await store.apply(contentsOf: batch.map(\.0))
+        let done = clock.now
+        worst = max(worst, done - batch[0].1)
+        written += batch.count
+        writes += 1
+    }
+    await producer.value
+    let elapsed = ms(clock.now - t) / 1000
+    print(String(format: "insert at %d fired events/s for %d s into the store of %d events, monitor-style batches: %.0f events/s written, %d writes, worst delay from queued to committed %.1f ms",
+        rate, seconds, existing, Double(written) / elapsed, writes, ms(worst)))
+    existing += written
+}
 if options.insertOnly { exit(0) }
 
 // 3. In-process query latency (no HTTP): first page and a filtered page, 2000 times each.
@@ -223,7 +271,8 @@ func run(_ path: String, _ args: [String]) -> String? {
 if let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
     for (name, path) in targets {
         let url = "http://127.0.0.1:\(options.port)\(path)"
-        let out = run(wrk, ["-t\(min(2, options.connections))", "-c\(options.connections)", "-d\(options.seconds)s", "--latency", url]) ?? ""
+        // one wrk thread: with two, the load generator takes both cores from the server
+        let out = run(wrk, ["-t1", "-c\(options.connections)", "-d\(options.seconds)s", "--latency", url]) ?? ""
         let lines = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let pick = { (prefix: String) in lines.first { $0.hasPrefix(prefix) } ?? "?" }
         print("\(name) [\(options.connections) connections, \(options.seconds) s]: \(pick("50%")) | \(pick("99%")) | \(pick("Requests/sec")) | \(pick("Non-2xx"))")

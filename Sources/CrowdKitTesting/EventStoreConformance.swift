@@ -324,11 +324,11 @@ public enum EventStoreConformance {
     }
 
     static func pendingDeliveriesOldestFirst(_ store: any EventStore, _ t: Tester) async throws {
-        // Written in the order they were created (as a monitor does); ids are hashes, so an
-        // order by id or by event would differ.
+        // Written in the order they were created (as a monitor does); the events' start times
+        // (which lead their ids) are mixed, so an order by id or by event would differ.
         var byAge: [String] = []
-        for i in 0..<6 {
-            let e = sampleEvent(camera: "CAM-\(i)", zone: "0", startedAt: 10_000 - Int64(i) * 7)
+        for (i, start) in [Int64(10_000), 9_000, 11_000, 8_000, 12_000, 9_500].enumerated() {
+            let e = sampleEvent(camera: "CAM-\(i)", zone: "0", startedAt: start)
             let change = fired(e, notifiers: ["n"], createdAt: 1_000 + Int64(i) * 10)
             try await store.apply(change)
             byAge.append(change.deliveries[0].id)
