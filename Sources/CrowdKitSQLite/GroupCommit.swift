@@ -1,11 +1,12 @@
 import CrowdKitCore
+import Dispatch
 import GRDB
 import Synchronization
 
 /// Group commit for ``SQLiteEventStore/apply(_:)``: changes that arrive while a transaction is
 /// being written are written together in the next one, each inside its own savepoint, so every
-/// change stays all-or-nothing and its caller gets its own result. A lone caller pays nothing
-/// extra (its change is written at once); concurrent writers (several monitors, a replay) share
+/// change stays all-or-nothing and its caller gets its own result. A lone caller pays one
+/// thread hop (its change is written at once); concurrent writers (several monitors, a replay) share
 /// the commit cost, which dominates a small transaction.
 /// One write waiting for a group commit.
 enum PendingWrite: Sendable {
@@ -26,7 +27,12 @@ final class GroupCommit: Sendable {
 
     /// Enqueues `change` and returns once it is committed (or failed). When no other caller is
     /// writing, this caller writes the queue itself, on its own thread.
-    func apply(_ change: PendingWrite, write: (([PendingWrite]) -> [Result<Void, any Error>]) ) async throws {
+    /// Where transactions are written: a thread of its own, so that a writer waiting for the
+    /// database (a checkpoint, another transaction) never holds one of the few threads of Swift's
+    /// cooperative pool, on which detection and delivery run.
+    private let queue = DispatchQueue(label: "crowdkit.sqlite.group-commit", qos: .userInitiated)
+
+    func apply(_ change: PendingWrite, write: @escaping @Sendable ([PendingWrite]) -> [Result<Void, any Error>]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let leader = state.withLock { s in
                 s.queue.append((change, continuation))
@@ -35,23 +41,28 @@ final class GroupCommit: Sendable {
                 return true
             }
             guard leader else { return }
-            while true {
-                let batch = state.withLock { s -> [(PendingWrite, CheckedContinuation<Void, any Error>)] in
-                    if s.queue.isEmpty {
-                        s.flushing = false
-                        return []
-                    }
-                    let n = min(s.queue.count, maximumBatch)
-                    defer { s.queue.removeFirst(n) }
-                    return Array(s.queue.prefix(n))
+            queue.async { self.flush(write) }
+        }
+    }
+
+    /// Writes what is queued, batch after batch, until nothing is.
+    private func flush(_ write: ([PendingWrite]) -> [Result<Void, any Error>]) {
+        while true {
+            let batch = state.withLock { s -> [(PendingWrite, CheckedContinuation<Void, any Error>)] in
+                if s.queue.isEmpty {
+                    s.flushing = false
+                    return []
                 }
-                if batch.isEmpty { return }
-                let results = write(batch.map(\.0))
-                for (i, (_, c)) in batch.enumerated() {
-                    switch results[i] {
-                    case .success: c.resume()
-                    case .failure(let error): c.resume(throwing: error)
-                    }
+                let n = min(s.queue.count, maximumBatch)
+                defer { s.queue.removeFirst(n) }
+                return Array(s.queue.prefix(n))
+            }
+            if batch.isEmpty { return }
+            let results = write(batch.map(\.0))
+            for (i, (_, c)) in batch.enumerated() {
+                switch results[i] {
+                case .success: c.resume()
+                case .failure(let error): c.resume(throwing: error)
                 }
             }
         }

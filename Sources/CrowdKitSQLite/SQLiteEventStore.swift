@@ -205,7 +205,7 @@ public final class SQLiteEventStore: EventStore {
     // MARK: - EventStore
 
     public func apply(_ change: EventChange) async throws {
-        try await groupCommit.apply(.change(change)) { writes in writeBatch(writes) }
+        try await groupCommit.apply(.change(change)) { writes in self.writeBatch(writes) }
     }
 
     private static func perform(_ write: PendingWrite, in db: Database) throws {
@@ -218,7 +218,7 @@ public final class SQLiteEventStore: EventStore {
 
     /// One update of the enrichment columns, group-committed (no read of the event).
     public func enrich(_ enriched: CrowdEvent) async throws {
-        try await groupCommit.apply(.enrichment(enriched)) { writes in writeBatch(writes) }
+        try await groupCommit.apply(.enrichment(enriched)) { writes in self.writeBatch(writes) }
     }
 
     private static func enrich(_ e: CrowdEvent, in db: Database) throws {
@@ -360,7 +360,7 @@ public final class SQLiteEventStore: EventStore {
     /// Group-committed with other concurrent writes (a burst of notifications finishing at once
     /// is one transaction).
     public func updateDelivery(_ delivery: Delivery) async throws {
-        try await groupCommit.apply(.delivery(delivery)) { writes in writeBatch(writes) }
+        try await groupCommit.apply(.delivery(delivery)) { writes in self.writeBatch(writes) }
     }
 
     private static func update(_ delivery: Delivery, in db: Database) throws {

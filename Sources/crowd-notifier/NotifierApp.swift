@@ -40,7 +40,9 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan, logger: logger)
         let delivery = DeliveryService(store: store, notifiers: setup.notifiers, enricher: setup.enricher, logger: logger)
-        let wakeUps = monitor.changes()
+        // Delivery learns of new deliveries from these changes (no store read each); a burst
+        // larger than the buffer is still found by its outbox poll, only later.
+        let wakeUps = monitor.changes(buffer: 16_384)
         let names = self.names
         let metrics = AppMetrics.shared
         let web: Application<RouterResponder<BasicRequestContext>>?
