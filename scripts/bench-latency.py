@@ -8,8 +8,8 @@ request at the sink.
 The load generator's pattern is deterministic (see ../shared/bench/loadgen.c): for each stream
 (camera c, zone z) this recomputes the message index at which every crowd run has lasted the
 dwell time (the message that makes it due), and estimates that message's publish time from the
-loadgen's first-publish time and its mean publish interval (exact for a rate-limited loadgen:
-`run.sh --rate R`). The k-th notification of a stream at the sink (zone from the message body) is
+loadgen's first-publish time and its mean publish interval, at the start of the group of 128
+messages it publishes at once (close for a rate-limited loadgen: `run.sh --rate R`). The k-th notification of a stream at the sink (zone from the message body) is
 matched with its k-th due message. Prints p50/p90/p99/max in milliseconds.
 
 Two figures per run:
@@ -83,7 +83,9 @@ def analyse(run, dwell, n_min):
         s = c * Z + z
         due = due_indices(M, K, G, P, (s * S) % (K + G), step, dwell, n_min)
         for i, t in zip(due, sorted(times)):
-            published = t0 + (i * C * Z + s) * per_msg
+            # the generator publishes 128 messages at once, then waits for its rate: a message
+            # leaves with the first of its group of 128
+            published = t0 + ((i * C * Z + s) // 128) * 128 * per_msg
             lat.append((t - published) * 1000)
     in_app = []
     store = os.path.join(run, "crowd-events.sqlite")
