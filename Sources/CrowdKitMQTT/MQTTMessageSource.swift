@@ -57,11 +57,16 @@ public final class MQTTMessageSource: BatchMessageSource {
     }
 
     public func messages() async throws -> Messages {
+        try await startConsuming()
+        return Messages(base: client.messages, taken: taken)
+    }
+
+    /// Claims the feed's one consumer, then connects.
+    private func startConsuming() async throws {
         guard consuming.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             throw MQTTError(.alreadyConsuming, broker: configuration.mqtt.broker, reason: "")
         }
         try await connect()
-        return Messages(base: client.messages, taken: taken)
     }
 
     public var status: SourceStatus { client.status }
@@ -69,10 +74,7 @@ public final class MQTTMessageSource: BatchMessageSource {
     /// The feed a batch at a time, straight from the client's buffer (what ``CrowdMonitor``
     /// uses): connects like ``messages()``, and like it may be taken once.
     public func batchReader() async throws -> BatchReader {
-        guard consuming.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
-            throw MQTTError(.alreadyConsuming, broker: configuration.mqtt.broker, reason: "")
-        }
-        try await connect()
+        try await startConsuming()
         return BatchReader(buffer: client.messages.buffer, taken: taken)
     }
 

@@ -11,7 +11,6 @@ import Synchronization
 /// Not generic on purpose: a generic class makes every access look up its metadata at run time,
 /// on libmosquitto's thread, once per message.
 final class MessageBuffer: Sendable {
-
     struct Counters: Sendable {
         var received = 0
         var dropped = 0

@@ -152,7 +152,6 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, Never>?
     private var timer: Task<Void, Never>?
-    private var done = false
 
     func set(_ c: CheckedContinuation<T, Never>) {
         lock.lock()
@@ -160,9 +159,11 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Keeps `t` to cancel at ``resume(_:)``, or cancels it now if that was already called
+    /// (``set(_:)`` comes first, so no continuation means resumed).
     func setTimer(_ t: Task<Void, Never>) {
         lock.lock()
-        let finished = done
+        let finished = continuation == nil
         if !finished { timer = t }
         lock.unlock()
         if finished { t.cancel() }
@@ -174,7 +175,6 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.lock()
         let c = continuation
         continuation = nil
-        done = true
         let t = timer
         timer = nil
         lock.unlock()

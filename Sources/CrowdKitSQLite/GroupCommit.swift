@@ -3,11 +3,6 @@ import Dispatch
 import GRDB
 import Synchronization
 
-/// Group commit for ``SQLiteEventStore/apply(_:)``: changes that arrive while a transaction is
-/// being written are written together in the next one, each inside its own savepoint, so every
-/// change stays all-or-nothing and its caller gets its own result. A lone caller pays one
-/// thread hop (its change is written at once); concurrent writers (several monitors, a replay) share
-/// the commit cost, which dominates a small transaction.
 /// One write waiting for a group commit.
 enum PendingWrite: Sendable {
     case change(EventChange)
@@ -15,6 +10,12 @@ enum PendingWrite: Sendable {
     case enrichment(CrowdEvent)
 }
 
+/// Group commit for the SQLite store's small writes (``SQLiteEventStore/apply(_:)``, delivery
+/// status updates, enrichment): writes that arrive while a transaction is being written are
+/// written together in the next one, each inside its own savepoint, so every write stays
+/// all-or-nothing and its caller gets its own result. A lone caller pays one thread hop (its
+/// write is started at once); concurrent writers (delivery finishing a burst, several monitors,
+/// a replay) share the commit cost, which dominates a small transaction.
 final class GroupCommit: Sendable {
     private struct State {
         var queue: [(PendingWrite, CheckedContinuation<Void, any Error>)] = []
@@ -25,13 +26,13 @@ final class GroupCommit: Sendable {
     /// Largest number of changes in one transaction.
     private let maximumBatch = 512
 
-    /// Enqueues `change` and returns once it is committed (or failed). When no other caller is
-    /// writing, this caller writes the queue itself, on its own thread.
     /// Where transactions are written: a thread of its own, so that a writer waiting for the
     /// database (a checkpoint, another transaction) never holds one of the few threads of Swift's
     /// cooperative pool, on which detection and delivery run.
     private let queue = DispatchQueue(label: "crowdkit.sqlite.group-commit", qos: .userInitiated)
 
+    /// Enqueues `change` and returns once it is committed (or failed). When no write is under
+    /// way, this caller starts one on `queue`, which writes the queue until it is empty.
     func apply(_ change: PendingWrite, write: @escaping @Sendable ([PendingWrite]) -> [Result<Void, any Error>]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let leader = state.withLock { s in

@@ -11,9 +11,9 @@ import Metrics
 ///   woken with (stored before they are broadcast) and those of its outbox reads. It reads the
 ///   outbox when it starts, on every poll (deliveries written by another process, or changes it
 ///   missed) and after ``wake()``, so a burst of notifications costs no store read per delivery.
-/// - Loads the event (or takes it from the change that announced the delivery), enriches it once (the result is saved back into the store with
-///   ``EventStore/apply(_:)`` and no new deliveries, and remembered for the event's later
-///   notifications), and calls the named notifier with a ``CrowdNotification``.
+/// - Loads the event (or takes it from the change that announced the delivery), enriches it once
+///   (what the enricher added is saved with ``EventStore/enrich(_:)``, and remembered for the
+///   event's later notifications), and calls the named notifier with a ``CrowdNotification``.
 /// - Marks the delivery `.sent(remoteID:)`, or `.failed(reason:)` after a permanent error or
 ///   ``DeliveryConfiguration/maxAttempts`` attempts; in between it stays `.pending` with its
 ///   attempt count, and is retried after a back-off. Every update sets `attempts` and `updatedAt`.

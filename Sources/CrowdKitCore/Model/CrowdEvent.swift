@@ -71,14 +71,8 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
     /// and (when this one has no enrichment at all) the notes. What ``EventStore/apply(_:)`` stores.
     public func keepingEnrichment(of stored: CrowdEvent?) -> CrowdEvent {
         guard let stored else { return self }
-        var e = self
-        let bare = cameraName == nil && zoneName == nil && videoURL == nil && visionURL == nil && snapshotURL == nil
-        e.cameraName = cameraName ?? stored.cameraName
-        e.zoneName = zoneName ?? stored.zoneName
-        e.videoURL = videoURL ?? stored.videoURL
-        e.visionURL = visionURL ?? stored.visionURL
-        e.snapshotURL = snapshotURL ?? stored.snapshotURL
-        if bare { e.enrichmentNotes = stored.enrichmentNotes }
+        var e = fillingNamesAndLinks(from: stored)
+        if !hasNamesOrLinks { e.enrichmentNotes = stored.enrichmentNotes }
         e.firedCount = firedCount ?? stored.firedCount
         return e
     }
@@ -86,14 +80,24 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
     /// This event with what `enriched` adds: names, links and snapshot where this one has none,
     /// and the notes when this one has no enrichment at all. What ``EventStore/enrich(_:)`` stores.
     public func addingEnrichment(of enriched: CrowdEvent) -> CrowdEvent {
+        var e = fillingNamesAndLinks(from: enriched)
+        if !hasNamesOrLinks && enrichmentNotes.isEmpty { e.enrichmentNotes = enriched.enrichmentNotes }
+        return e
+    }
+
+    /// Whether any enrichment field (names, links, snapshot) is set.
+    private var hasNamesOrLinks: Bool {
+        cameraName != nil || zoneName != nil || videoURL != nil || visionURL != nil || snapshotURL != nil
+    }
+
+    /// This event with the names, links and snapshot of `other` where it has none.
+    private func fillingNamesAndLinks(from other: CrowdEvent) -> CrowdEvent {
         var e = self
-        let bare = cameraName == nil && zoneName == nil && videoURL == nil && visionURL == nil && snapshotURL == nil
-        e.cameraName = cameraName ?? enriched.cameraName
-        e.zoneName = zoneName ?? enriched.zoneName
-        e.videoURL = videoURL ?? enriched.videoURL
-        e.visionURL = visionURL ?? enriched.visionURL
-        e.snapshotURL = snapshotURL ?? enriched.snapshotURL
-        if bare && enrichmentNotes.isEmpty { e.enrichmentNotes = enriched.enrichmentNotes }
+        e.cameraName = cameraName ?? other.cameraName
+        e.zoneName = zoneName ?? other.zoneName
+        e.videoURL = videoURL ?? other.videoURL
+        e.visionURL = visionURL ?? other.visionURL
+        e.snapshotURL = snapshotURL ?? other.snapshotURL
         return e
     }
 
