@@ -28,13 +28,20 @@ public final class URLSessionTransport: HTTPTransport {
     /// A shared transport with an ephemeral session (no cookies, no cache).
     public static let shared = URLSessionTransport()
 
-    public init(defaultTimeout: Duration = .seconds(30)) {
+    /// - Parameters:
+    ///   - defaultTimeout: for requests that set no ``HTTPRequest/timeout``.
+    ///   - maxConnectionsPerHost: open connections to one host and port; further requests wait for
+    ///     a kept-alive one. The default of 4 is enough for a notifier (the APIs limit the rate
+    ///     anyway) and never opens more connections at once than a server with a small listen
+    ///     backlog accepts: an overflowing backlog drops the connection silently and costs a TCP
+    ///     retransmission (200 ms or more) per dropped connection.
+    public init(defaultTimeout: Duration = .seconds(30), maxConnectionsPerHost: Int = 4) {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpMaximumConnectionsPerHost = 16
+        configuration.httpMaximumConnectionsPerHost = max(1, maxConnectionsPerHost)
         let delegate = SessionDelegate()
         self.delegate = delegate
         self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)

@@ -131,6 +131,25 @@ struct HTTPClientTests {
         }
     }
 
+    @Test("the transport keeps to its connections per host; further requests wait for one", arguments: [3, nil])
+    func connectionsPerHost(limit: Int?) async throws {
+        let server = try await FakeHTTPServer { _ in FakeResponse.json(200, ["ok": true], delay: .milliseconds(150)) }
+        defer { Task { await server.stop() } }
+        let transport = limit.map { URLSessionTransport(maxConnectionsPerHost: $0) } ?? URLSessionTransport()
+        let http = HTTPClient(transport: transport, logger: LogCapture().logger())
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<12 {
+                group.addTask { try await http.send(HTTPRequest(url: server.baseURL.appendingPathComponent("r\(i)"))).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 12))
+        let connections = Set(server.requests.compactMap(\.clientPort))
+        #expect(server.requests.count == 12)
+        #expect(!connections.isEmpty)
+        #expect(connections.count <= (limit ?? 4), "connections: \(connections.count)")
+    }
+
     @Test("connection refused is a transient connection failure")
     func refused() async throws {
         // Port 1 on loopback: nothing listens there (a stopped test server's port could be reused).

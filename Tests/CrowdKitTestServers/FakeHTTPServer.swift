@@ -18,6 +18,8 @@ public struct RecordedRequest: Sendable, CustomStringConvertible {
     public var arrivedAt: ContinuousClock.Instant
     /// The `Host` header.
     public var host: String?
+    /// The client's TCP port: requests with the same one came over the same connection.
+    public var clientPort: Int?
 
     public func header(_ name: String) -> String? {
         let n = name.lowercased()
@@ -89,7 +91,7 @@ public final class FakeHTTPServer: Sendable {
     public init(handler: @escaping Handler) async throws {
         let log = self.log
         let (portStream, portCont) = AsyncStream.makeStream(of: Int.self)
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+        let responder = CallbackResponder<PeerContext> { request, context in
             let buffer = try await request.body.collect(upTo: 16 * 1024 * 1024)
             var headers: [(name: String, value: String)] = []
             for field in request.headers {
@@ -102,7 +104,8 @@ public final class FakeHTTPServer: Sendable {
                 headers: headers,
                 body: Data(buffer: buffer),
                 arrivedAt: .now,
-                host: request.head.authority ?? headers.first(where: { $0.name == "host" })?.value
+                host: request.head.authority ?? headers.first(where: { $0.name == "host" })?.value,
+                clientPort: context.clientPort
             )
             log.withLock { $0.append(recorded) }
             let answer = await handler(recorded)
@@ -154,6 +157,17 @@ public final class FakeHTTPServer: Sendable {
     }
 
     deinit { task.cancel() }
+}
+
+/// The request context of the fake servers: also keeps the client's port.
+struct PeerContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let clientPort: Int?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientPort = source.channel.remoteAddress?.port
+    }
 }
 
 public struct FakeServerError: Error, CustomStringConvertible {
