@@ -7,6 +7,11 @@ import Logging
 /// `visionUrl`) and a snapshot URL. Each part is fetched concurrently and independently; what
 /// fails is explained in ``CrowdEvent/enrichmentNotes`` and the event goes out anyway.
 /// Idempotent: what the event already has is not fetched again.
+///
+/// Events of one camera that start in the same second share one video-link call (the Dashboard
+/// API answers the same link for them): zones of a camera often fill up together, and each call
+/// counts against the organisation's rate limit. A link is reused for a minute; a failed call is
+/// not remembered.
 public struct MerakiEnricher: EventEnricher {
     public enum SnapshotMode: Sendable, Hashable {
         /// No snapshot.
@@ -38,6 +43,7 @@ public struct MerakiEnricher: EventEnricher {
     private let names: MerakiNameDirectory
     private let options: Options
     private let logger: Logger
+    private let videoLinks = SharedAnswers<String, MerakiVideoLink, MerakiError>()
 
     public init(client: MerakiClient, names: MerakiNameDirectory? = nil, options: Options = .init(), logger: Logger) {
         self.client = client
@@ -64,10 +70,13 @@ public struct MerakiEnricher: EventEnricher {
             wantCamera ? (await Self.bounded(timeout) { await names.cameraName(serial: serial) } ?? timedOut) : nil
         async let zoneLookup: MerakiNameDirectory.Lookup? =
             wantZone ? (await Self.bounded(timeout) { await names.zoneName(serial: serial, zone: zone) } ?? timedOut) : nil
+        let videoLinks = self.videoLinks
         async let video: Result<MerakiVideoLink, MerakiError>? =
             wantVideo
             ? (await Self.bounded(timeout) {
-                await Self.result { () async throws(MerakiError) in try await client.videoLink(serial: serial, at: start) }
+                await videoLinks.answer(for: serial + " " + MerakiClient.iso8601(start)) {
+                    await Self.result { () async throws(MerakiError) in try await client.videoLink(serial: serial, at: start) }
+                }
             } ?? .failure(MerakiError(.http, "timed out"))) : nil
         let mode = options.snapshot
         async let snapshot: Result<MerakiSnapshot, MerakiError>? =

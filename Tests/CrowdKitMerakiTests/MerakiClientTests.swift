@@ -289,6 +289,43 @@ struct MerakiEnricherTests {
         #expect(e.zoneName == "Lobby")
     }
 
+    @Test("zones of a camera that fill up in the same second share one video-link call; a failure is not remembered")
+    func sharedVideoLinks() async throws {
+        let fake = try await namedFake()
+        defer { Task { await fake.stop() } }
+        let client = MerakiClient(configuration: configuration(fake, rps: 1000), logger: LogCapture().logger())
+        let enricher = MerakiEnricher(client: client, options: .init(snapshot: .off), logger: LogCapture().logger())
+        let zones = ["0", "584342051651321858", "584342051651321859", "7"]
+        let together = await withTaskGroup(of: CrowdEvent.self) { group in
+            for zone in zones { group.addTask { await enricher.enrich(event(zone: zone)) } }
+            return await group.reduce(into: [CrowdEvent]()) { $0.append($1) }
+        }
+        #expect(together.count == 4)
+        #expect(together.allSatisfy { $0.videoURL == "https://video.example/\(serial)?t=2024-05-02T06:50:00Z" })
+        #expect(fake.requests("videoLink").count == 1)
+        // The same second later on: reused. Another second, another camera: their own calls.
+        var sameSecond = event(zone: "9")
+        sameSecond.startedAt += 999
+        _ = await enricher.enrich(sameSecond)
+        #expect(fake.requests("videoLink").count == 1)
+        var nextSecond = event()
+        nextSecond.startedAt += 1_000
+        let next = await enricher.enrich(nextSecond)
+        #expect(next.videoURL == "https://video.example/\(serial)?t=2024-05-02T06:50:01Z")
+        let other = await enricher.enrich(event(camera: "Q2GV-EEEE-0002"))
+        #expect(other.videoURL == "https://video.example/Q2GV-EEEE-0002?t=2024-05-02T06:50:00Z")
+        #expect(fake.requests("videoLink").count == 3)
+        // A failed call is not kept: the next event of that second asks again and gets the link.
+        fake.update { $0.script["videoLink"] = [.json(404, ["errors": ["Not found"]])] }
+        var failing = event(camera: "Q2GV-EEEE-0002")
+        failing.startedAt += 5_000
+        let failed = await enricher.enrich(failing)
+        #expect(failed.videoURL == nil)
+        let retried = await enricher.enrich(failing)
+        #expect(retried.videoURL == "https://video.example/Q2GV-EEEE-0002?t=2024-05-02T06:50:05Z")
+        #expect(fake.requests("videoLink").count == 5)
+    }
+
     @Test("idempotent: an enriched event is not fetched again")
     func idempotent() async throws {
         let fake = try await namedFake()
