@@ -44,7 +44,8 @@ let package = Package(
         ),
         .target(name: "CrowdKitTesting", dependencies: ["CrowdKitCore"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "CrowdKitMQTT", dependencies: ["CrowdKitCore", "CMosquitto", log], swiftSettings: swiftSettings),
+        .target(name: "CMosquittoReads"),
+        .target(name: "CrowdKitMQTT", dependencies: ["CrowdKitCore", "CMosquitto", "CMosquittoReads", log], swiftSettings: swiftSettings),
         .target(
             name: "CrowdKitSQLite",
             dependencies: ["CrowdKitCore", .product(name: "GRDB", package: "GRDB.swift"), log],

@@ -29,7 +29,7 @@ if [ "${BENCH_MERAKI:-1}" = 1 ] && [ -n "${MERAKI_API_BASE:-}" ]; then
 fi
 # BENCH_PERF=FILE records a CPU profile of the app with perf (call graphs from DWARF).
 if [ -n "${BENCH_PERF:-}" ]; then
-  exec perf record -q --call-graph dwarf,16384 -F 997 -o "$BENCH_PERF" -- "$BIN" "${args[@]}" "$@"
+  exec perf record -q -k CLOCK_REALTIME --call-graph dwarf,16384 -F ${BENCH_PERF_FREQ:-997} -o "$BENCH_PERF" -- "$BIN" "${args[@]}" "$@"
 fi
 # BENCH_WRAP="CMD ..." runs the app under another tool (strace, valgrind, ...).
 exec ${BENCH_WRAP:-} "$BIN" "${args[@]}" "$@"

@@ -1,4 +1,5 @@
 import CMosquitto
+import CMosquittoReads
 import CrowdKitCore
 import Dispatch
 import Foundation
@@ -53,6 +54,9 @@ final class ClientCore: Sendable {
     /// The last error or warning libmosquitto logged (TLS details); separate lock because the
     /// log callback can run inside other libmosquitto calls.
     private let lastLog = Mutex<String?>(nil)
+    /// The socket read buffer (``MQTTClient/Configuration/bufferedReads``), used by the network
+    /// thread only; `nil` when reads are not buffered.
+    private let reads: ReadBuffer?
 
     init(configuration: MQTTClient.Configuration, logger: Logger) throws(MQTTError) {
         self.configuration = configuration
@@ -66,6 +70,7 @@ final class ClientCore: Sendable {
         self.buffer = MessageBuffer(capacity: configuration.bufferCapacity)
         self.control = Mutex(Control(backoff: configuration.reconnect.initialDelay))
         self.handle = MosquittoHandle(try Self.makeHandle(configuration))
+        self.reads = configuration.bufferedReads && configuration.tls == nil ? ReadBuffer(capacity: 64 * 1024) : nil
         // The handle exists and `self` is complete: wire the callbacks.
         _ = handle.with { mosq in
             mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
@@ -192,16 +197,28 @@ final class ClientCore: Sendable {
     private func runNetworkThread() {
         defer { finishNetworkThread() }
         guard let mosq = handle.unsafeRaw else { return }
+        reads?.attachToCurrentThread()
+        defer { reads?.detachFromCurrentThread() }
         let c = configuration
         let keepAlive = Int32(c.keepAlive.components.seconds)
+        reads?.track(socket: -1)
         var rc = mosquitto_connect(mosq, c.host, Int32(c.port), keepAlive)
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             failFirst(connectionError(rc))
             return
         }
         while true {
-            rc = mosquitto_loop(mosq, 1000, 1)
-            if rc == MOSQ_ERR_SUCCESS.rawValue { rc = readBurst(mosq) }
+            reads?.track(socket: mosquitto_socket(mosq))
+            if let reads, reads.pending > 0 {
+                // Packets already read from the socket: `select` in mosquitto_loop would not see
+                // them. Hand them over, then do the loop's other work (pings, writes) directly.
+                rc = readBurst(mosq)
+                if rc == MOSQ_ERR_SUCCESS.rawValue { rc = mosquitto_loop_misc(mosq) }
+                if rc == MOSQ_ERR_SUCCESS.rawValue && mosquitto_want_write(mosq) { rc = mosquitto_loop_write(mosq, 1) }
+            } else {
+                rc = mosquitto_loop(mosq, 1000, 1)
+                if rc == MOSQ_ERR_SUCCESS.rawValue { rc = readBurst(mosq) }
+            }
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 // After shutdown() the loop keeps running until the queued packets and the
                 // DISCONNECT are written (the socket then closes), bounded by the stop deadline.
@@ -227,6 +244,12 @@ final class ClientCore: Sendable {
             if stopping.load(ordering: .acquiring) { break }
         }
     }
+
+    /// Whether libmosquitto's reads of this client's socket are buffered.
+    var bufferedReads: Bool { reads != nil }
+
+    /// Socket reads made to fill the read buffer so far (0 when reads are not buffered).
+    var bufferFills: UInt64 { reads?.fills ?? 0 }
 
     /// `mosquitto_loop` waits in `select` before every packet it reads. While messages keep
     /// coming, read on without that wait: up to 256 more packets, as long as each read delivers a
@@ -264,6 +287,8 @@ final class ClientCore: Sendable {
             let nanos = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
             _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
             if stopping.load(ordering: .acquiring) { return }
+            // A new connection may get the old descriptor number: nothing buffered carries over.
+            reads?.track(socket: -1)
             let rc = mosquitto_reconnect(mosq)
             if rc == MOSQ_ERR_SUCCESS.rawValue { return }
             let error = connectionError(rc)
@@ -560,4 +585,27 @@ func epochMilliseconds() -> Int64 {
     // informational (status, last message time): the coarse clock is enough and cheaper
     clock_gettime(CLOCK_REALTIME_COARSE, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// The network thread's socket read buffer (see `CMosquittoReads`).
+///
+/// `@unchecked Sendable` is safe: the buffer is only read and changed by the network thread that
+/// attached it; `fills` is a counter read for diagnostics.
+final class ReadBuffer: @unchecked Sendable {
+    private let raw: OpaquePointer
+
+    /// `nil` when libmosquitto's reads cannot be routed through a buffer here.
+    init?(capacity: Int) {
+        guard ck_mosquitto_reads_install() == 1, let raw = ck_read_buffer_create(capacity) else { return nil }
+        self.raw = raw
+    }
+
+    deinit { ck_read_buffer_destroy(raw) }
+
+    func attachToCurrentThread() { ck_read_buffer_attach(raw) }
+    func detachFromCurrentThread() { ck_read_buffer_attach(nil) }
+    /// A socket other than the one tracked (or -1) drops what was buffered.
+    func track(socket: Int32) { ck_read_buffer_track(raw, socket) }
+    var pending: Int { ck_read_buffer_pending(raw) }
+    var fills: UInt64 { UInt64(ck_read_buffer_fills(raw)) }
 }

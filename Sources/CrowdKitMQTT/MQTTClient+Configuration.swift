@@ -31,6 +31,13 @@ extension MQTTClient {
         /// kernel work per message, more CPU left for a broker on the same machine). At most this
         /// much latency is added; `.zero` reads each message as soon as it arrives.
         public var catchUpPause: Duration = .microseconds(500)
+        /// Read the socket in blocks of up to 64 KiB and hand libmosquitto its packets from that
+        /// buffer (plain TCP on Linux). libmosquitto 2.0 makes three `read` calls per packet,
+        /// which for a feed of small messages is most of the client's CPU; buffered, a busy feed
+        /// costs one call per few hundred messages. Only libmosquitto's own reads of this
+        /// client's socket, on its network thread, are affected. Where this cannot be set up,
+        /// reads stay as libmosquitto makes them (``MQTTClient/bufferedReads`` tells).
+        public var bufferedReads: Bool = true
 
         public init(
             host: String = "127.0.0.1", port: Int = 1883, clientID: String? = nil, keepAlive: Duration = .seconds(30),

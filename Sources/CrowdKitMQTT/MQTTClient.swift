@@ -72,6 +72,14 @@ public final class MQTTClient: Sendable {
     /// task.
     public var status: SourceStatus { core.status }
 
+    /// Whether libmosquitto's socket reads go through a buffer
+    /// (``Configuration/bufferedReads``, plain TCP on Linux).
+    public var bufferedReads: Bool { core.bufferedReads }
+
+    /// Block reads made to fill that buffer so far: far fewer than the messages received when
+    /// the feed is busy (diagnostics).
+    public var bufferedReadCalls: UInt64 { core.bufferFills }
+
     /// Disconnects cleanly and frees libmosquitto's resources; the message sequence ends after
     /// what is buffered.
     public func shutdown() async {

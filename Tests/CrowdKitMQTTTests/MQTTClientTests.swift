@@ -40,6 +40,47 @@ struct MQTTClientTests {
         #expect(after.isEmpty)
     }
 
+    @Test("buffered reads: small and large messages (past the 64 KiB buffer) arrive whole and in order", arguments: [true, false])
+    func bufferedReads(buffered: Bool) async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        var configuration = MQTTClient.Configuration(port: broker.port)
+        configuration.bufferedReads = buffered
+        configuration.catchUpPause = .milliseconds(20)  // let the feed pile up between reads
+        let subscriber = try MQTTClient(configuration: configuration, logger: testLogger)
+        #if os(Linux)
+        #expect(subscriber.bufferedReads == buffered)
+        #endif
+        try await subscriber.subscribe("/merakimv/#")
+        try await subscriber.connect()
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+
+        let count = 3_000
+        func payload(_ i: Int) -> [UInt8] {
+            if i % 500 == 499 { return (0..<(90_000 + i)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) } }
+            return Array(countPayload(ts: Int64(i), people: i % 7).utf8)
+        }
+        for i in 0..<count {
+            try publisher.publish(topic: "/merakimv/Q2GV-READ-\(i % 4)/\(i % 3)", payload: payload(i))
+        }
+        let got = await collect(count, from: subscriber.messages, timeout: .seconds(20))
+        #expect(got.count == count)
+        #expect(got.map(\.topic) == (0..<count).map { "/merakimv/Q2GV-READ-\($0 % 4)/\($0 % 3)" })
+        let mismatched = got.indices.filter { got[$0].payload != payload($0) }
+        #expect(mismatched.isEmpty, "payloads differ at \(mismatched.prefix(5))")
+        if subscriber.bufferedReads {
+            // libmosquitto alone makes three reads per message.
+            #expect(subscriber.bufferedReadCalls > 0)
+            #expect(subscriber.bufferedReadCalls < UInt64(count / 3), "\(subscriber.bufferedReadCalls) block reads")
+        } else {
+            #expect(subscriber.bufferedReadCalls == 0)
+        }
+        await publisher.shutdown()
+        await subscriber.shutdown()
+    }
+
     @Test("MQTT 5 works too")
     func mqtt5() async throws {
         let broker = try MosquittoBroker()
