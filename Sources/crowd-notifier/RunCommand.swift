@@ -39,11 +39,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Messages held while detection catches up (overflow is counted as dropped).")
     var bufferSize: Int = 100_000
 
+    @Option(
+        name: .long,
+        help: "Run at this lower CPU priority (nice 1-19; 0: unchanged), so that a broker on the same machine is never short of CPU, even during a burst of alerts.")
+    var nice: Int32 = 0
+
     enum EventsFormat: String, ExpressibleByArgument { case jsonl }
 
     func validate() throws {
         guard statsInterval.isFinite, statsInterval >= 0 else { throw ValidationError("--stats-interval must be >= 0 (got \(statsInterval))") }
         guard bufferSize >= 1 else { throw ValidationError("--buffer-size must be >= 1 (got \(bufferSize))") }
+        guard (0...19).contains(nice) else { throw ValidationError("--nice must be 0 to 19 (got \(nice))") }
     }
 
     func run() async throws {
@@ -51,6 +57,19 @@ struct RunCommand: AsyncParsableCommand {
             .merging(notify.configFlags) { a, _ in a }.merging(storeWeb.configFlags) { a, _ in a }
         let settings = try await loadSettings(flags: flags, configFile: detection.config)
         let logger = logging.makeLogger(level: settings.logLevel)
+        if nice > 0 {
+            do {
+                let outcome = try ProcessPriority.lower(to: nice)
+                if outcome.autogroups && !outcome.sessionGroup {
+                    logger.warning(
+                        "--nice \(nice) counts only within this terminal session: start crowd-notifier in a session of its own (setsid, or as a service) to give a broker on this machine the CPU first")
+                } else {
+                    logger.info("running at nice \(nice)", metadata: ["threads": "\(outcome.threads)", "session.group": "\(outcome.sessionGroup)"])
+                }
+            } catch {
+                logger.warning("cannot lower the CPU priority; running as is", metadata: ["error": "\(error)"])
+            }
+        }
         // concrete policy types, so the monitor's engine is specialised (no generic dispatch per message)
         switch settings.detection.policy {
         case let p as DwellPolicy: try await watch(p, settings, logger: logger)

@@ -13,14 +13,21 @@ struct LiveCommandTests {
         let out: URL
         let err: URL
 
-        init(_ arguments: [String], in dir: URL, name: String, environment: [String: String] = [:]) throws {
+        /// `launcher`: a program (and its options) that runs the binary with the arguments
+        /// (`/usr/bin/setsid --wait`).
+        init(_ arguments: [String], in dir: URL, name: String, environment: [String: String] = [:], launcher: [String]? = nil) throws {
             let bin = try #require(CommandLineTests.binary, "crowd-notifier binary not found; run swift build first")
             out = dir.appendingPathComponent("\(name).out")
             err = dir.appendingPathComponent("\(name).err")
             _ = FileManager.default.createFile(atPath: out.path, contents: nil)
             _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.executableURL = bin
-            process.arguments = arguments
+            if let launcher, let program = launcher.first {
+                process.executableURL = URL(fileURLWithPath: program)
+                process.arguments = launcher.dropFirst() + [bin.path] + arguments
+            } else {
+                process.executableURL = bin
+                process.arguments = arguments
+            }
             // each child works in the test's own folder (its event store lands there) and serves no page
             process.currentDirectoryURL = dir
             process.environment = ProcessInfo.processInfo.environment.merging(["HTTP_PORT": "0"].merging(environment) { _, new in new }) { _, new in new }
@@ -151,6 +158,57 @@ struct LiveCommandTests {
         let proto = try CommandLineTests.run(["record", "--out", "/dev/null", "--mqtt-protocol", "4"])
         #expect(proto.status == 64)
         #expect(proto.stderr.contains("--mqtt-protocol must be 3.1.1 or 5"))
+    }
+
+    @Test("run --nice 7 in a session of its own: the session's scheduling group and the main thread run at nice 7")
+    func nice() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = ["run", "--mqtt-port", String(broker.port), "--stats-interval", "0.05", "--nice", "7", "--log-level", "info"]
+        #if os(Linux)
+        let setsid = "/usr/bin/setsid"
+        try #require(FileManager.default.isExecutableFile(atPath: setsid), "setsid (util-linux) is needed")
+        // Process starts its child as a process group leader, so setsid forks: the notifier is
+        // setsid's child, and `--wait` passes its exit status on.
+        let run = try Child(arguments, in: dir, name: "run", launcher: [setsid, "--wait"])
+        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
+        #expect(await eventually { run.stdout.contains("state=connected") })
+        let pid = try #require(Self.child(of: run.process.processIdentifier))
+        defer { kill(pid, SIGKILL) }
+        #expect(getsid(pid) == pid)
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // fields after "(comm)": state is field 3, nice field 19
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        #expect(fields[16] == "7", "\(stat)")
+        if let group = try? String(contentsOfFile: "/proc/\(pid)/autogroup", encoding: .utf8) {
+            #expect(group.hasSuffix("nice 7\n"), "\(group)")
+        }
+        kill(pid, SIGINT)
+        #expect(await run.wait() == 0)
+        #expect(run.stderr.contains("running at nice 7"), "\(run.stderr)")
+        #endif
+
+        let invalid = try CommandLineTests.run(["run", "--nice", "20"])
+        #expect(invalid.status == 64)
+        #expect(invalid.stderr.contains("--nice must be 0 to 19 (got 20)"), "\(invalid.stderr)")
+    }
+
+    /// The process whose parent is `parent`, from /proc.
+    static func child(of parent: pid_t) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // after "(comm)": state, then the parent's pid
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == parent { return pid }
+        }
+        return nil
     }
 
     @Test("MQTT_SERVER and MQTT_PORT name the broker when no flag does")
