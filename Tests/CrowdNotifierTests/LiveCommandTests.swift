@@ -179,10 +179,9 @@ struct LiveCommandTests {
         let pid = try #require(Self.child(of: run.process.processIdentifier))
         defer { kill(pid, SIGKILL) }
         #expect(getsid(pid) == pid)
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // fields after "(comm)": state is field 3, nice field 19
-        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
-        #expect(fields[16] == "7", "\(stat)")
+        // state is field 3 of /proc/PID/stat, nice field 19
+        let fields = try #require(Self.statFields(of: pid))
+        #expect(fields[16] == "7", "\(fields)")
         if let group = try? String(contentsOfFile: "/proc/\(pid)/autogroup", encoding: .utf8) {
             #expect(group.hasSuffix("nice 7\n"), "\(group)")
         }
@@ -196,19 +195,22 @@ struct LiveCommandTests {
         #expect(invalid.stderr.contains("--nice must be 0 to 19 (got 20)"), "\(invalid.stderr)")
     }
 
+    /// The fields of /proc/`pid`/stat after "(comm)", from field 3 (state) on.
+    static func statFields(of pid: pid_t) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
     /// The process whose parent is `parent`, from /proc.
     static func child(of parent: pid_t) -> pid_t? {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            // after "(comm)": state, then the parent's pid
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, pid_t(fields[1]) == parent { return pid }
+        // field 4 is the parent's pid
+        return entries.lazy.compactMap { pid_t($0) }.first { pid in
+            guard let fields = statFields(of: pid), fields.count > 1 else { return false }
+            return pid_t(fields[1]) == parent
         }
-        return nil
     }
 
     @Test("MQTT_SERVER and MQTT_PORT name the broker when no flag does")
