@@ -186,6 +186,34 @@ public final class SQLiteEventStore: EventStore {
             name: "v3-camera-zone-index",
             sql: "CREATE INDEX events_camera_zone_newest ON events (camera, zone, startedAt DESC, id DESC);"
         ),
+        (
+            // Deliveries that are retried until they are sent or too old: the `expired` status
+            // (and `suppressed`, for mutes) and the last error of a delivery still retried.
+            // SQLite cannot change a CHECK constraint, so the table is rebuilt (once).
+            name: "v4-delivery-expiry",
+            sql: """
+                CREATE TABLE deliveries_v4 (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    eventID TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+                    notifier TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'expired', 'suppressed')),
+                    remoteID TEXT,
+                    failureReason TEXT,
+                    attempts INTEGER NOT NULL,
+                    createdAt INTEGER NOT NULL,
+                    updatedAt INTEGER NOT NULL,
+                    lastError TEXT
+                );
+                INSERT INTO deliveries_v4 (id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt)
+                    SELECT id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt FROM deliveries;
+                DROP TABLE deliveries;
+                ALTER TABLE deliveries_v4 RENAME TO deliveries;
+                CREATE INDEX deliveries_event ON deliveries (eventID);
+                CREATE INDEX deliveries_pending ON deliveries (createdAt, id) WHERE status = 'pending';
+                """
+        ),
     ]
 
     private static let migrator: DatabaseMigrator = {
@@ -367,9 +395,9 @@ public final class SQLiteEventStore: EventStore {
         let (status, remoteID, reason) = columns(of: delivery.status)
         let stmt = try db.cachedStatement(
             sql:
-                "UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ? WHERE id = ?"
+                "UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ?, lastError = ? WHERE id = ?"
         )
-        try stmt.execute(arguments: [status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.id])
+        try stmt.execute(arguments: [status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.lastError, delivery.id])
         if db.changesCount == 0 {
             throw EventStoreError(.notFound, "no delivery \(delivery.id)")
         }
@@ -445,7 +473,7 @@ public final class SQLiteEventStore: EventStore {
     private static let eventColumns =
         "id, camera, zone, cameraName, zoneName, startedAt, firedAt, endedAt, peak, lastCount, lastNotifiedAt, reminders, policyName, policyParameters, videoURL, visionURL, snapshotURL, enrichmentNotes, firedCount"
     private static let deliveryColumns =
-        "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt"
+        "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt, lastError"
 
     private static func apply(_ change: EventChange, in db: Database) throws {
         let e = change.event
@@ -475,13 +503,13 @@ public final class SQLiteEventStore: EventStore {
         guard !change.deliveries.isEmpty else { return }
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (\(deliveryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO deliveries (\(deliveryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO NOTHING
                 """)
         for d in change.deliveries {
             let (status, remoteID, reason) = columns(of: d.status)
             var dargs: [(any DatabaseValueConvertible)?] = [d.id, d.eventID.rawValue, d.notifier, d.kind.rawValue]
-            dargs += [d.sequence, status, remoteID, reason, d.attempts, d.createdAt, d.updatedAt]
+            dargs += [d.sequence, status, remoteID, reason, d.attempts, d.createdAt, d.updatedAt, d.lastError]
             do {
                 try insert.execute(arguments: StatementArguments(dargs))
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -495,6 +523,7 @@ public final class SQLiteEventStore: EventStore {
         case .pending: ("pending", nil, nil)
         case .sent(let remoteID): ("sent", remoteID, nil)
         case .failed(let reason): ("failed", nil, reason)
+        case .expired(let reason): ("expired", nil, reason)
         }
     }
 
@@ -524,11 +553,12 @@ public final class SQLiteEventStore: EventStore {
         switch statusText {
         case "sent": status = .sent(remoteID: row[6])
         case "failed": status = .failed(reason: row[7] ?? "")
+        case "expired": status = .expired(reason: row[7] ?? "")
         default: status = .pending
         }
         var d = Delivery(
             eventID: CrowdEventID(rawValue: row[1]), notifier: row[2], kind: kind, sequence: row[4],
-            status: status, attempts: row[8], createdAt: row[9], updatedAt: row[10])
+            status: status, attempts: row[8], createdAt: row[9], updatedAt: row[10], lastError: row[11])
         d.id = row[0]
         return d
     }

@@ -21,8 +21,9 @@ import ServiceLifecycle
 /// - `GET /api/zones`: live zone states and the feed status.
 /// - `GET /api/events/stream`: server-sent events `fired`, `updated` (reminders) and `ended`,
 ///   with the event's JSON as data; filters `camera` and `zone`.
-/// - `GET /healthz` (always 200, never authenticated), `GET /readyz` (store readable and, by
-///   default, the source connected; 503 otherwise).
+/// - `GET /healthz` (always 200, never authenticated), `GET /readyz` (store readable, the
+///   monitor's writes reaching it (``LiveStatus/storeWrites``) and, by default, the source
+///   connected; 503 otherwise, with `store` `unavailable` or `failing` and the backlog).
 /// - `GET /metrics`: only when a `metrics` closure is given (Prometheus text from the app's
 ///   registry).
 ///
@@ -239,12 +240,17 @@ public struct CrowdWeb: Sendable {
             storeOK = false
             logger.warning("readiness: event store unavailable", metadata: ["error": "\(error)"])
         }
-        let feed = await liveStatus().feed
+        let live = await liveStatus()
+        let feed = live.feed
+        let writes = live.storeWrites
         let sourceOK = !configuration.readinessRequiresConnectedSource || feed.state == .connected
-        let ready = storeOK && sourceOK
-        let body =
-            "{\"ready\":\(ready),\"store\":" + Format.json(storeOK ? "ok" : "unavailable") + ",\"source\":"
-            + Format.json(feed.state.rawValue) + "}"
+        let ready = storeOK && writes.isHealthy && sourceOK
+        let storeState = !storeOK ? "unavailable" : (writes.isHealthy ? "ok" : "failing")
+        var body =
+            "{\"ready\":\(ready),\"store\":" + Format.json(storeState) + ",\"source\":" + Format.json(feed.state.rawValue)
+        body += ",\"storeBacklog\":\(writes.backlog),\"storeDropped\":\(writes.dropped)"
+        if let error = writes.lastError, !writes.isHealthy { body += ",\"storeError\":" + Format.json(error) }
+        body += "}"
         return Self.json(body, status: ready ? .ok : .serviceUnavailable)
     }
 

@@ -14,11 +14,15 @@ public struct LiveStatus: Sendable {
     public var cameraNames: [String: String]
     /// Zone labels, when known.
     public var zoneNames: [ZoneKey: String]
+    /// Whether the monitor's writes reach the store (``CrowdMonitor/storeHealth``); `/readyz` is
+    /// false while they fail.
+    public var storeWrites: StoreWriteHealth
 
     public init(
         zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
-        cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:]
+        cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init()
     ) {
+        self.storeWrites = storeWrites
         self.zones = zones
         self.feed = feed
         self.messagesPerSecond = messagesPerSecond

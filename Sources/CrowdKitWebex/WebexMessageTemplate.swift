@@ -14,7 +14,9 @@ import Foundation
 /// - `{video}` " — [video](url)" in markdown and " — video: url" in text, empty when unknown;
 ///   `{videoURL}`, `{visionURL}`, `{snapshotURL}` (empty when unknown);
 /// - `{notes}` a line saying what could not be fetched, empty when everything was;
-/// - `{reminder}` the reminder number; `{eventId}`.
+/// - `{reminder}` the reminder number; `{eventId}`;
+/// - `{late}` " _(raised 14 min ago)_" in markdown and " (raised 14 min ago)" in text when the
+///   notification goes out a minute or more after it was raised (an outage), empty otherwise.
 public struct WebexMessageTemplate: Sendable, Hashable {
     public struct Pair: Sendable, Hashable {
         public var markdown: String
@@ -41,14 +43,14 @@ public struct WebexMessageTemplate: Sendable, Hashable {
     /// "**Crowd detected**: 7 people in *Lobby* (camera *Front Desk*) for 2 min since 14:03:12 — [video](url)"
     public static let standard = WebexMessageTemplate(
         fired: Pair(
-            markdown: "**Crowd detected**: {count} people in *{zone}* (camera *{camera}*) for {duration} since {since}{video}{notes}",
-            text: "Crowd detected: {count} people in {zone} (camera {cameraAndSerial}) for {duration} since {since}{video}{notes}"),
+            markdown: "**Crowd detected**: {count} people in *{zone}* (camera *{camera}*) for {duration} since {since}{video}{late}{notes}",
+            text: "Crowd detected: {count} people in {zone} (camera {cameraAndSerial}) for {duration} since {since}{video}{late}{notes}"),
         reminder: Pair(
-            markdown: "**Crowd still there** (reminder {reminder}): {count} people in *{zone}* (camera *{camera}*) for {duration} since {since}{video}{notes}",
-            text: "Crowd still there (reminder {reminder}): {count} people in {zone} (camera {cameraAndSerial}) for {duration} since {since}{video}{notes}"),
+            markdown: "**Crowd still there** (reminder {reminder}): {count} people in *{zone}* (camera *{camera}*) for {duration} since {since}{video}{late}{notes}",
+            text: "Crowd still there (reminder {reminder}): {count} people in {zone} (camera {cameraAndSerial}) for {duration} since {since}{video}{late}{notes}"),
         ended: Pair(
-            markdown: "**Crowd ended**: *{zone}* (camera *{camera}*) had up to {peak} people for {duration}, {since}–{until}{video}{notes}",
-            text: "Crowd ended: {zone} (camera {cameraAndSerial}) had up to {peak} people for {duration}, {since}-{until}{video}{notes}"))
+            markdown: "**Crowd ended**: *{zone}* (camera *{camera}*) had up to {peak} people for {duration}, {since}–{until}{video}{late}{notes}",
+            text: "Crowd ended: {zone} (camera {cameraAndSerial}) had up to {peak} people for {duration}, {since}-{until}{video}{late}{notes}"))
 
     /// The message for `notification` (without file).
     public func render(_ notification: CrowdNotification) -> WebexMessage {
@@ -95,6 +97,7 @@ public struct WebexMessageTemplate: Sendable, Hashable {
             "notes": notes,
             "reminder": same(String(n.sequence)),
             "eventId": same(e.id.rawValue),
+            "late": n.lateNote.map { (" _(\($0))_", " (\($0))") } ?? ("", ""),
         ]
     }
 

@@ -98,5 +98,17 @@ struct ConfigFileOption: ParsableArguments {
 
 /// Writes one line to standard error.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    writeStandardError(line + "\n")
+}
+
+/// Writes to standard output, ignoring a failure (a full disk under a redirected output, a
+/// closed pipe): the notifier keeps running whatever happens to its output. Foundation's
+/// non-throwing `FileHandle.write(_:)` would stop the process instead.
+func writeStandardOutput(_ text: String) {
+    try? FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+}
+
+/// Writes to standard error, ignoring a failure (see ``writeStandardOutput(_:)``).
+func writeStandardError(_ text: String) {
+    try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
 }

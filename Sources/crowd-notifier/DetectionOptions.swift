@@ -144,7 +144,7 @@ struct DetectionOptions: ParsableArguments {
             let loader = try await ConfigLoader(flags: configFlags, filePath: config)
             return try AppSettings.loadDetection(loader)
         } catch let e as ConfigurationError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            writeStandardError("error: \(e)\n")
             throw ExitCode(78)
         }
     }

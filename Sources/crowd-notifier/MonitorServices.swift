@@ -38,9 +38,10 @@ struct StatusLineService: Service {
         emit()
     }
 
-    /// Unbuffered, so lines never interleave with other output on stdout.
+    /// Unbuffered, so lines never interleave with other output on stdout; a failing output (a
+    /// full disk under a redirect) is ignored.
     private func emit() {
-        FileHandle.standardOutput.write(Data((line() + "\n").utf8))
+        writeStandardOutput(line() + "\n")
     }
 
     func line() -> String {

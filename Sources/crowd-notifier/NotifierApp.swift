@@ -37,9 +37,12 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             printError("crowd-notifier: cannot open the event store \(settings.storePath): \(error)")
             throw ExitCode(1)
         }
+        let reliability = settings.reliability
         let monitor = CrowdMonitor(
-            source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan, logger: logger)
-        let delivery = DeliveryService(store: store, notifiers: setup.notifiers, enricher: setup.enricher, logger: logger)
+            source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
+            storeWrites: reliability.storeWrites, logger: logger)
+        let delivery = DeliveryService(
+            store: store, notifiers: setup.notifiers, enricher: setup.enricher, configuration: reliability.delivery, logger: logger)
         // Delivery learns of new deliveries from these changes (no store read each); a burst
         // larger than the buffer is still found by its outbox poll, only later.
         let wakeUps = monitor.changes(buffer: 16_384)
@@ -52,7 +55,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                 liveStatus: {
                     LiveStatus(
                         zones: monitor.zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
-                        cameraNames: names.cameras, zoneNames: names.zones)
+                        cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
                 extraRoutes: extraRoutes)
@@ -64,7 +67,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreRetentionService(store: store), serviceName: "store"),
             .init(
-                service: DeliveryRunService(delivery: delivery, changes: wakeUps, store: store, drain: .seconds(5), logger: logger),
+                service: DeliveryRunService(
+                    delivery: delivery, changes: wakeUps, store: store, drain: reliability.shutdownTimeout * 0.4, logger: logger),
                 serviceName: "delivery"),
         ]
         if let web { services.append(.init(service: web, serviceName: "web")) }
@@ -82,8 +86,13 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         if web != nil {
             logger.notice("web page: http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\(settings.http.port)/")
         }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // The services keep to their shares of the limit (the monitor's last writes, delivery's
+        // drain); past it the group cancels them, and past that the process ends anyway: a hung
+        // disk or API never holds a shutdown.
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = reliability.shutdownTimeout * 0.9
+        configuration.maximumCancellationDuration = reliability.shutdownTimeout * 0.1
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         return monitor.statistics
     }

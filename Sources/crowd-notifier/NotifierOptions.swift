@@ -119,15 +119,22 @@ extension AppSettings {
             case .personID(let id): destination = .person(id: id)
             }
             let base = try url(webex.baseURL, key: "webex.baseURL")
+            // Retries are the delivery service's alone (one layer, one budget): one HTTP attempt
+            // per delivery attempt.
             let client = WebexClient(
-                configuration: WebexConfiguration(baseURL: base, token: webex.token, destination: destination), transport: transport,
-                logger: logger)
+                configuration: WebexConfiguration(
+                    baseURL: base, token: webex.token, destination: destination,
+                    retry: RetryPolicy(maxAttempts: 1, defaultRetryAfter: .seconds(15))),
+                transport: transport, logger: logger)
             notifiers.append(WebexNotifier(client: client, transport: transport, logger: logger))
             parts.append("Webex (\(destination.field.name), \(Redactor.redact(url: base)))")
         }
         if let webhook {
             let u = try url(webhook.url, key: "webhook.url")
-            notifiers.append(WebhookNotifier(configuration: .init(url: u, secret: webhook.secret), transport: transport, logger: logger))
+            notifiers.append(
+                WebhookNotifier(
+                    configuration: .init(url: u, secret: webhook.secret, http: HTTPClientConfiguration(retry: .none)),
+                    transport: transport, logger: logger))
             parts.append("webhook (\(Redactor.redact(url: u))\(webhook.secret == nil ? "" : ", signed"))")
         }
 

@@ -59,17 +59,17 @@ struct ReplayCommand: AsyncParsableCommand {
             result = try replay.run(path: capture) { progress.update(lines: $0) }
         } catch let e as CaptureError {
             progress.finish()
-            FileHandle.standardError.write(Data("error: cannot read capture \(e.path): \(e.reason)\n".utf8))
+            writeStandardError("error: cannot read capture \(e.path): \(e.reason)\n")
             throw ExitCode(66)
         }
         progress.finish()
         if !quiet { reportBadLines(result) }
         switch format {
         case .jsonl:
-            FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(result.events).utf8))
+            try FileHandle.standardOutput.write(contentsOf: Data((ReplayFormat.jsonLines(result.events)).utf8))
         case .table:
-            FileHandle.standardOutput.write(Data(ReplayTable.render(result.events, policy: policy.name).utf8))
-            FileHandle.standardOutput.write(Data((ReplayTable.summary(result) + "\n").utf8))
+            try FileHandle.standardOutput.write(contentsOf: Data((ReplayTable.render(result.events, policy: policy.name)).utf8))
+            try FileHandle.standardOutput.write(contentsOf: Data(((ReplayTable.summary(result) + "\n")).utf8))
         }
     }
 
@@ -80,7 +80,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var out = lines.sorted { $0.0 < $1.0 }.map { "\(capture):\($0.0): \($0.1)\n" }.joined()
         let more = result.malformedCount - result.malformed.count + result.counters.rejected - result.rejectedLines.count
         if more > 0 { out += "\(capture): ... and \(more) more malformed or rejected lines\n" }
-        if !out.isEmpty { FileHandle.standardError.write(Data(out.utf8)) }
+        if !out.isEmpty { writeStandardError(out) }
     }
 }
 
@@ -147,11 +147,11 @@ final class ProgressLine: @unchecked Sendable {
         let secs = (now - started).secondsValue
         let rate = Double(lines) / secs
         let line = "replaying \(path): \(lines) lines, " + String(format: "%.0f lines/s, %.1f s", rate, secs)
-        FileHandle.standardError.write(Data((tty ? "\r\(line)\u{1B}[K" : "\(line)\n").utf8))
+        writeStandardError((tty ? "\r\(line)\u{1B}[K" : "\(line)\n"))
         printed = true
     }
 
     func finish() {
-        if printed && tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if printed && tty { writeStandardError("\r\u{1B}[K") }
     }
 }

@@ -116,7 +116,7 @@ struct RunCommand: AsyncParsableCommand {
                 query.cursor = next
             }
             events.sort { ($0.firedAt, $0.camera, $0.zone) < ($1.firedAt, $1.camera, $1.zone) }
-            FileHandle.standardOutput.write(Data(ReplayFormat.jsonLines(events).utf8))
+            writeStandardOutput(ReplayFormat.jsonLines(events))
         }
         logger.notice(
             "stopped: \(stats.messages) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")

@@ -13,7 +13,7 @@ func makeEvent(camera: String = "Q2GV-ABCD-1234", zone: String = "0", startedAt:
 func change(_ event: CrowdEvent, kind: NotificationKind = .fired, notifiers: [String]) -> EventChange {
     EventChange(
         kind: kind, event: event,
-        deliveries: notifiers.map { Delivery(eventID: event.id, notifier: $0, kind: kind, createdAt: 1) })
+        deliveries: notifiers.map { Delivery(eventID: event.id, notifier: $0, kind: kind, createdAt: nowMilliseconds()) })
 }
 
 /// A notifier whose behaviour each test scripts; it records every call.
@@ -56,3 +56,6 @@ func quietLogger() -> Logger {
     l.logLevel = .critical
     return l
 }
+
+/// Host time now, epoch milliseconds (deliveries older than their maximum age expire).
+func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -25,6 +25,7 @@ public final class FakeWebex: Sendable {
     public let server: FakeHTTPServer
     public let token: String
     private let state: LockedBox<(script: [FakeResponse], accepted: [WebexPostedMessage], attempts: Int)>
+    private let outage: LockedBox<FakeResponse?>
 
     public var baseURL: URL { server.baseURL.appendingPathComponent("v1") }
 
@@ -33,9 +34,21 @@ public final class FakeWebex: Sendable {
         let state = LockedBox<(script: [FakeResponse], accepted: [WebexPostedMessage], attempts: Int)>(([], [], 0))
         self.state = state
         self.token = token
+        let outage = LockedBox<FakeResponse?>(nil)
+        self.outage = outage
         server = try await FakeHTTPServer { request in
-            await FakeWebex.handle(request, token: token, state: state, beforeAnswer: beforeAnswer)
+            if let down = outage.withLock({ $0 }), request.method == "POST" {
+                state.withLock { $0.attempts += 1 }
+                return down
+            }
+            return await FakeWebex.handle(request, token: token, state: state, beforeAnswer: beforeAnswer)
         }
+    }
+
+    /// While set, every POST is answered with this response (an outage: `error(503, ...)`);
+    /// `nil` ends it.
+    public func setOutage(_ response: FakeResponse?) {
+        outage.withLock { $0 = response }
     }
 
     /// Answers the next POSTs to `/messages` with these responses, in order (after the auth check).

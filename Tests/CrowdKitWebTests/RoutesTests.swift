@@ -319,14 +319,22 @@ struct RoutesTests {
         }
     }
 
-    @Test("healthz is always up; readyz needs the store and a connected source")
+    @Test("healthz is always up; readyz needs the store, its writes and a connected source")
     func health() async throws {
         let f = try await WebFixture.make()
         try await WebFixture.app(f.web()).test(.router) { client async throws in
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .ok)
-            #expect(ready.text == "{\"ready\":true,\"store\":\"ok\",\"source\":\"connected\"}")
+            #expect(ready.text == "{\"ready\":true,\"store\":\"ok\",\"source\":\"connected\",\"storeBacklog\":0,\"storeDropped\":0}")
+        }
+        let failing = StoreWriteHealth(backlog: 7, dropped: 0, failingSince: 1_714_632_600_000, lastError: "database or disk is full")
+        try await WebFixture.app(f.web(storeWrites: failing)).test(.router) { client async throws in
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.text.contains("\"ready\":false,\"store\":\"failing\""))
+            #expect(ready.text.contains("\"storeBacklog\":7"))
+            #expect(ready.text.contains("\"storeError\":\"database or disk is full\""))
         }
         try await WebFixture.app(f.web(connected: false)).test(.router) { client async throws in
             let ready = try await client.execute(uri: "/readyz", method: .get)

@@ -95,9 +95,12 @@ struct WebFixture: Sendable {
 
     func web(
         access: CrowdWebConfiguration.Access = .open, connected: Bool = true, pageSize: Int = 50,
-        changes: [EventChange] = [], metrics: (@Sendable () async -> String)? = nil
+        changes: [EventChange] = [], metrics: (@Sendable () async -> String)? = nil,
+        storeWrites: StoreWriteHealth = .init()
     ) -> CrowdWeb {
-        let status = Self.live(connected: connected)
+        var live = Self.live(connected: connected)
+        live.storeWrites = storeWrites
+        let status = live
         return CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access, pageSize: pageSize), logger: quietLogger,
             liveStatus: { status },

@@ -24,7 +24,7 @@ struct EndToEndTests {
             camera: camera, zone: zone, startedAt: 1_714_632_600_000, firedAt: 1_714_632_660_000, peak: 5,
             policy: .init(name: "dwell", parameters: ["minPeople": 3]))
         return EventChange(
-            kind: .fired, event: e, deliveries: notifiers.map { Delivery(eventID: e.id, notifier: $0, kind: .fired, createdAt: 1) })
+            kind: .fired, event: e, deliveries: notifiers.map { Delivery(eventID: e.id, notifier: $0, kind: .fired, createdAt: Int64(Date().timeIntervalSince1970 * 1000)) })
     }
 
     static let fast = DeliveryConfiguration(

@@ -8,15 +8,27 @@ import Metrics
 /// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``, such as
 ///   the monitor's `changes()`), on a periodic poll, and when a retry is due.
 /// - Keeps the deliveries it knows to be pending in memory: those of the ``EventChange``s it is
-///   woken with (stored before they are broadcast) and those of its outbox reads. It reads the
-///   outbox when it starts, on every poll (deliveries written by another process, or changes it
-///   missed) and after ``wake()``, so a burst of notifications costs no store read per delivery.
+///   woken with (stored before they are broadcast, or waiting in the monitor's memory queue while
+///   the store fails) and those of its outbox reads. It reads the outbox when it starts, on every
+///   poll (deliveries written by another process, or changes it missed) and after ``wake()``, so
+///   a burst of notifications costs no store read per delivery.
 /// - Loads the event (or takes it from the change that announced the delivery), enriches it once
 ///   (what the enricher added is saved with ``EventStore/enrich(_:)``, and remembered for the
-///   event's later notifications), and calls the named notifier with a ``CrowdNotification``.
-/// - Marks the delivery `.sent(remoteID:)`, or `.failed(reason:)` after a permanent error or
-///   ``DeliveryConfiguration/maxAttempts`` attempts; in between it stays `.pending` with its
-///   attempt count, and is retried after a back-off. Every update sets `attempts` and `updatedAt`.
+///   event's later notifications), and calls the named notifier with a ``CrowdNotification``
+///   (whose `delayMilliseconds` lets the message say "raised 14 min ago" when it is late).
+/// - Retries are this service's alone (notifiers should not retry on their own): a transient
+///   error leaves the delivery `.pending` with its attempt count and last error, and puts its
+///   notifier in an *outage*: it is then probed with one notification at a time, at waits that
+///   double up to ``DeliveryConfiguration/maxProbeInterval`` (or the server's `Retry-After`), and
+///   its first success releases every waiting notification at once. A storm of 503 answers
+///   costs a few requests, not one per notification and attempt.
+/// - A delivery ends `.sent(remoteID:)`, `.failed(reason:)` on a permanent error (or after
+///   ``DeliveryConfiguration/maxAttempts`` when set), or `.expired(reason:)` once older than
+///   its maximum age (``DeliveryConfiguration/maxAge(for:)``), never sent. Every update sets
+///   `attempts` and `updatedAt`.
+/// - A status the store cannot take (a failing disk) is kept in memory and written again on
+///   every poll; until then the outbox still lists the delivery as pending, and this service
+///   never sends it again.
 /// - Sends concurrently (bounded in all and per notifier); the deliveries of one event for one
 ///   notifier go out in order (fired before reminders before ended). A slow notifier or zone
 ///   never holds up the others, and detection never waits on delivery.
@@ -35,6 +47,13 @@ public actor DeliveryService {
     private var busyKeys: Set<String> = []
     private var perNotifier: [String: Int] = [:]
     private var notBefore: [String: ContinuousClock.Instant] = [:]
+    /// Notifiers answering with transient errors: probed one notification at a time.
+    private var outages: [String: Outage] = [:]
+    /// Final statuses the store could not take yet, by delivery id: written again on every poll;
+    /// their deliveries are never sent again by this process.
+    private var unrecorded: [String: Delivery] = [:]
+    private var unrecordedLoggedAt: ContinuousClock.Instant?
+    private var flushing = false
     /// When deliveries last finished (sent, failed, interrupted): an outbox read that started
     /// before may still list them as pending (claims interleave at the read's suspension point),
     /// and must not send them again.
@@ -50,17 +69,38 @@ public actor DeliveryService {
     private var knownOrder: [String] = []
     private var knownOrderStart = 0
     private var outboxReadDue = true
+    private let unrecordedGauge = Gauge(label: "crowdkit_delivery_unrecorded")
 
     private struct Known: Sendable {
         var delivery: Delivery
+        /// The event as last seen (from the change, or the store).
         var event: CrowdEvent?
+        /// Whether `event` is the newest version (it came with the change just now): no read.
+        var fresh: Bool
         var addedAt: ContinuousClock.Instant
+    }
+
+    private struct Outage: Sendable {
+        /// Failed probes in a row (the attempts in flight when the outage began count as one).
+        var failures: Int
+        /// No probe before this.
+        var until: ContinuousClock.Instant
+    }
+
+    /// What one attempt came to.
+    private enum Outcome: Sendable {
+        /// Sent, or refused for good (the notifier answered): the outage, if any, is over.
+        case answered
+        /// Recorded as failed or expired without the notifier's answer, or interrupted.
+        case done
+        /// A transient error: try the delivery again after `backoff`, the notifier after `wait`.
+        case retry(attempts: Int, lastError: String, retryAfter: Duration?)
     }
 
     /// - Parameters:
     ///   - notifiers: the notifiers by their ``Notifier/name``; a delivery for a name not listed
     ///     is marked failed.
-    ///   - now: host time in epoch milliseconds (for `updatedAt`).
+    ///   - now: host time in epoch milliseconds (for `updatedAt` and the age of deliveries).
     public init(
         store: any EventStore, notifiers: [any Notifier], enricher: any EventEnricher = NoEnrichment(),
         configuration: DeliveryConfiguration = .init(), logger: Logger,
@@ -83,13 +123,16 @@ public actor DeliveryService {
         signal?.yield()
     }
 
-    /// Takes note of the deliveries of a change the store has written (no store read needed).
+    /// Statuses of finished deliveries that the store has not taken yet (a failing store).
+    public var unrecordedStatuses: Int { unrecorded.count }
+
+    /// Takes note of the deliveries of a change (no store read needed).
     private func offer(_ change: EventChange) {
         guard !change.deliveries.isEmpty else { return }
         let instant = ContinuousClock.now
         for d in change.deliveries where d.status == .pending {
-            guard known[d.id] == nil, finishedAt[d.id] == nil else { continue }
-            known[d.id] = Known(delivery: d, event: change.event, addedAt: instant)
+            guard known[d.id] == nil, finishedAt[d.id] == nil, unrecorded[d.id] == nil else { continue }
+            known[d.id] = Known(delivery: d, event: change.event, fresh: true, addedAt: instant)
             knownOrder.append(d.id)
         }
     }
@@ -104,7 +147,9 @@ public actor DeliveryService {
     }
 
     /// Runs until the task is cancelled; each element of `wakeUps` (for example the monitor's
-    /// `changes()`) makes it look at the outbox at once.
+    /// `changes()`) makes it look at the outbox at once. An ``EventChange`` element also hands
+    /// over its deliveries, so that they are sent without an outbox read, and even while the store
+    /// cannot be written.
     public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async {
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         signal = continuation
@@ -114,7 +159,9 @@ public actor DeliveryService {
             "Delivery started",
             metadata: ["delivery.notifiers": "\(notifiers.keys.sorted().joined(separator: ","))"])
 
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group: finished sends leave nothing behind (a plain task group keeps every
+        // child's result until it is awaited, which grew memory with every notification).
+        await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: pollInterval) } catch { break }
@@ -137,9 +184,9 @@ public actor DeliveryService {
             for await _ in signals {
                 if Task.isCancelled { break }
                 let batch = await claimDue()
-                for (delivery, event) in batch {
+                for claim in batch {
                     group.addTask {
-                        await self.process(delivery, event: event)
+                        await self.process(claim)
                         continuation.yield()
                     }
                 }
@@ -156,6 +203,15 @@ public actor DeliveryService {
         }
         signal = nil
         continuation.finish()
+        await flushUnrecorded()
+        if !unrecorded.isEmpty {
+            logger.critical(
+                "Delivery stopped with statuses the event store did not take: these notifications were handled (sent, failed or expired) but are still pending in the store, and may be sent again after a restart",
+                metadata: [
+                    "delivery.unrecorded": "\(unrecorded.count)",
+                    "delivery.ids": "\(unrecorded.keys.sorted().prefix(100).joined(separator: ","))",
+                ])
+        }
         logger.info("Delivery stopped", metadata: ["delivery.interrupted": "\(inFlight.count)"])
     }
 
@@ -166,6 +222,7 @@ public actor DeliveryService {
     /// Reads the outbox into `known` (deliveries written elsewhere, missed changes, a restart).
     private func readOutbox() async {
         outboxReadDue = false
+        await flushUnrecorded()
         let limit = min(configuration.batchSize + known.count, 10_000)
         let readStart = ContinuousClock.now
         let pending: [Delivery]
@@ -179,23 +236,33 @@ public actor DeliveryService {
         if pending.count < limit {
             // The whole outbox was read: forget deliveries no longer pending (pruned, or updated
             // elsewhere) that were known before the read began, so that no timer waits for them.
-            for (id, k) in known where !ids.contains(id) && !inFlight.contains(id) && k.addedAt < readStart {
+            // Those that came with a change may not be stored yet (a failing store): kept.
+            for (id, k) in known
+            where !ids.contains(id) && !inFlight.contains(id) && k.addedAt < readStart && k.event == nil {
                 known[id] = nil
                 notBefore[id] = nil
             }
         }
         let instant = ContinuousClock.now
-        for d in pending where known[d.id] == nil {
+        for d in pending where known[d.id] == nil && unrecorded[d.id] == nil {
             if let done = finishedAt[d.id], done >= readStart { continue }  // stale row: finished meanwhile
-            known[d.id] = Known(delivery: d, event: nil, addedAt: instant)
+            known[d.id] = Known(delivery: d, event: nil, fresh: false, addedAt: instant)
             knownOrder.append(d.id)
         }
     }
 
-    private func claimDue() async -> [(Delivery, CrowdEvent?)] {
+    /// A claimed delivery: what to send, and whether it probes a notifier in an outage.
+    private struct Claim: Sendable {
+        var delivery: Delivery
+        var event: CrowdEvent?
+        var fresh: Bool
+        var probe: Bool
+    }
+
+    private func claimDue() async -> [Claim] {
         if outboxReadDue { await readOutbox() }
-        if inFlight.count >= configuration.maxConcurrent { return [] }
         let instant = ContinuousClock.now
+        let nowMs = now()
         if instant - finishedPrunedAt >= .seconds(10) {
             // entries older than any read still under way are of no use (reads take milliseconds)
             finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
@@ -209,13 +276,29 @@ public actor DeliveryService {
         }
         var blocked = Set<String>()
         var saturated = Set<String>()
-        var claimed: [(Delivery, CrowdEvent?)] = []
+        var claimed: [Claim] = []
+        var expired: [Delivery] = []
         for id in knownOrder[knownOrderStart...] {
             guard let k = known[id] else { continue }
             let d = k.delivery
             let key = Self.key(d)
+            if !inFlight.contains(d.id), nowMs - d.createdAt > configuration.maxAge(for: d.kind).milliseconds {
+                expired.append(d)
+                continue
+            }
             if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
                 blocked.insert(key)
+                continue
+            }
+            if saturated.contains(d.notifier) {
+                blocked.insert(key)
+                continue
+            }
+            let outage = outages[d.notifier]
+            if let outage, outage.until > instant || perNotifier[d.notifier, default: 0] > 0 {
+                // the notifier is down: wait for its next probe (one at a time)
+                blocked.insert(key)
+                saturated.insert(d.notifier)
                 continue
             }
             if let due = notBefore[d.id], due > instant {
@@ -226,8 +309,6 @@ public actor DeliveryService {
             if perNotifier[d.notifier, default: 0] >= configuration.maxConcurrentPerNotifier {
                 blocked.insert(key)
                 saturated.insert(d.notifier)
-                // every notifier is busy: nothing further down can be claimed now
-                if saturated.count >= notifiers.count { break }
                 continue
             }
             notBefore[d.id] = nil
@@ -235,116 +316,174 @@ public actor DeliveryService {
             busyKeys.insert(key)
             perNotifier[d.notifier, default: 0] += 1
             blocked.insert(key)
-            claimed.append((d, k.event))
+            claimed.append(Claim(delivery: d, event: k.event, fresh: k.fresh, probe: outage != nil))
+            if outage != nil { saturated.insert(d.notifier) }
+        }
+        for d in expired {
+            known[d.id] = nil
+            notBefore[d.id] = nil
+            finishedAt[d.id] = instant
+        }
+        if !expired.isEmpty {
+            let batch = expired
+            Task { await self.expire(batch) }
         }
         return claimed
     }
 
-    /// The next back-off that ends in the future (past-due ones are claimed, or wait for a slot
-    /// whose release wakes the loop anyway).
+    /// Records deliveries that got too old as expired.
+    private nonisolated func expire(_ deliveries: [Delivery]) async {
+        for d in deliveries {
+            var logger = self.logger
+            logger[metadataKey: "delivery.id"] = "\(d.id)"
+            logger[metadataKey: "delivery.notifier"] = "\(d.notifier)"
+            let age = CrowdMessageFormatter.duration(milliseconds: now() - d.createdAt)
+            let limit = CrowdMessageFormatter.duration(milliseconds: configuration.maxAge(for: d.kind).milliseconds)
+            var reason = "not sent within \(limit) (raised \(age) ago, \(d.attempts) attempt\(d.attempts == 1 ? "" : "s"))"
+            if let error = d.lastError { reason += "; last error: \(error)" }
+            await record(d, status: .expired(reason: reason), attempts: d.attempts, lastError: d.lastError, logger)
+        }
+    }
+
+    /// The next back-off or probe that ends in the future (past-due ones are claimed, or wait for
+    /// a slot whose release wakes the loop anyway).
     private func earliestRetry() -> ContinuousClock.Instant? {
         let now = ContinuousClock.now
-        return notBefore.values.filter { $0 > now }.min()
+        let deliveries = notBefore.values.filter { $0 > now }.min()
+        let probes = outages.values.map(\.until).filter { $0 > now }.min()
+        switch (deliveries, probes) {
+        case (let a?, let b?): return min(a, b)
+        case (let a, let b): return a ?? b
+        }
     }
 
     private func timerFired(_ due: ContinuousClock.Instant) {
         if timerDue == due { timerDue = nil }
     }
 
-    private func finished(_ d: Delivery, retry: Retry?) {
+    private func finished(_ claim: Claim, _ outcome: Outcome) {
+        let d = claim.delivery
         inFlight.remove(d.id)
         busyKeys.remove(Self.key(d))
         perNotifier[d.notifier, default: 1] -= 1
-        if let retry {
-            notBefore[d.id] = retry.at
-            if var k = known[d.id] {
-                k.delivery.attempts = retry.attempts
-                k.event = nil  // read the newest version for the next attempt
-                known[d.id] = k
-            }
-        } else {
+        let instant = ContinuousClock.now
+        switch outcome {
+        case .answered, .done:
             notBefore[d.id] = nil
             known[d.id] = nil
+            if case .answered = outcome, outages.removeValue(forKey: d.notifier) != nil {
+                // the notifier is back: what waited for it goes now, not at its own back-off
+                for (id, k) in known where k.delivery.notifier == d.notifier { notBefore[id] = nil }
+                logger.notice("Notifier answers again; sending what waited", metadata: ["delivery.notifier": "\(d.notifier)"])
+            }
+        case .retry(let attempts, let lastError, let retryAfter):
+            notBefore[d.id] = instant + configuration.backoff(afterAttempts: attempts)
+            if var k = known[d.id] {
+                k.delivery.attempts = attempts
+                k.delivery.lastError = lastError
+                k.fresh = false  // read the newest version for the next attempt
+                known[d.id] = k
+            }
+            var outage = outages[d.notifier] ?? Outage(failures: 0, until: instant)
+            // sends that were under way when the outage began count once
+            if claim.probe || outage.failures == 0 {
+                outage.failures += 1
+                var wait = configuration.probeInterval(afterFailures: outage.failures)
+                if let retryAfter, retryAfter > wait { wait = retryAfter }
+                outage.until = instant + wait
+                if outage.failures == 1 {
+                    logger.warning(
+                        "Notifier failing; trying one notification at a time until it answers",
+                        metadata: ["delivery.notifier": "\(d.notifier)", "error": "\(lastError)"])
+                }
+            }
+            outages[d.notifier] = outage
         }
-        finishedAt[d.id] = ContinuousClock.now
-    }
-
-    /// When to try a delivery again, and how many attempts it has had.
-    private struct Retry: Sendable {
-        var at: ContinuousClock.Instant
-        var attempts: Int
+        finishedAt[d.id] = instant
     }
 
     // MARK: Sending (off the actor)
 
-    private nonisolated func process(_ delivery: Delivery, event: CrowdEvent?) async {
-        let retry = await attempt(delivery, event: event)
-        await finished(delivery, retry: retry)
+    private nonisolated func process(_ claim: Claim) async {
+        let outcome = await attempt(claim)
+        await finished(claim, outcome)
     }
 
-    /// Sends one delivery and records the outcome; returns when to try again, if it must be.
-    private nonisolated func attempt(_ d: Delivery, event known: CrowdEvent?) async -> Retry? {
+    /// Sends one delivery and records the outcome.
+    private nonisolated func attempt(_ claim: Claim) async -> Outcome {
+        let d = claim.delivery
         var logger = self.logger
         logger[metadataKey: "delivery.id"] = "\(d.id)"
         logger[metadataKey: "delivery.notifier"] = "\(d.notifier)"
         guard let notifier = notifiers[d.notifier] else {
             await record(d, status: .failed(reason: "no notifier named \(d.notifier) is configured"), attempts: d.attempts, logger)
-            return nil
+            return .done
         }
-        let event: CrowdEvent
-        if let known {
-            event = await enriched(known, kind: d.kind)
-        } else {
+        var event = claim.event
+        if !claim.fresh || event == nil {
             do {
-                guard let stored = try await store.record(id: d.eventID) else {
+                if let stored = try await store.record(id: d.eventID) {
+                    event = stored.event
+                } else if event == nil {
                     await record(d, status: .failed(reason: "event \(d.eventID) is not in the store"), attempts: d.attempts, logger)
-                    return nil
+                    return .done
                 }
-                event = await enriched(stored.event, kind: d.kind)
+                // not stored yet but known from its change: it waits in the monitor's queue
             } catch {
-                logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
-                return Retry(at: ContinuousClock.now + configuration.backoff(afterAttempts: max(1, d.attempts)), attempts: d.attempts)
+                if event == nil {
+                    logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
+                    return .retry(attempts: d.attempts, lastError: "cannot load the event: \(error)", retryAfter: nil)
+                }
             }
         }
-        if Task.isCancelled { return nil }
+        guard let loaded = event else { return .done }
+        let enrichedEvent = await enriched(loaded, kind: d.kind)
+        if Task.isCancelled { return .done }
 
-        let notification = CrowdNotification(
-            kind: d.kind, event: event, sequence: d.sequence, deliveryID: d.id, attempt: d.attempts + 1)
         let attempts = d.attempts + 1
+        let notification = CrowdNotification(
+            kind: d.kind, event: enrichedEvent, sequence: d.sequence, deliveryID: d.id, attempt: attempts,
+            delayMilliseconds: now() - d.createdAt)
         do {
             let receipt = try await notifier.send(notification)
-            await record(d, status: .sent(remoteID: receipt.remoteID), attempts: attempts, logger)
-            return nil
+            await record(d, status: .sent(remoteID: receipt.remoteID), attempts: attempts, lastError: d.lastError, logger)
+            return .answered
         } catch {
             if Task.isCancelled || error is CancellationError {
                 logger.info("Delivery interrupted; it stays pending")
-                return nil
+                return .done
             }
             let failure = error as? NotificationError
             let reason = failure?.message ?? "\(error)"
             if failure?.code == .permanent {
-                await record(d, status: .failed(reason: reason), attempts: attempts, logger)
-                return nil
+                await record(d, status: .failed(reason: reason), attempts: attempts, lastError: reason, logger)
+                return .answered
             }
-            if attempts >= configuration.maxAttempts {
-                await record(d, status: .failed(reason: "gave up after \(attempts) attempts: \(reason)"), attempts: attempts, logger)
-                return nil
+            if let max = configuration.maxAttempts, attempts >= max {
+                await record(
+                    d, status: .failed(reason: "gave up after \(attempts) attempts: \(reason)"), attempts: attempts,
+                    lastError: reason, logger)
+                return .done
             }
-            var wait = configuration.backoff(afterAttempts: attempts)
-            if let asked = failure?.retryAfter, asked > wait { wait = asked }
             logger.warning(
                 "Notification not sent; will retry",
-                metadata: ["delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(wait)", "error": "\(reason)"])
-            await record(d, status: .pending, attempts: attempts, logger)
-            return Retry(at: ContinuousClock.now + wait, attempts: attempts)
+                metadata: [
+                    "delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(configuration.backoff(afterAttempts: attempts))",
+                    "error": "\(reason)",
+                ])
+            await record(d, status: .pending, attempts: attempts, lastError: reason, logger)
+            return .retry(attempts: attempts, lastError: reason, retryAfter: failure?.retryAfter)
         }
     }
 
-    private nonisolated func record(_ d: Delivery, status: DeliveryStatus, attempts: Int, _ logger: Logger) async {
+    private nonisolated func record(
+        _ d: Delivery, status: DeliveryStatus, attempts: Int, lastError: String? = nil, _ logger: Logger
+    ) async {
         var updated = d
         updated.status = status
         updated.attempts = attempts
         updated.updatedAt = now()
+        updated.lastError = lastError ?? d.lastError
         switch status {
         case .sent:
             logger.debug("Notification sent", metadata: ["delivery.attempts": "\(attempts)"])
@@ -353,6 +492,8 @@ public actor DeliveryService {
                 .recordMilliseconds(max(updated.updatedAt - d.createdAt, 0))
         case .failed(let reason):
             logger.error("Notification failed", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
+        case .expired(let reason):
+            logger.error("Notification expired, not sent", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
         case .pending:
             break
         }
@@ -360,7 +501,47 @@ public actor DeliveryService {
         do {
             try await store.updateDelivery(updated)
         } catch {
-            logger.error("Cannot record a delivery's status", metadata: ["error": "\(error)"])
+            if status.isFinal {
+                await keepUnrecorded(updated, error)
+            } else {
+                logger.warning("Cannot record a delivery's attempt", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Statuses the store did not take
+
+    private func keepUnrecorded(_ d: Delivery, _ error: any Error) {
+        unrecorded[d.id] = d
+        unrecordedGauge.record(unrecorded.count)
+        let instant = ContinuousClock.now
+        if unrecordedLoggedAt.map({ instant - $0 >= .seconds(60) }) ?? true {
+            unrecordedLoggedAt = instant
+            logger.error(
+                "Cannot record delivery statuses; kept in memory and written again every poll (these notifications are not sent again)",
+                metadata: ["delivery.unrecorded": "\(unrecorded.count)", "error": "\(error)"])
+        }
+    }
+
+    /// Writes the statuses the store did not take before (one pass, not reentrant).
+    private func flushUnrecorded() async {
+        guard !unrecorded.isEmpty, !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        for (id, d) in unrecorded.sorted(by: { $0.key < $1.key }) {
+            do {
+                try await store.updateDelivery(d)
+                unrecorded[id] = nil
+                finishedAt[id] = ContinuousClock.now
+            } catch {
+                // not stored yet (its event waits in the monitor's queue), or the store still fails
+                continue
+            }
+        }
+        unrecordedGauge.record(unrecorded.count)
+        if unrecorded.isEmpty {
+            unrecordedLoggedAt = nil
+            logger.notice("Delivery statuses recorded again")
         }
     }
 

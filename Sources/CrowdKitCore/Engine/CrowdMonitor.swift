@@ -40,9 +40,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     private let logger: Logger
     private let shared = LockedBox(Shared())
     private let subscribers = LockedBox(Subscribers())
-    /// Set when the feed has ended: writes that keep failing then give up after a while (logged
-    /// as critical, with the whole event), so that a dead disk cannot hold a shutdown forever.
-    private let stopping = LockedBox(false)
+    /// How changes reach the store, and what happens while it fails.
+    public let storeWrites: StoreWriteConfiguration
+    private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
 
     private struct Shared: Sendable {
@@ -58,7 +58,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     public init(
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
-        notifiers: NotificationPlan = NotificationPlan(), logger: Logger
+        notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(), logger: Logger
     ) {
         self.source = source
         self.policy = policy
@@ -66,7 +66,17 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         self.store = store
         self.plan = notifiers
         self.logger = logger
+        self.storeWrites = storeWrites
+        let subscribers = self.subscribers
+        self.writer = ChangeWriter(store: store, configuration: storeWrites, logger: logger) { changes in
+            for c in subscribers.withLock({ Array($0.continuations.values) }) {
+                for change in changes { c.yield(change) }
+            }
+        }
     }
+
+    /// Whether the store takes the monitor's writes, and how many changes wait in memory.
+    public var storeHealth: StoreWriteHealth { writer.health }
 
     /// Live state of every zone seen (refreshed at least every 100 ms while messages flow).
     public var zones: [ZoneSnapshot] { shared.withLock { $0.zones } }
@@ -83,8 +93,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     /// The feed's health.
     public var sourceStatus: SourceStatus { source.status }
 
-    /// A stream of every event change from now on. Slow listeners lose the oldest changes beyond
-    /// `buffer`, never block detection.
+    /// A stream of every event change from now on, each once: when the store has it, or as soon as
+    /// its first write failed (it then waits in memory; see ``storeHealth``). Slow listeners lose
+    /// the oldest changes beyond `buffer`, never block detection.
     public func changes(buffer: Int = 1024) -> AsyncStream<EventChange> {
         let (stream, continuation) = AsyncStream<EventChange>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
         let id = subscribers.withLock { s in
@@ -110,24 +121,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var messagesAtPublish = 0
         logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
         // Store writes happen on their own task so detection never waits for the disk: changes are
-        // handed over in order, written (retrying a failing store), then broadcast. The writer is
-        // an unstructured task so that cancelling the monitor does not cancel pending writes; run()
-        // returns only after every change is stored.
-        // Bursts (many zones firing at once) are written as one batch: the writer takes whatever
-        // has queued up since its last write.
-        let backlog = LockedBox<[EventChange]>([])
-        let (wakeUps, queued) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let writer = Task { [self] in
-            for await _ in wakeUps {
-                let batch = backlog.withLock { b in
-                    defer { b.removeAll(keepingCapacity: true) }
-                    return b
-                }
-                if !batch.isEmpty { await write(batch) }
-            }
-            let rest = backlog.withLock { $0 }
-            if !rest.isEmpty { await write(rest) }
-        }
+        // handed over in order, written as batches (a failing store keeps them in a bounded memory
+        // queue and is retried), and broadcast. The writer is an unstructured task so that
+        // cancelling the monitor does not cancel pending writes; at the end run() gives it
+        // `storeWrites.shutdownTimeout` to write what waits, and returns after at most a second
+        // more even if the store hangs.
+        let writer = self.writer
+        let writerTask = Task { await writer.run() }
         defer {
             // finish outside the lock: finishing calls onTermination, which takes the lock
             let all = subscribers.withLock { s in
@@ -145,9 +145,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                     pending[i].deliveries = plan.deliveries(for: pending[i], now: now)
                     logChange(pending[i])
                 }
-                let changes = pending
-                backlog.withLock { $0.append(contentsOf: changes) }
-                queued.yield()
+                writer.enqueue(pending)
                 pending.removeAll(keepingCapacity: true)
             }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
@@ -184,14 +182,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             }
         } catch is CancellationError {
         } catch {
-            stopping.withLock { $0 = true }
-            queued.finish()
-            await writer.value
+            await stopWriter(writerTask)
             throw error
         }
-        stopping.withLock { $0 = true }
-        queued.finish()
-        await writer.value
+        await stopWriter(writerTask)
         publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
         logger.info(
             "monitor stopped",
@@ -200,48 +194,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             ])
     }
 
-    /// Writes changes to the store (retrying a failing store with back-off, never dropping a
-    /// change) and broadcasts them.
-    private func write(_ changes: [EventChange]) async {
-        if changes.count > 1 {
-            do {
-                try await store.apply(contentsOf: changes)
-                for c in subscribers.withLock({ Array($0.continuations.values) }) {
-                    for change in changes { c.yield(change) }
-                }
-                return
-            } catch {
-                // one by one below, each retried on its own
-            }
-        }
-        for change in changes {
-            var delay = Duration.milliseconds(50)
-            var attempts = 0
-            while true {
-                do {
-                    try await store.apply(change)
-                    break
-                } catch {
-                    attempts += 1
-                    logger.error(
-                        "event store write failed; retrying",
-                        metadata: ["crowd.event": "\(change.event.id)", "error": "\(error)", "crowd.attempts": "\(attempts)"])
-                    if attempts >= 10 && stopping.withLock({ $0 }) {
-                        logger.critical(
-                            "event not stored: the store keeps failing and the monitor is stopping",
-                            metadata: [
-                                "crowd.event": "\(change.event.id)", "crowd.kind": "\(change.kind.rawValue)",
-                                "crowd.camera": "\(change.event.camera)", "crowd.zone": "\(change.event.zone)",
-                                "crowd.started_at": "\(change.event.startedAt)", "crowd.fired_at": "\(change.event.firedAt)",
-                                "crowd.ended_at": "\(change.event.endedAt.map(String.init) ?? "-")", "crowd.peak": "\(change.event.peak)",
-                            ])
-                        break
-                    }
-                    try? await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(5))
-                }
-            }
-            for c in subscribers.withLock({ Array($0.continuations.values) }) { c.yield(change) }
+    /// Gives the writer `storeWrites.shutdownTimeout` to write what waits (it logs what it could
+    /// not), and stops waiting for it a second later whatever the store does.
+    private func stopWriter(_ task: Task<Void, Never>) async {
+        let timeout = storeWrites.shutdownTimeout
+        writer.finish(within: timeout)
+        if await !task.finished(within: timeout + .seconds(1)) {
+            logger.critical("event store does not answer; stopping without waiting for it", metadata: ["store.backlog": "\(writer.health.backlog)"])
         }
     }
 

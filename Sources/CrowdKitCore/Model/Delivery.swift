@@ -14,15 +14,31 @@ public enum DeliveryStatus: Hashable, Sendable, Codable {
     case pending
     /// Sent; `remoteID` is the id the remote side gave the message, when it gives one.
     case sent(remoteID: String?)
-    /// Given up after retries or rejected permanently; `reason` says why (never a secret).
+    /// Rejected permanently (400, 401, 403, 404, no such notifier) or given up after
+    /// ``DeliveryConfiguration/maxAttempts``; `reason` says why (never a secret).
     case failed(reason: String)
+    /// Not sent before it became too old to matter (``DeliveryConfiguration/maxAge``); `reason`
+    /// says how old it was and the last error.
+    case expired(reason: String)
 
-    /// `pending`, `sent` or `failed`.
+    /// `pending`, `sent`, `failed` or `expired`.
     public var name: String {
         switch self {
         case .pending: "pending"
         case .sent: "sent"
         case .failed: "failed"
+        case .expired: "expired"
+        }
+    }
+
+    /// Whether the delivery is finished (sent, failed or expired).
+    public var isFinal: Bool { self != .pending }
+
+    /// The reason of a failed or expired delivery.
+    public var reason: String? {
+        switch self {
+        case .failed(let r), .expired(let r): r
+        case .pending, .sent: nil
         }
     }
 }
@@ -46,10 +62,14 @@ public struct Delivery: Hashable, Sendable, Codable, Identifiable {
     public var createdAt: Int64
     /// Host time of the last status change, epoch milliseconds.
     public var updatedAt: Int64
+    /// The error of the last failed attempt while the delivery is retried (shown on the page and
+    /// in the reason when it expires); `nil` before any failure.
+    public var lastError: String?
 
     public init(
         eventID: CrowdEventID, notifier: String, kind: NotificationKind, sequence: Int = 0,
-        status: DeliveryStatus = .pending, attempts: Int = 0, createdAt: Int64, updatedAt: Int64? = nil
+        status: DeliveryStatus = .pending, attempts: Int = 0, createdAt: Int64, updatedAt: Int64? = nil,
+        lastError: String? = nil
     ) {
         self.id = Delivery.makeID(eventID: eventID, notifier: notifier, kind: kind, sequence: sequence)
         self.eventID = eventID
@@ -60,6 +80,7 @@ public struct Delivery: Hashable, Sendable, Codable, Identifiable {
         self.attempts = attempts
         self.createdAt = createdAt
         self.updatedAt = updatedAt ?? createdAt
+        self.lastError = lastError
     }
 
     public static func makeID(eventID: CrowdEventID, notifier: String, kind: NotificationKind, sequence: Int) -> String {

@@ -19,6 +19,7 @@ public enum CrowdMessageFormatter {
         s += " since \(clockTime(e.startedAt, timeZone: timeZone))"
         if let url = e.videoURL { s += " — video: \(url)" }
         if !e.enrichmentNotes.isEmpty { s += " (\(e.enrichmentNotes.joined(separator: "; ")))" }
+        if let late = n.lateNote { s += " [\(late)]" }
         return s
     }
 

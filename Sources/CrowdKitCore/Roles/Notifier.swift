@@ -29,8 +29,24 @@ public struct CrowdNotification: Hashable, Sendable {
     public var deliveryID: String
     /// 1 for the first attempt.
     public var attempt: Int
+    /// How long ago the notification was raised (its outbox record written), in milliseconds,
+    /// when this attempt started: 0 for a notification sent at once. Formatters say "raised
+    /// 14 min ago" past ``CrowdNotification/lateAfterMilliseconds`` (see ``lateNote``).
+    public var delayMilliseconds: Int64
 
-    public init(kind: NotificationKind, event: CrowdEvent, sequence: Int = 0, deliveryID: String? = nil, attempt: Int = 1) {
+    /// A notification sent this much after it was raised says so (one minute).
+    public static let lateAfterMilliseconds: Int64 = 60_000
+
+    /// "raised 14 min ago" when the notification is late, `nil` otherwise.
+    public var lateNote: String? {
+        guard delayMilliseconds >= Self.lateAfterMilliseconds else { return nil }
+        return "raised \(CrowdMessageFormatter.duration(milliseconds: delayMilliseconds)) ago"
+    }
+
+    public init(
+        kind: NotificationKind, event: CrowdEvent, sequence: Int = 0, deliveryID: String? = nil, attempt: Int = 1,
+        delayMilliseconds: Int64 = 0
+    ) {
         self.kind = kind
         self.event = event
         self.sequence = sequence
@@ -38,6 +54,7 @@ public struct CrowdNotification: Hashable, Sendable {
             deliveryID
             ?? Delivery.makeID(eventID: event.id, notifier: "-", kind: kind, sequence: sequence)
         self.attempt = attempt
+        self.delayMilliseconds = max(0, delayMilliseconds)
     }
 }
 

@@ -86,7 +86,7 @@ enum JSONView {
         var reason: String?
         switch d.status {
         case .sent(let id): remote = id
-        case .failed(let r): reason = r
+        case .failed(let r), .expired(let r): reason = r
         case .pending: break
         }
         w.raw(",\"remoteId\":")
@@ -95,6 +95,8 @@ enum JSONView {
         w.json(reason)
         w.raw(",\"attempts\":")
         w.int(d.attempts)
+        w.raw(",\"lastError\":")
+        w.json(d.lastError)
         w.raw(",\"createdAt\":")
         w.int(d.createdAt)
         w.raw(",\"createdAtISO\":")

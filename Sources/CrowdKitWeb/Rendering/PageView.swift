@@ -274,9 +274,12 @@ struct PageView {
             switch d.status {
             case .pending:
                 cls = "pending"
-                if d.attempts > 0 { detail = "\(d.attempts) attempt" + (d.attempts == 1 ? "" : "s") }
+                if d.attempts > 0 {
+                    detail = "\(d.attempts) attempt" + (d.attempts == 1 ? "" : "s")
+                    if let error = d.lastError { detail += "; last error: " + error }
+                }
             case .sent: cls = "ok"
-            case .failed(let reason):
+            case .failed(let reason), .expired(let reason):
                 cls = "bad"
                 detail = reason
             }
@@ -299,7 +302,7 @@ struct PageView {
             w.raw(": ")
             w.raw(d.status.name)
             w.raw("</span>")
-            if !detail.isEmpty, case .failed = d.status {
+            if !detail.isEmpty, d.status.reason != nil {
                 w.raw(" <span class=\"muted reason\">")
                 w.html(detail)
                 w.raw("</span>")

@@ -53,6 +53,13 @@ struct AppSettings: Sendable {
         var allowUnauthenticatedRemote: Bool
     }
 
+    /// Delivery retries, the store's memory queue and the shutdown limit.
+    struct Reliability: Sendable, Hashable {
+        var delivery = DeliveryConfiguration()
+        var storeWrites = StoreWriteConfiguration()
+        var shutdownTimeout: Duration = .seconds(10)
+    }
+
     var mqtt: MQTT
     var filter: ZoneFilter
     var detection: Detection
@@ -63,6 +70,7 @@ struct AppSettings: Sendable {
     var retentionDays: Int
     var http: HTTP
     var logLevel: Logger.Level
+    var reliability = Reliability()
 
     static let dwellKeys = ["detection.minPeople", "detection.dwellSeconds", "detection.gapSeconds", "detection.cooldownSeconds", "detection.staleSeconds", "detection.repeatSeconds"]
     static let messageCountKeys = ["detection.armPeople", "detection.iterateCount", "detection.triggerPeople", "detection.timeoutCount", "detection.pauseSeconds"]
@@ -139,6 +147,7 @@ struct AppSettings: Sendable {
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError(key: "log.level", source: try c.value("log.level")?.source.description, expected: "one of trace, debug, info, notice, warning, error, critical", got: level)
         }
+        let reliability = try loadReliability(c)
         return AppSettings(
             mqtt: mqtt, filter: filter, detection: Detection(policy: policy, kinds: kinds), meraki: meraki, webex: webex,
             webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite",
@@ -148,7 +157,35 @@ struct AppSettings: Sendable {
                 port: try c.int("http.port", in: 0...65535, expected: "a port number 0-65535") ?? 5001,
                 token: try c.secret("http.token"),
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
-            logLevel: logLevel)
+            logLevel: logLevel, reliability: reliability)
+    }
+
+    static func loadReliability(_ c: ConfigLoader) throws(ConfigurationError) -> Reliability {
+        var r = Reliability()
+        let maxAge = try c.seconds("delivery.maxAgeSeconds", positive: true) ?? .seconds(3600)
+        let followUp = try c.seconds("delivery.followUpMaxAgeSeconds", positive: true) ?? min(.seconds(600), maxAge)
+        if followUp > maxAge {
+            throw ConfigurationError(
+                key: "delivery.followUpMaxAgeSeconds", source: try c.value("delivery.followUpMaxAgeSeconds")?.source.description,
+                expected: "a number of seconds > 0, at most delivery.maxAgeSeconds (\(maxAge.milliseconds / 1000))",
+                got: "\(followUp.milliseconds / 1000)")
+        }
+        let retry = try c.seconds("delivery.retrySeconds", positive: true) ?? .seconds(5)
+        let maxRetry = try c.seconds("delivery.maxRetrySeconds", positive: true) ?? max(.seconds(300), retry)
+        let maxProbe = try c.seconds("delivery.maxProbeSeconds", positive: true) ?? max(.seconds(60), retry)
+        for (key, value) in [("delivery.maxRetrySeconds", maxRetry), ("delivery.maxProbeSeconds", maxProbe)] where value < retry {
+            throw ConfigurationError(
+                key: key, source: try c.value(key)?.source.description,
+                expected: "a number of seconds >= delivery.retrySeconds (\(Double(retry.milliseconds) / 1000))",
+                got: "\(Double(value.milliseconds) / 1000)")
+        }
+        r.delivery = DeliveryConfiguration(
+            maxAge: maxAge, followUpMaxAge: followUp, initialBackoff: retry, maxBackoff: maxRetry, maxProbeInterval: maxProbe)
+        let capacity = try c.int("store.backlogCapacity", in: 1...10_000_000, expected: "a number of changes 1-10000000") ?? 10_000
+        r.shutdownTimeout = try c.seconds("shutdown.timeoutSeconds", positive: true) ?? .seconds(10)
+        // the monitor's last writes get 40 % of the limit, delivery's drain most of the rest
+        r.storeWrites = StoreWriteConfiguration(capacity: capacity, shutdownTimeout: r.shutdownTimeout * 0.4)
+        return r
     }
 
     /// Only what detection needs (replay): the policy and the camera/zone filter.

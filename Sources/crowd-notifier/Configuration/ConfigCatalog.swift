@@ -82,6 +82,14 @@ enum ConfigCatalog {
         // Store
         .init(key: "store.path", kind: .string, defaultValue: "crowd-events.sqlite", example: "/var/lib/crowdkit/events.sqlite", help: "SQLite file of the events and the delivery outbox.", flag: "--store"),
         .init(key: "store.retentionDays", kind: .int, defaultValue: "90", example: "365", help: "Days events are kept.", flag: "--retention-days"),
+        // Delivery
+        .init(key: "delivery.maxAgeSeconds", kind: .double, defaultValue: "3600", example: "7200", help: "A fired notification is retried until sent, refused (400/401/403/404) or this old, then recorded as expired."),
+        .init(key: "delivery.followUpMaxAgeSeconds", kind: .double, defaultValue: "600", example: "300", help: "The same for reminders and ended notifications (at most delivery.maxAgeSeconds)."),
+        .init(key: "delivery.retrySeconds", kind: .double, defaultValue: "5", example: "10", help: "First wait before a notification is tried again; doubles per attempt."),
+        .init(key: "delivery.maxRetrySeconds", kind: .double, defaultValue: "300", example: "120", help: "Longest wait between two attempts of one notification."),
+        .init(key: "delivery.maxProbeSeconds", kind: .double, defaultValue: "60", example: "30", help: "While a notifier fails, it is tried with one notification at a time at most this far apart."),
+        .init(key: "store.backlogCapacity", kind: .int, defaultValue: "10000", example: "50000", help: "Event changes kept in memory while the store cannot be written (then written in order)."),
+        .init(key: "shutdown.timeoutSeconds", kind: .double, defaultValue: "10", example: "20", help: "SIGTERM/SIGINT end the process within this time, whatever the store or the APIs do."),
         // HTTP
         .init(key: "http.host", kind: .string, defaultValue: "127.0.0.1", example: "0.0.0.0", help: "Address the web page binds to.", flag: "--http-host"),
         .init(key: "http.port", kind: .int, defaultValue: "5001", example: "8080", help: "Port of the web page (as the original).", flag: "--http-port"),
