@@ -2,7 +2,9 @@
 # Memory soak test of `crowd-notifier run`: does its resident memory keep growing with crowd events?
 #
 # Starts a private mosquitto on a free 127.0.0.1 port, `crowd-notifier run` on it (temporary SQLite
-# store, the log notifier: no Webex/webhook/Meraki credentials, web page on a free port), then
+# store, the log notifier: no Webex/webhook/Meraki credentials, web page on a free port, the demo's
+# detection settings `--dwell 10 --gap 3 --cooldown 60`: with the defaults, 60 s of dwell, the
+# 10-20 s crowds below never fire), then
 # `crowd-notifier simulate --camera-count 50 --zone-count 4 --speed 100 --crowd-length 10-20
 # --quiet-length 5-10` publishing to that broker. Every few seconds it samples the notifier's VmRSS
 # (/proc/PID/status) and its event count (the `events=` of the latest `--stats-interval 1` line)
@@ -16,7 +18,8 @@
 #     --seconds S    stop after S seconds (default: no limit); whichever comes first
 #     --interval S   seconds between samples (default 5)
 #     --keep         keep the work directory (store, logs) instead of deleting it
-#     -- RUN-FLAGS   extra flags for `crowd-notifier run` (e.g. -- --dwell 5 --http-port 0)
+#     -- RUN-FLAGS   extra flags for `crowd-notifier run`, after the ones above, which they
+#                    override (e.g. -- --dwell 5 --cooldown 0 --http-port 0)
 #   Environment:
 #     CROWD_NOTIFIER=/path/to/crowd-notifier   use this binary (default: swift build -c release)
 #     SIMULATE_ARGS="..."                      replace the simulate options above
@@ -97,7 +100,7 @@ HTTP_PORT="$(free_port)"
 env -u BOT_ACCESS_TOKEN -u MERAKI_API_KEY -u WEBHOOK_URL \
   ${WRAP:-} "$BIN" run --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" \
   --store "$WORK/crowd-events.sqlite" --http-port "$HTTP_PORT" --stats-interval 1 \
-  ${RUN_EXTRA[@]+"${RUN_EXTRA[@]}"} >"$WORK/run.stdout" 2>"$WORK/run.log" &
+  --dwell 10 --gap 3 --cooldown 60 ${RUN_EXTRA[@]+"${RUN_EXTRA[@]}"} >"$WORK/run.stdout" 2>"$WORK/run.log" &
 NOTIFIER=$!
 PIDS=("$NOTIFIER" "${PIDS[@]}")
 TARGET=$NOTIFIER  # the process whose memory is sampled: under WRAP, the crowd-notifier below it

@@ -349,7 +349,7 @@ public enum EventStoreConformance {
     }
 
     static func updateDeliveryStoresStatus(_ store: any EventStore, _ t: Tester) async throws {
-        let change = fired(sampleEvent(), notifiers: ["a", "b", "c"])
+        let change = fired(sampleEvent(), notifiers: ["a", "b", "c", "d"])
         try await store.apply(change)
         var a = change.deliveries[0]
         a.status = .sent(remoteID: "Y2lzY29zcGFyazovL3VzL01FU1NBR0U")
@@ -362,9 +362,16 @@ public enum EventStoreConformance {
         var c = change.deliveries[2]
         c.attempts = 1
         c.updatedAt = 9_002
-        for d in [a, b, c] { try await store.updateDelivery(d) }
+        c.lastError = "HTTP 503: Service Unavailable"
+        var d = change.deliveries[3]
+        d.status = .expired(reason: "not sent within 1 h (raised 1 h ago, 40 attempts); last error: HTTP 503")
+        d.attempts = 40
+        d.updatedAt = 9_003
+        d.lastError = "HTTP 503: Service Unavailable"
+        for x in [a, b, c, d] { try await store.updateDelivery(x) }
         let record = try await t.require(store.record(id: change.event.id), "record")
-        try t.equal(Set(record.deliveries), Set([a, b, c]), "updated deliveries read back")
+        try t.equal(
+            Set(record.deliveries), Set([a, b, c, d]), "updated deliveries read back (expired status and the last error included)")
         try t.equal(try await store.pendingDeliveries(limit: 10), [c], "a pending delivery with attempts stays pending")
     }
 

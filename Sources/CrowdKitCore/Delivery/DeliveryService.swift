@@ -52,6 +52,9 @@ public actor DeliveryService {
     /// Final statuses the store could not take yet, by delivery id: written again on every poll;
     /// their deliveries are never sent again by this process.
     private var unrecorded: [String: Delivery] = [:]
+    /// Enrichments the store could not take yet (its event may still wait in the monitor's
+    /// memory queue), by event: saved again with the statuses.
+    private var unsavedEnrichments: [CrowdEventID: CrowdEvent] = [:]
     private var unrecordedLoggedAt: ContinuousClock.Instant?
     private var flushing = false
     /// When deliveries last finished (sent, failed, interrupted): an outbox read that started
@@ -525,9 +528,13 @@ public actor DeliveryService {
 
     /// Writes the statuses the store did not take before (one pass, not reentrant).
     private func flushUnrecorded() async {
-        guard !unrecorded.isEmpty, !flushing else { return }
+        guard !unrecorded.isEmpty || !unsavedEnrichments.isEmpty, !flushing else { return }
         flushing = true
         defer { flushing = false }
+        for (id, event) in unsavedEnrichments {
+            if (try? await store.enrich(event)) != nil { unsavedEnrichments[id] = nil }
+        }
+        guard !unrecorded.isEmpty else { return }
         for (id, d) in unrecorded.sorted(by: { $0.key < $1.key }) {
             do {
                 try await store.updateDelivery(d)
@@ -619,7 +626,10 @@ public actor DeliveryService {
         do {
             try await store.enrich(enriched)
         } catch {
-            logger.error("Cannot save the enriched event", metadata: ["crowd.event": "\(enriched.id)", "error": "\(error)"])
+            // kept (bounded) and saved again with the unrecorded statuses
+            if unsavedEnrichments.count < configuration.enrichmentCacheSize { unsavedEnrichments[enriched.id] = enriched }
+            logger.warning(
+                "Cannot save the enriched event yet; will try again", metadata: ["crowd.event": "\(enriched.id)", "error": "\(error)"])
         }
     }
 
