@@ -138,21 +138,29 @@ final class ChangeWriter: Sendable {
     func run() async {
         var delay = configuration.retryInterval
         for await _ in wakeUps {
-            while await writeOnce() == false {
-                // failing: wait, then try again (the queue keeps growing meanwhile)
-                if await pause(delay) { break }
-                delay = min(delay * 2, configuration.maxRetryInterval)
+            writing: while true {
+                switch await writeOnce() {
+                case .empty: break writing
+                case .more: continue
+                case .failed:
+                    // wait, then try again (the queue keeps growing meanwhile)
+                    if await pause(delay) { break writing }
+                    delay = min(delay * 2, configuration.maxRetryInterval)
+                }
             }
             if state.withLock({ $0.health.isHealthy }) { delay = configuration.retryInterval }
         }
         // finishing: keep trying until the deadline
         while true {
-            if await writeOnce() { break }
+            let outcome = await writeOnce()
+            if outcome == .empty { break }
             let deadline = state.withLock { $0.deadline } ?? ContinuousClock.now
             let now = ContinuousClock.now
             if now >= deadline { break }
-            try? await Task.sleep(for: min(delay, deadline - now))
-            delay = min(delay * 2, configuration.maxRetryInterval)
+            if outcome == .failed {
+                try? await Task.sleep(for: min(delay, deadline - now))
+                delay = min(delay * 2, configuration.maxRetryInterval)
+            }
         }
         let rest = state.withLock { s in
             defer {
@@ -183,12 +191,21 @@ final class ChangeWriter: Sendable {
         return state.withLock { $0.finishing }
     }
 
-    /// Writes everything queued now (one batch); returns whether the queue is empty afterwards.
-    private func writeOnce() async -> Bool {
+    private enum WriteOutcome { case empty, more, failed }
+
+    /// Writes everything queued now (one batch): `.empty` when nothing waits afterwards, `.more`
+    /// when changes came meanwhile, `.failed` when the store refused the batch.
+    private func writeOnce() async -> WriteOutcome {
         let (batch, start) = state.withLock { s in (Array(s.queue[s.head...]), s.head) }
-        if batch.isEmpty { return true }
+        if batch.isEmpty { return .empty }
         do {
-            try await store.apply(contentsOf: batch.map(\.change))
+            // one change goes through the store's own batching (SQLite group-commits it with
+            // delivery status updates); a burst is one transaction
+            if batch.count == 1 {
+                try await store.apply(batch[0].change)
+            } else {
+                try await store.apply(contentsOf: batch.map(\.change))
+            }
         } catch let error as EventStoreError where error.code == .invalid && batch.count > 1 {
             // one change the store refuses for good must not hold up the others: one at a time
             for q in batch {
@@ -199,12 +216,12 @@ final class ChangeWriter: Sendable {
                     logUnsaved(q.change, "the store refused it")
                 } catch {
                     failed(batch, start: start, error)
-                    return false
+                    return .failed
                 }
             }
         } catch {
             failed(batch, start: start, error)
-            return false
+            return .failed
         }
         let recovered: (waited: Duration, count: Int)? = state.withLock { s in
             // the queue may have grown (or dropped its oldest) meanwhile
@@ -232,7 +249,7 @@ final class ChangeWriter: Sendable {
             logger.notice(
                 "event store writes again: \(recovered.count) waiting changes written after \(CrowdMessageFormatter.duration(milliseconds: recovered.waited.milliseconds)) of failures")
         }
-        return state.withLock { $0.queue.count == $0.head }
+        return state.withLock { $0.queue.count == $0.head } ? .empty : .more
     }
 
     private func failed(_ batch: [Queued], start: Int, _ error: any Error) {
