@@ -60,12 +60,16 @@ command -v mosquitto >/dev/null || PATH="$PATH:/usr/sbin"
 command -v mosquitto >/dev/null || { echo "bench-soak: mosquitto not found" >&2; exit 1; }
 
 WORK="${SOAK_DIR:-$(mktemp -d -t crowd-soak.XXXXXX)}"
+NOTIFIER="" TARGET=""
 mkdir -p "$WORK"
 PIDS=()
 cleanup() {
   local pid
   # in reverse order of start: the simulator, the notifier (SIGTERM: graceful), the broker
   for pid in "${PIDS[@]}"; do
+    if [ "$pid" = "$NOTIFIER" ] && [ "$TARGET" != "$NOTIFIER" ]; then  # a WRAP tool: let it write its data
+      for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     kill -TERM "$pid" 2>/dev/null || continue
     for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
@@ -116,6 +120,7 @@ if [ -n "${WRAP:-}" ]; then
     if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$(basename "$BIN" | cut -c1-15)" ]; then TARGET=$p; break; fi
     mapfile -t -O "${#todo[@]}" todo < <(pgrep -P "$p" || true)
   done
+  if [ "$TARGET" != "$NOTIFIER" ]; then PIDS=("$TARGET" "${PIDS[@]}"); fi  # stopped before its wrapper
 fi
 
 # 3. the simulated feed
@@ -149,7 +154,7 @@ if [ -n "$REF_EVENTS" ]; then
   awk -v e0="$REF_EVENTS" -v r0="$REF_RSS" -v e1="$LAST_EVENTS" -v r1="$LAST_RSS" 'BEGIN {
     printf "rss at %d events (first sample past 10000): %.1f MB\n", e0, r0 / 1024
     printf "rss at %d events (last sample): %.1f MB\n", e1, r1 / 1024
-    printf "ratio last/first: %.3f\n", r0 > 0 ? r1 / r0 : 0
+    printf "ratio last/first: %.3f\n", (r0 > 0) ? r1 / r0 : 0
     if (e1 > e0) printf "growth: %.2f KiB per event\n", (r1 - r0) / (e1 - e0)
   }'
 else

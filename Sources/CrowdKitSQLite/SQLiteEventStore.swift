@@ -68,9 +68,12 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public let configuration: Configuration
-    private let pool: DatabasePool
+    let pool: DatabasePool
+    /// Records in the zone-state journal and zones after its last compaction (see
+    /// `SQLiteEventStore+ZoneStates.swift`); `nil` until first read.
+    let zoneStateJournal = ZoneStateJournalCounters()
     private let groupCommit = GroupCommit()
-    private let logger: Logger
+    let logger: Logger
     private let now: @Sendable () -> Int64
 
     /// Opens (or creates) the store at `configuration.path` and runs the pending migrations.
@@ -212,6 +215,18 @@ public final class SQLiteEventStore: EventStore {
                 ALTER TABLE deliveries_v4 RENAME TO deliveries;
                 CREATE INDEX deliveries_event ON deliveries (eventID);
                 CREATE INDEX deliveries_pending ON deliveries (createdAt, id) WHERE status = 'pending';
+                """
+        ),
+        (
+            // Each zone's detection state (SEMANTICS §7), as a journal of chunks: one row per
+            // save (every zone that changed in about a second), compacted now and then.
+            name: "v5-zone-state-journal",
+            sql: """
+                CREATE TABLE zone_state_chunks (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    records INTEGER NOT NULL,
+                    data BLOB NOT NULL
+                );
                 """
         ),
     ]
@@ -617,7 +632,7 @@ public final class SQLiteEventStore: EventStore {
 
     /// Maps a GRDB or system error to an ``EventStoreError`` without SQL arguments (which could
     /// hold data from the network) in the message.
-    private static func wrap(_ error: any Error, _ context: String) -> EventStoreError {
+    static func wrap(_ error: any Error, _ context: String) -> EventStoreError {
         if let db = error as? DatabaseError {
             return EventStoreError(
                 .unavailable, "\(context): sqlite \(db.resultCode.rawValue) \(db.message ?? "error")")

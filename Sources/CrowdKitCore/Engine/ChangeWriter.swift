@@ -79,6 +79,8 @@ final class ChangeWriter: Sendable {
     private struct State: Sendable {
         var queue: [Queued] = []
         var head = 0
+        /// Changes removed from the front of `queue` (written or dropped) before `queue[0]`.
+        var removed = 0
         var health = StoreWriteHealth()
         var finishing = false
         var deadline: ContinuousClock.Instant?
@@ -99,6 +101,13 @@ final class ChangeWriter: Sendable {
     }
 
     var health: StoreWriteHealth { state.withLock { $0.health } }
+
+    /// How many changes were ever queued: a mark that ``written`` reaches once all of them are
+    /// written (or dropped).
+    var queued: Int { state.withLock { $0.removed + $0.queue.count } }
+
+    /// How many changes were written (or dropped) so far, in queue order.
+    var written: Int { state.withLock { $0.removed + $0.head } }
 
     /// Queues changes (never blocks). Past the capacity the oldest waiting change is dropped.
     func enqueue(_ changes: [EventChange]) {
@@ -164,6 +173,7 @@ final class ChangeWriter: Sendable {
         }
         let rest = state.withLock { s in
             defer {
+                s.removed += s.queue.count
                 s.queue.removeAll()
                 s.head = 0
                 s.health.backlog = 0
@@ -229,9 +239,11 @@ final class ChangeWriter: Sendable {
             s.head += done
             if s.head > 1024 && s.head * 2 > s.queue.count {
                 s.queue.removeFirst(s.head)
+                s.removed += s.head
                 s.head = 0
             } else if s.head == s.queue.count {
                 s.queue.removeAll(keepingCapacity: s.queue.count < 4096)
+                s.removed += s.head
                 s.head = 0
             }
             s.health.backlog = s.queue.count - s.head

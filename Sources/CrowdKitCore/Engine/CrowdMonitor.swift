@@ -42,6 +42,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     private let subscribers = LockedBox(Subscribers())
     /// How changes reach the store, and what happens while it fails.
     public let storeWrites: StoreWriteConfiguration
+    /// Where each zone's detection state is saved (SEMANTICS.md §7), if anywhere.
+    public let zoneStates: (any ZoneStateStore)?
     private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
 
@@ -58,8 +60,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     public init(
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
-        notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(), logger: Logger
+        notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(),
+        zoneStates: (any ZoneStateStore)? = nil, logger: Logger
     ) {
+        self.zoneStates = zoneStates
         self.source = source
         self.policy = policy
         self.filter = filter
@@ -128,6 +132,31 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         // more even if the store hangs.
         let writer = self.writer
         let writerTask = Task { await writer.run() }
+        // Persisted zone state: restored before the first message, then every zone that changed
+        // is saved about once a second (after the events it emitted), and at the end.
+        var persister: ZoneStatePersister?
+        var persisterTask: Task<Void, Never>?
+        var lastTake = ContinuousClock.now
+        if let zoneStates {
+            await restore(&engine, from: zoneStates)
+            engine.trackChanges()
+            let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(900), logger: logger) { writer.written }
+            persister = p
+            persisterTask = Task { await p.run() }
+        }
+        func takeStates() {
+            guard let p = persister else { return }
+            lastTake = ContinuousClock.now
+            if let states = engine.takeChangedStates() {
+                p.offer(states, mark: writer.queued)
+            } else {
+                logger.warning(
+                    "the \(policy.name) policy cannot save its zone state: after a restart its zones start fresh",
+                    metadata: ["crowd.policy": "\(policy.name)"])
+                persister = nil
+                p.finish(within: .zero)
+            }
+        }
         defer {
             // finish outside the lock: finishing calls onTermination, which takes the lock
             let all = subscribers.withLock { s in
@@ -148,6 +177,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 writer.enqueue(pending)
                 pending.removeAll(keepingCapacity: true)
             }
+            if persister != nil && ContinuousClock.now - lastTake >= .milliseconds(100) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             }
@@ -182,10 +212,16 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             }
         } catch is CancellationError {
         } catch {
+            handOver()
+            takeStates()
             await stopWriter(writerTask)
+            await stopPersister(persister, persisterTask)
             throw error
         }
+        handOver()
+        takeStates()
         await stopWriter(writerTask)
+        await stopPersister(persister, persisterTask)
         publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
         logger.info(
             "monitor stopped",
@@ -201,6 +237,40 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         writer.finish(within: timeout)
         if await !task.finished(within: timeout + .seconds(1)) {
             logger.critical("event store does not answer; stopping without waiting for it", metadata: ["store.backlog": "\(writer.health.backlog)"])
+        }
+    }
+
+    /// Restores the saved zone states into `engine`; unusable ones are logged with their zone.
+    private func restore(_ engine: inout DetectionEngine<Policy>, from store: any ZoneStateStore) async {
+        let saved: [SavedZoneState]
+        do {
+            saved = try await store.loadZoneStates()
+        } catch {
+            logger.error("cannot load the saved zone states; every zone starts fresh", metadata: ["error": "\(error)"])
+            return
+        }
+        guard !saved.isEmpty else { return }
+        let skipped = engine.restore(saved)
+        for s in skipped.prefix(100) {
+            logger.warning(
+                "saved state of camera \(s.zone.camera) zone \(s.zone.zone) not used; the zone starts fresh: \(s.reason)",
+                metadata: ["crowd.camera": "\(s.zone.camera)", "crowd.zone": "\(s.zone.zone)"])
+        }
+        if skipped.count > 100 {
+            logger.warning("\(skipped.count - 100) more saved zone states not used", metadata: ["crowd.skipped": "\(skipped.count)"])
+        }
+        logger.info(
+            "zone states restored", metadata: ["crowd.zones": "\(saved.count - skipped.count)", "crowd.skipped": "\(skipped.count)"])
+    }
+
+    /// Gives the persister a quarter of the writer's share of the shutdown limit for its last save
+    /// (it is one write; when the store fails, the events' writes failed already).
+    private func stopPersister(_ persister: ZoneStatePersister?, _ task: Task<Void, Never>?) async {
+        guard let persister, let task else { return }
+        let budget = storeWrites.shutdownTimeout / 4
+        persister.finish(within: budget)
+        if await !task.finished(within: budget + .seconds(1)) {
+            logger.critical("zone states: the store does not answer; stopping without waiting for it")
         }
     }
 

@@ -75,6 +75,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var vehicles = 0
         /// The fired event of the open episode (for reminders and its end).
         @usableFromInline var event: CrowdEvent?
+        /// Changed since the last ``DetectionEngine/takeChangedStates(policyName:)``.
+        @usableFromInline var changed = false
         @usableFromInline init(key: ZoneKey, state: Policy.ZoneState) {
             self.key = key
             self.state = state
@@ -86,6 +88,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     @usableFromInline var topics = TopicTable()
     @usableFromInline var counters = EngineCounters()
     @usableFromInline var rejectCounts = [Int](repeating: 0, count: RejectReason.allCases.count)
+    /// Whether zones that change are remembered for ``takeChangedStates(policyName:)``.
+    @usableFromInline var tracksChanges = false
+    @usableFromInline var changedSlots: [Int32] = []
+    private var stateWriter = StateBytesWriter()
 
     private static var nonCountValue: Int32 { -1 }
     private static var filteredValue: Int32 { -2 }
@@ -204,6 +210,138 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Events that fired and are still open (ongoing crowds).
     public var openEvents: [CrowdEvent] { slots.compactMap(\.event) }
 
+    // MARK: persisted state (SEMANTICS.md §7)
+
+    /// Starts remembering which zones change, for ``takeChangedStates(policyName:)``.
+    public mutating func trackChanges() { tracksChanges = true }
+
+    /// The saved form of every zone that changed since the last call (each zone once), or `nil`
+    /// when the policy cannot save its state (``DetectionPolicy/encodeState(_:into:)``).
+    public mutating func takeChangedStates() -> [SavedZoneState]? {
+        guard !changedSlots.isEmpty else { return [] }
+        var out: [SavedZoneState] = []
+        out.reserveCapacity(changedSlots.count)
+        for i in changedSlots {
+            slots[Int(i)].changed = false
+            guard let data = encode(slot: Int(i)) else {
+                changedSlots.removeAll(keepingCapacity: true)
+                return nil
+            }
+            out.append(SavedZoneState(zone: slots[Int(i)].key, policy: policy.name, data: data))
+        }
+        changedSlots.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    /// The saved form of every zone with state (for a full save), or `nil` when the policy cannot
+    /// save its state.
+    public mutating func allStates() -> [SavedZoneState]? {
+        var out: [SavedZoneState] = []
+        for i in slots.indices where slots[i].lastTs != .min {
+            guard let data = encode(slot: i) else { return nil }
+            out.append(SavedZoneState(zone: slots[i].key, policy: policy.name, data: data))
+        }
+        return out
+    }
+
+    /// Engine part, version 1: the last reading, the open fired event, then the policy's bytes.
+    private mutating func encode(slot i: Int) -> [UInt8]? {
+        stateWriter.removeAll()
+        let s = slots[i]
+        stateWriter.write(UInt8(1))
+        stateWriter.write(s.lastTs)
+        stateWriter.write(s.people)
+        stateWriter.write(s.vehicles)
+        if let e = s.event {
+            stateWriter.write(true)
+            stateWriter.write(e.startedAt)
+            stateWriter.write(e.firedAt)
+            stateWriter.write(e.peak)
+            stateWriter.write(e.lastCount)
+            stateWriter.write(e.firedCount ?? -1)
+            stateWriter.write(e.lastNotifiedAt)
+            stateWriter.write(e.reminders)
+            stateWriter.write(e.policy.name)
+            let parameters = e.policy.parameters.sorted { $0.key < $1.key }
+            stateWriter.write(UInt32(parameters.count))
+            for (k, v) in parameters {
+                stateWriter.write(k)
+                stateWriter.write(v)
+            }
+        } else {
+            stateWriter.write(false)
+        }
+        guard policy.encodeState(s.state, into: &stateWriter) else { return nil }
+        return stateWriter.bytes
+    }
+
+    /// Why a saved zone state was not restored.
+    public struct SkippedState: Hashable, Sendable {
+        public var zone: ZoneKey
+        public var reason: String
+    }
+
+    /// Restores saved zone states (before any message). Returns those that could not be used:
+    /// written by another policy, unreadable (hand-edited, another version), or of a zone the
+    /// filter no longer accepts. Those zones start fresh.
+    public mutating func restore(_ states: [SavedZoneState]) -> [SkippedState] {
+        var skipped: [SkippedState] = []
+        for saved in states {
+            let key = saved.zone
+            guard saved.policy == policy.name else {
+                skipped.append(SkippedState(zone: key, reason: "saved by the \(saved.policy) policy, not \(policy.name)"))
+                continue
+            }
+            guard filter.accepts(camera: key.camera, zone: key.zone) else {
+                skipped.append(SkippedState(zone: key, reason: "the zone is no longer watched (cameras/zones filter)"))
+                continue
+            }
+            do {
+                var r = StateBytesReader(saved.data)
+                let version = try r.readUInt8()
+                guard version == 1 else { throw StateBytesError("engine state version \(version) is unknown") }
+                let lastTs = try r.readInt64()
+                let people = try r.readInt()
+                let vehicles = try r.readInt()
+                var event: CrowdEvent?
+                if try r.readBool() {
+                    let startedAt = try r.readInt64()
+                    let firedAt = try r.readInt64()
+                    let peak = try r.readInt()
+                    let lastCount = try r.readInt()
+                    let firedCount = try r.readInt()
+                    let lastNotifiedAt = try r.readInt64()
+                    let reminders = try r.readInt()
+                    let name = try r.readString()
+                    let count = Int(try r.readUInt32())
+                    guard count <= 1000 else { throw StateBytesError("\(count) policy parameters") }
+                    var parameters: [String: Double] = [:]
+                    for _ in 0..<count {
+                        let k = try r.readString()
+                        parameters[k] = try r.readDouble()
+                    }
+                    var e = CrowdEvent(
+                        camera: key.camera, zone: key.zone, startedAt: startedAt, firedAt: firedAt, peak: peak,
+                        lastCount: lastCount, policy: PolicyDescription(name: name, parameters: parameters))
+                    e.firedCount = firedCount < 0 ? nil : firedCount
+                    e.lastNotifiedAt = lastNotifiedAt
+                    e.reminders = reminders
+                    event = e
+                }
+                let state = try policy.decodeState(from: &r, for: key)
+                let i = index[key].map(Int.init) ?? addSlot(key)
+                slots[i].state = state
+                slots[i].lastTs = lastTs
+                slots[i].people = people
+                slots[i].vehicles = vehicles
+                slots[i].event = event
+            } catch {
+                skipped.append(SkippedState(zone: key, reason: "\(error)"))
+            }
+        }
+        return skipped
+    }
+
     // MARK: internals
 
     @usableFromInline
@@ -267,6 +405,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         slots[i].vehicles = reading.vehicles
         let d = policy.process(reading, state: &slots[i].state)
         if !d.isEmpty { apply(d, slot: i, emit: emit) }
+        if tracksChanges && !slots[i].changed {
+            slots[i].changed = true
+            changedSlots.append(Int32(i))
+        }
         return .observed
     }
 

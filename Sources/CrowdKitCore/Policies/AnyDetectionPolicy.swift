@@ -11,6 +11,8 @@ public struct AnyDetectionPolicy: DetectionPolicy {
     private let _process: @Sendable (ZoneReading, inout ZoneState) -> Detection
     private let _phase: @Sendable (ZoneState) -> ZonePhase
     private let _describe: @Sendable (ZoneKey) -> PolicyDescription
+    private let _encode: @Sendable (ZoneState, inout StateBytesWriter) -> Bool
+    private let _decode: @Sendable (inout StateBytesReader, ZoneKey) throws -> ZoneState
 
     public init<P: DetectionPolicy>(_ policy: P) {
         _name = policy.name
@@ -23,6 +25,8 @@ public struct AnyDetectionPolicy: DetectionPolicy {
         }
         _phase = { policy.phase(of: $0.box as! P.ZoneState) }
         _describe = { policy.description(for: $0) }
+        _encode = { state, writer in policy.encodeState(state.box as! P.ZoneState, into: &writer) }
+        _decode = { reader, zone in ZoneState(box: try policy.decodeState(from: &reader, for: zone)) }
     }
 
     public var name: String { _name }
@@ -30,4 +34,8 @@ public struct AnyDetectionPolicy: DetectionPolicy {
     public func process(_ reading: ZoneReading, state: inout ZoneState) -> Detection { _process(reading, &state) }
     public func phase(of state: ZoneState) -> ZonePhase { _phase(state) }
     public func description(for zone: ZoneKey) -> PolicyDescription { _describe(zone) }
+    public func encodeState(_ state: ZoneState, into writer: inout StateBytesWriter) -> Bool { _encode(state, &writer) }
+    public func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
+        try _decode(&reader, zone)
+    }
 }

@@ -156,6 +156,41 @@ public struct DwellPolicy: DetectionPolicy {
             reminders: z.reminders)
     }
 
+    /// Version 1: the episode and cool-down state (parameters come from the configuration).
+    public func encodeState(_ z: ZoneState, into w: inout StateBytesWriter) -> Bool {
+        w.write(UInt8(1))
+        w.write(z.lastTs)
+        w.write(z.lastFiredAt)
+        w.write(UInt8((z.hasFired ? 1 : 0) | (z.open ? 2 : 0) | (z.fired ? 4 : 0)))
+        w.write(z.start)
+        w.write(z.lastAbove)
+        w.write(z.peak)
+        w.write(z.firedAt)
+        w.write(z.lastNotifiedAt)
+        w.write(z.reminders)
+        return true
+    }
+
+    public func decodeState(from r: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
+        let version = try r.readUInt8()
+        guard version == 1 else { throw StateBytesError("dwell state version \(version) is unknown") }
+        var z = makeState(for: zone)
+        z.lastTs = try r.readInt64()
+        z.lastFiredAt = try r.readInt64()
+        let flags = try r.readUInt8()
+        guard flags < 8 else { throw StateBytesError("dwell state flags \(flags)") }
+        z.hasFired = flags & 1 != 0
+        z.open = flags & 2 != 0
+        z.fired = flags & 4 != 0
+        z.start = try r.readInt64()
+        z.lastAbove = try r.readInt64()
+        z.peak = try r.readInt()
+        z.firedAt = try r.readInt64()
+        z.lastNotifiedAt = try r.readInt64()
+        z.reminders = try r.readInt()
+        return z
+    }
+
     public func phase(of z: ZoneState) -> ZonePhase {
         guard z.open else { return .idle }
         return z.fired ? .crowd(since: z.start, firedAt: z.firedAt) : .pending(since: z.start)

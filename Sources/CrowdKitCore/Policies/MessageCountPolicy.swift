@@ -120,6 +120,33 @@ public struct MessageCountPolicy: DetectionPolicy {
         return Detection()
     }
 
+    /// Version 1: the armed run and the pause (parameters come from the configuration).
+    public func encodeState(_ z: ZoneState, into w: inout StateBytesWriter) -> Bool {
+        w.write(UInt8(1))
+        w.write(z.lastTs)
+        w.write(z.armed)
+        w.write(z.armedAt)
+        w.write(z.messages)
+        w.write(z.peak)
+        w.write(z.zeros)
+        w.write(z.pausedUntil)
+        return true
+    }
+
+    public func decodeState(from r: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
+        let version = try r.readUInt8()
+        guard version == 1 else { throw StateBytesError("message-count state version \(version) is unknown") }
+        var z = makeState(for: zone)
+        z.lastTs = try r.readInt64()
+        z.armed = try r.readBool()
+        z.armedAt = try r.readInt64()
+        z.messages = try r.readInt()
+        z.peak = try r.readInt()
+        z.zeros = try r.readInt()
+        z.pausedUntil = try r.readInt64()
+        return z
+    }
+
     public func phase(of z: ZoneState) -> ZonePhase {
         if z.armed { return .pending(since: z.armedAt) }
         if z.pausedUntil != .min && z.lastTs < z.pausedUntil { return .paused(until: z.pausedUntil) }

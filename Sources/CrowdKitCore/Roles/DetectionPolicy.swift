@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decides, per zone, when a crowd starts, is due for a notification, and ends.
 ///
 /// A policy is a pure state machine: given one zone's state and one reading it updates the state
@@ -31,6 +33,39 @@ public protocol DetectionPolicy: Sendable {
 
     /// The parameters that apply to `zone`, recorded on its events.
     func description(for zone: ZoneKey) -> PolicyDescription
+
+    /// Writes what `state` has learnt from readings (not the parameters, which come from the
+    /// configuration again when the state is restored), so that a restart resumes the zone
+    /// (SEMANTICS.md §7 "Persisted state"). Returns false when this policy's state cannot be
+    /// saved: the default, unless `ZoneState` is `Codable` (then it is saved as JSON).
+    /// Called for each zone that changed, about once a second: keep it cheap.
+    func encodeState(_ state: ZoneState, into writer: inout StateBytesWriter) -> Bool
+
+    /// The state that ``encodeState(_:into:)`` wrote, for `zone` with the parameters that apply
+    /// now. Throws when the bytes cannot be read (the zone then starts fresh, and the log says so).
+    func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState
+}
+
+extension DetectionPolicy {
+    /// Not saved: a restart starts the policy's zones fresh.
+    public func encodeState(_ state: ZoneState, into writer: inout StateBytesWriter) -> Bool { false }
+
+    public func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
+        throw StateBytesError("policy \(name) does not save its zone state")
+    }
+}
+
+extension DetectionPolicy where ZoneState: Codable {
+    /// A `Codable` state is saved as JSON (parameters included, if the state holds them).
+    public func encodeState(_ state: ZoneState, into writer: inout StateBytesWriter) -> Bool {
+        guard let data = try? JSONEncoder().encode(state) else { return false }
+        writer.write(bytes: data)
+        return true
+    }
+
+    public func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
+        try JSONDecoder().decode(ZoneState.self, from: Data(try reader.readBytes()))
+    }
 }
 
 /// One reading of one zone: the hot-path form of an ``Observation`` without the strings.

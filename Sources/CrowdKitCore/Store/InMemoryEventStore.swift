@@ -1,8 +1,9 @@
 /// An ``EventStore`` in memory: for tests, replay, and apps that do not need events to survive a
 /// restart. Optionally bounded: beyond `capacity` events, the oldest are evicted with their
 /// deliveries.
-public actor InMemoryEventStore: EventStore {
+public actor InMemoryEventStore: EventStore, ZoneStateStore {
     private var events: [CrowdEventID: CrowdEvent] = [:]
+    private var zoneStates: [ZoneKey: SavedZoneState] = [:]
     private var deliveries: [String: Delivery] = [:]
     private var deliveriesByEvent: [CrowdEventID: [String]] = [:]
     private var pendingOrder: [String] = []
@@ -73,5 +74,15 @@ public actor InMemoryEventStore: EventStore {
     private func remove(_ id: CrowdEventID) {
         events[id] = nil
         for d in deliveriesByEvent.removeValue(forKey: id) ?? [] { deliveries[d] = nil }
+    }
+
+    // MARK: ZoneStateStore
+
+    public func saveZoneStates(_ states: [SavedZoneState]) async throws {
+        for state in states { zoneStates[state.zone] = state }
+    }
+
+    public func loadZoneStates() async throws -> [SavedZoneState] {
+        zoneStates.values.sorted { ($0.zone.camera, $0.zone.zone) < ($1.zone.camera, $1.zone.zone) }
     }
 }

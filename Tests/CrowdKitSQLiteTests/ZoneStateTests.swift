@@ -1,0 +1,89 @@
+import CrowdKitCore
+import CrowdKitSQLite
+import CrowdKitTesting
+import Foundation
+import Logging
+import Testing
+
+/// A store that breaks the contract on purpose: the first state of a zone in one call wins.
+actor FirstWinsZoneStateStore: ZoneStateStore {
+    private var states: [ZoneKey: SavedZoneState] = [:]
+    func saveZoneStates(_ batch: [SavedZoneState]) async throws {
+        var seen = Set<ZoneKey>()
+        for s in batch where seen.insert(s.zone).inserted { states[s.zone] = s }
+    }
+    func loadZoneStates() async throws -> [SavedZoneState] { Array(states.values) }
+}
+
+@Suite("Zone state stores")
+struct ZoneStateStoreTests {
+    @Test("SQLiteEventStore passes the ZoneStateStore conformance suite, reopening included")
+    func sqliteConforms() async throws {
+        let dir = try TemporaryDirectory()
+        var n = 0
+        try await ZoneStateStoreConformance.run(
+            makeStore: {
+                n += 1
+                return try SQLiteEventStore(path: dir.file("zones-\(n).sqlite"), logger: quietLogger)
+            },
+            reopen: { store in
+                let path = (store as! SQLiteEventStore).configuration.path
+                return try SQLiteEventStore(path: path, logger: quietLogger)
+            })
+    }
+
+    @Test("InMemoryEventStore passes the ZoneStateStore conformance suite")
+    func inMemoryConforms() async throws {
+        try await ZoneStateStoreConformance.run(makeStore: { InMemoryEventStore() })
+    }
+
+    @Test("the conformance suite catches a store where the first state of a call wins")
+    func suiteCatchesBrokenStore() async throws {
+        await #expect(throws: ZoneStateStoreConformance.Failure.self) {
+            try await ZoneStateStoreConformance.run(makeStore: { FirstWinsZoneStateStore() })
+        }
+        do {
+            try await ZoneStateStoreConformance.run(.lastOfOneCallWins, FirstWinsZoneStateStore(), reopen: nil)
+            Issue.record("the broken store passed lastOfOneCallWins")
+        } catch let failure as ZoneStateStoreConformance.Failure {
+            #expect(failure.check == .lastOfOneCallWins)
+        }
+    }
+
+    @Test("the journal is compacted: many saves of the same zones keep it near their number")
+    func compaction() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try SQLiteEventStore(path: dir.file(), logger: quietLogger)
+        for round in 0..<40 {
+            try await store.saveZoneStates(
+                (0..<5000).map { ZoneStateStoreConformance.state("C\($0 % 100)", "\($0 / 100)", seed: UInt8(round)) })
+        }
+        let loaded = try await store.loadZoneStates()
+        #expect(loaded.count == 5000)
+        #expect(loaded.allSatisfy { $0.data[1] == 39 })
+        let records = try await store.zoneStateJournalRecords()
+        #expect(records <= SQLiteEventStore.compactionFactor * 5000 + SQLiteEventStore.compactionSlack, "\(records)")
+        #expect(records < 40 * 5000)
+    }
+
+    @Test("a damaged chunk is logged and skipped; the other zones load")
+    func damagedChunk() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file()
+        do {
+            let store = try SQLiteEventStore(path: path, logger: quietLogger)
+            try await store.saveZoneStates([ZoneStateStoreConformance.state("GOOD", "0", seed: 1)])
+            try await store.saveZoneStates([ZoneStateStoreConformance.state("BAD", "0", seed: 2)])
+        }
+        // hand-edit the second chunk: cut it short
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE zone_state_chunks SET data=substr(data,1,9) WHERE seq=2'); c.commit()", path]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0)
+        let store = try SQLiteEventStore(path: path, logger: quietLogger)
+        let loaded = try await store.loadZoneStates()
+        #expect(loaded.map(\.zone.camera) == ["GOOD"])
+    }
+}
