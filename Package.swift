@@ -92,6 +92,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "crowdkit-state-bench",
+            dependencies: ["CrowdKitCore", "CrowdKitSQLite", log],
+            path: "Benchmarks/crowdkit-state-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "crowdkit-http-bench",
             dependencies: ["CrowdKitHTTP", log],
             path: "Benchmarks/crowdkit-http-bench",
@@ -104,7 +110,7 @@ let package = Package(
             name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
         .testTarget(
             name: "CrowdKitSQLiteTests",
-            dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite"],
+            dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitTestServers"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

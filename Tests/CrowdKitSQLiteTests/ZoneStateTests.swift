@@ -1,5 +1,6 @@
 import CrowdKitCore
 import CrowdKitSQLite
+import CrowdKitTestServers
 import CrowdKitTesting
 import Foundation
 import Logging
@@ -76,12 +77,10 @@ struct ZoneStateStoreTests {
             try await store.saveZoneStates([ZoneStateStoreConformance.state("BAD", "0", seed: 2)])
         }
         // hand-edit the second chunk: cut it short
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE zone_state_chunks SET data=substr(data,1,9) WHERE seq=2'); c.commit()", path]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0)
+        let status = try await runProgram(
+            "/usr/bin/env",
+            ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE zone_state_chunks SET data=substr(data,1,9) WHERE seq=2'); c.commit()", path])
+        try #require(status == 0)
         let store = try SQLiteEventStore(path: path, logger: quietLogger)
         let loaded = try await store.loadZoneStates()
         #expect(loaded.map(\.zone.camera) == ["GOOD"])

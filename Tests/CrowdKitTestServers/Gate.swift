@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A gate that tasks wait on until the test opens it.
@@ -34,3 +35,27 @@ public func eventually(_ limit: Duration = .seconds(10), _ condition: () async -
     return await condition()
 }
 
+
+/// Runs a program to its end without blocking a thread of the cooperative pool (tests run in
+/// parallel on few threads): writes `input` to its standard input, returns its exit status.
+public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil) async throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    let pipe = input.map { _ in Pipe() }
+    if let pipe { p.standardInput = pipe }
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, any Error>) in
+        p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+        do {
+            try p.run()
+        } catch {
+            p.terminationHandler = nil
+            c.resume(throwing: error)
+            return
+        }
+        if let pipe, let input {
+            pipe.fileHandleForWriting.write(input)
+            try? pipe.fileHandleForWriting.close()
+        }
+    }
+}

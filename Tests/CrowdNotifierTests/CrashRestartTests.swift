@@ -12,18 +12,13 @@ struct CrashRestartTests {
     static let t0: Int64 = Int64(Date().timeIntervalSince1970) * 1000
 
     /// Publishes one reading per second of camera time at `camera` zone 0.
-    static func publish(port: Int, camera: String, seconds: ClosedRange<Int>, people: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        p.arguments = ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"]
-        let input = Pipe()
-        p.standardInput = input
-        try p.run()
+    static func publish(port: Int, camera: String, seconds: ClosedRange<Int>, people: Int) async throws {
         var lines = ""
         for s in seconds { lines += #"{"ts":\#(t0 + Int64(s) * 1000),"counts":{"person":\#(people)}}"# + "\n" }
-        input.fileHandleForWriting.write(Data(lines.utf8))
-        try input.fileHandleForWriting.close()
-        p.waitUntilExit()
+        let status = try await runProgram(
+            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"],
+            input: Data(lines.utf8))
+        try #require(status == 0, "mosquitto_pub failed")
     }
 
     func start(_ broker: MosquittoBroker, _ webex: FakeWebex, _ dir: URL, name: String) throws -> LiveCommandTests.Child {
@@ -54,7 +49,7 @@ struct CrashRestartTests {
         // a crowd from t0 to t0+8 s of its 20 s dwell, then SIGKILL (after the state's next save)
         let first = try start(broker, webex, dir, name: "first")
         #expect(await eventually { first.stdout.contains("state=connected") })
-        try Self.publish(port: broker.port, camera: camera, seconds: 0...8, people: 5)
+        try await Self.publish(port: broker.port, camera: camera, seconds: 0...8, people: 5)
         #expect(await eventually { first.stdout.contains("processed=9 ") })
         try await Task.sleep(for: .milliseconds(2500))
         await kill9(first)
@@ -63,10 +58,10 @@ struct CrashRestartTests {
         let second = try start(broker, webex, dir, name: "second")
         #expect(await eventually { second.stdout.contains("state=connected") })
         #expect(second.stderr.contains("zone states restored"), "\(second.stderr)")
-        try Self.publish(port: broker.port, camera: camera, seconds: 10...25, people: 5)
+        try await Self.publish(port: broker.port, camera: camera, seconds: 10...25, people: 5)
         #expect(await eventually { webex.accepted.count == 1 }, "\(second.stderr)")
         // the crowd leaves; the zone is in its 300 s cool-down; SIGKILL again
-        try Self.publish(port: broker.port, camera: camera, seconds: 26...30, people: 0)
+        try await Self.publish(port: broker.port, camera: camera, seconds: 26...30, people: 0)
         #expect(await eventually { second.stdout.contains("processed=21 ") })
         try await Task.sleep(for: .milliseconds(2500))
         await kill9(second)
@@ -74,7 +69,7 @@ struct CrashRestartTests {
         // a new crowd of 30 s within the cool-down does not notify
         let third = try start(broker, webex, dir, name: "third")
         #expect(await eventually { third.stdout.contains("state=connected") })
-        try Self.publish(port: broker.port, camera: camera, seconds: 40...75, people: 6)
+        try await Self.publish(port: broker.port, camera: camera, seconds: 40...75, people: 6)
         #expect(await eventually { third.stdout.contains("processed=36 ") })
         try await Task.sleep(for: .milliseconds(500))
         third.interrupt()
@@ -105,7 +100,7 @@ struct CrashRestartTests {
 
         let first = try start(broker, hanging, dir, name: "first")
         #expect(await eventually { first.stdout.contains("state=connected") })
-        try Self.publish(port: broker.port, camera: camera, seconds: 0...21, people: 5)
+        try await Self.publish(port: broker.port, camera: camera, seconds: 0...21, people: 5)
         #expect(await eventually { hanging.attempts == 1 }, "the request is in flight")
         await kill9(first)
         #expect(hanging.accepted.isEmpty)

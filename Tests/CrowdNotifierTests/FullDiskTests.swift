@@ -17,30 +17,21 @@ struct FullDiskTests {
         "/bin/bash", "-c", "trap '' XFSZ; exec \"$@\" > >(exec cat) 2> >(exec cat >&2)", "crowd-notifier",
     ]
 
-    static func setFileSizeLimit(_ pid: pid_t, _ limit: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: prlimit)
-        p.arguments = ["--pid", String(pid), "--fsize=\(limit):"]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "prlimit failed")
+    static func setFileSizeLimit(_ pid: pid_t, _ limit: String) async throws {
+        let status = try await runProgram(prlimit, ["--pid", String(pid), "--fsize=\(limit):"])
+        try #require(status == 0, "prlimit failed")
     }
 
     /// Publishes a crowd of 5 at `camera` zone 0 for 4 s of camera time (fires after a 2 s dwell),
     /// then an empty reading.
-    static func publishCrowd(port: Int, camera: String, start: Int64) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        p.arguments = ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"]
-        let input = Pipe()
-        p.standardInput = input
-        try p.run()
+    static func publishCrowd(port: Int, camera: String, start: Int64) async throws {
         var lines = ""
         for i in 0...4 { lines += #"{"ts":\#(start + Int64(i) * 1000),"counts":{"person":5}}"# + "\n" }
         lines += #"{"ts":\#(start + 5000),"counts":{"person":0}}"# + "\n"
-        input.fileHandleForWriting.write(Data(lines.utf8))
-        try input.fileHandleForWriting.close()
-        p.waitUntilExit()
+        let status = try await runProgram(
+            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"],
+            input: Data(lines.utf8))
+        try #require(status == 0, "mosquitto_pub failed")
     }
 
     /// `printEvents`: print the store's events at exit (`--print-events jsonl`; reading the
@@ -73,15 +64,15 @@ struct FullDiskTests {
         #expect(await eventually { run.stdout.contains("state=connected") })
         let readyz = "http://127.0.0.1:\(httpPort)/readyz"
 
-        try Self.publishCrowd(port: broker.port, camera: "Q2GV-DISK-0000", start: 1_714_632_600_000)
+        try await Self.publishCrowd(port: broker.port, camera: "Q2GV-DISK-0000", start: 1_714_632_600_000)
         #expect(await eventually { webex.accepted.count == 1 })
         #expect(await eventually { await DemoWebTests.get(readyz)?.0 == 200 })
 
         // the disk is full
-        try Self.setFileSizeLimit(pid, "0")
+        try await Self.setFileSizeLimit(pid, "0")
         let cameras = (1...3).map { "Q2GV-DISK-000\($0)" }
         for (i, camera) in cameras.enumerated() {
-            try Self.publishCrowd(port: broker.port, camera: camera, start: 1_714_632_700_000 + Int64(i) * 10_000)
+            try await Self.publishCrowd(port: broker.port, camera: camera, start: 1_714_632_700_000 + Int64(i) * 10_000)
         }
         #expect(await eventually { webex.accepted.count == 4 }, "\(run.stderr)")
         let notReady = await DemoWebTests.get(readyz)
@@ -94,7 +85,7 @@ struct FullDiskTests {
         #expect(run.stderr.contains("event store writes failing"), "\(run.stderr)")
 
         // room again
-        try Self.setFileSizeLimit(pid, "unlimited")
+        try await Self.setFileSizeLimit(pid, "unlimited")
         #expect(await eventually(timeout: .seconds(20)) { await DemoWebTests.get(readyz)?.0 == 200 })
         #expect(await eventually { run.stderr.contains("Delivery statuses recorded again") }, "\(run.stderr)")
         try await Task.sleep(for: .seconds(6))
@@ -128,8 +119,8 @@ struct FullDiskTests {
         defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL) } }
         let pid = run.process.processIdentifier
         #expect(await eventually { run.stdout.contains("state=connected") })
-        try Self.setFileSizeLimit(pid, "0")
-        try Self.publishCrowd(port: broker.port, camera: "Q2GV-TERM-0001", start: 1_714_632_600_000)
+        try await Self.setFileSizeLimit(pid, "0")
+        try await Self.publishCrowd(port: broker.port, camera: "Q2GV-TERM-0001", start: 1_714_632_600_000)
         #expect(await eventually { webex.accepted.count == 1 })
         #expect(await eventually { run.stderr.contains("event store writes failing") })
         let start = ContinuousClock.now

@@ -58,6 +58,8 @@ struct AppSettings: Sendable {
         var delivery = DeliveryConfiguration()
         var storeWrites = StoreWriteConfiguration()
         var shutdownTimeout: Duration = .seconds(10)
+        /// Zone states saved in the store (SEMANTICS §7).
+        var saveZoneStates = true
     }
 
     var mqtt: MQTT
@@ -183,6 +185,7 @@ struct AppSettings: Sendable {
             maxAge: maxAge, followUpMaxAge: followUp, initialBackoff: retry, maxBackoff: maxRetry, maxProbeInterval: maxProbe)
         let capacity = try c.int("store.backlogCapacity", in: 1...10_000_000, expected: "a number of changes 1-10000000") ?? 10_000
         r.shutdownTimeout = try c.seconds("shutdown.timeoutSeconds", positive: true) ?? .seconds(10)
+        r.saveZoneStates = try c.bool("store.zoneStates") ?? true
         // the monitor's last writes get 40 % of the limit, delivery's drain most of the rest
         r.storeWrites = StoreWriteConfiguration(capacity: capacity, shutdownTimeout: r.shutdownTimeout * 0.4)
         return r

@@ -88,6 +88,7 @@ enum ConfigCatalog {
         .init(key: "delivery.retrySeconds", kind: .double, defaultValue: "5", example: "10", help: "First wait before a notification is tried again; doubles per attempt."),
         .init(key: "delivery.maxRetrySeconds", kind: .double, defaultValue: "300", example: "120", help: "Longest wait between two attempts of one notification."),
         .init(key: "delivery.maxProbeSeconds", kind: .double, defaultValue: "60", example: "30", help: "While a notifier fails, it is tried with one notification at a time at most this far apart."),
+        .init(key: "store.zoneStates", kind: .bool, defaultValue: "true", example: "false", help: "Save each zone's detection state (dwell timers, cool-downs, open crowds) so that a restart resumes it."),
         .init(key: "store.backlogCapacity", kind: .int, defaultValue: "10000", example: "50000", help: "Event changes kept in memory while the store cannot be written (then written in order)."),
         .init(key: "shutdown.timeoutSeconds", kind: .double, defaultValue: "10", example: "20", help: "SIGTERM/SIGINT end the process within this time, whatever the store or the APIs do."),
         // HTTP

@@ -1,0 +1,94 @@
+// crowdkit-state-bench: the cost of persisted zone state (SEMANTICS.md §7) with many zones.
+//
+//   swift run -c release crowdkit-state-bench [--zones 100000] [--rounds 20] [--keep PATH]
+//
+// Feeds every zone one reading per round (a second of a live site where every zone's count
+// changes every second) through a DetectionEngine with the dwell policy, and per round:
+//   detect   decode + detect of the round's messages (the ingest work persistence adds to),
+//   take     the engine's encoding of every changed zone (done on the monitor's task),
+//   save     SQLiteEventStore.saveZoneStates of them (one chunk; compaction included, on the
+//            store's writer thread),
+// all in CPU seconds of this process, so the ratio (take + save) / detect says what persistence
+// adds. Then it measures a start: opening the store, loading every zone's state and restoring
+// it into a fresh engine. `--keep PATH` leaves the store file at PATH (for timing
+// `crowd-notifier run --store PATH` starting with that state).
+import CrowdKitCore
+import CrowdKitSQLite
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+var zones = 100_000
+var rounds = 20
+var keep: String?
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--zones": zones = Int(args.next() ?? "") ?? zones
+    case "--rounds": rounds = Int(args.next() ?? "") ?? rounds
+    case "--keep": keep = args.next()
+    default:
+        FileHandle.standardError.write(Data("usage: crowdkit-state-bench [--zones N] [--rounds R] [--keep PATH]\n".utf8))
+        exit(64)
+    }
+}
+
+let path = keep ?? NSTemporaryDirectory() + "crowdkit-state-bench-\(UUID().uuidString).sqlite"
+let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+let store = try SQLiteEventStore(path: path, logger: logger)
+let policy = DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(30), gap: .seconds(5), cooldown: .seconds(60)))
+var engine = DetectionEngine(policy: policy)
+engine.trackChanges()
+let t0: Int64 = 1_714_632_600_000
+// one message per zone and round, as MV Sense topics and payloads
+let topics = (0..<zones).map { "/merakimv/Q2BN-\(String(format: "%04d", $0 / 4))-0000/\($0 % 4)" }
+var detect = 0.0, take = 0.0, save = 0.0
+var events = 0
+print("zones \(zones), rounds \(rounds) (one reading per zone and round)")
+for round in 0..<rounds {
+    var batch = RawMessageBatch()
+    for (i, topic) in topics.enumerated() {
+        // counts change every round; about a third of the zones hold a crowd for a while
+        let people = (i + round) % 7
+        batch.append(RawMessage(topic: topic, payload: #"{"ts":\#(t0 + Int64(round) * 1000),"counts":{"person":\#(people)}}"#))
+    }
+    var c = cpuSeconds()
+    engine.process(batch, emit: { _ in events += 1 }, rejected: { _, _ in })
+    detect += cpuSeconds() - c
+    c = cpuSeconds()
+    let states = engine.takeChangedStates() ?? []
+    take += cpuSeconds() - c
+    c = cpuSeconds()
+    try await store.saveZoneStates(states)
+    save += cpuSeconds() - c
+}
+let journal = try await store.zoneStateJournalRecords()
+func f(_ x: Double) -> String { String(format: "%.3f", x) }
+print("CPU seconds over \(rounds) rounds: detect \(f(detect)), take \(f(take)), save \(f(save)); events \(events)")
+print("persistence / detect: \(f((take + save) / detect)) (take \(f(take / detect)), save \(f(save / detect)))")
+print("per zone change: take \(f(take / Double(zones * rounds) * 1e9)) ns, save \(f(save / Double(zones * rounds) * 1e9)) ns; journal records \(journal)")
+
+// a start with this state
+let wall = ContinuousClock.now
+let c = cpuSeconds()
+let reopened = try SQLiteEventStore(path: path, logger: logger)
+let saved = try await reopened.loadZoneStates()
+var fresh = DetectionEngine(policy: policy)
+let skipped = fresh.restore(saved)
+let took = ContinuousClock.now - wall
+print("start: open + load + restore of \(saved.count) zones (\(skipped.count) skipped): \(took) wall, \(f(cpuSeconds() - c)) CPU-s")
+if keep == nil {
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+} else {
+    print("store kept at \(path)")
+}
