@@ -8,7 +8,10 @@
 # `crowd-notifier simulate --camera-count 50 --zone-count 4 --speed 100 --crowd-length 10-20
 # --quiet-length 5-10` publishing to that broker. Every few seconds it samples the notifier's VmRSS
 # (/proc/PID/status) and its event count (the `events=` of the latest `--stats-interval 1` line)
-# and prints a table `elapsed_s events rss_mb`. At the end: the RSS at the first sample past 10,000
+# and prints a table `elapsed_s events rss_mb backlog` (backlog: messages received from the broker
+# but not yet processed; a large backlog fills the MQTT buffer (--buffer-size, 100,000 messages),
+# whose arrays keep their capacity: RSS steps up that are not per-event growth; SIMULATE_ARGS with
+# `--rate 0.5` gives the same events with a quarter of the messages). At the end: the RSS at the first sample past 10,000
 # events, at the last sample, their ratio, and the growth per event in between (a process that
 # does not leak plateaus: ratio close to 1, KiB/event close to 0).
 #
@@ -131,17 +134,20 @@ fi
 PIDS=($! "${PIDS[@]}")
 
 echo "# notifier pid $TARGET ($BIN), broker 127.0.0.1:$MQTT_PORT, web http://127.0.0.1:$HTTP_PORT/, work $WORK" >&2
-printf '%10s %10s %10s\n' elapsed_s events rss_mb
+printf '%10s %10s %10s %10s\n' elapsed_s events rss_mb backlog
 START=$(date +%s.%N)
 REF_EVENTS="" REF_RSS="" LAST_EVENTS=0 LAST_RSS=0
 while true; do
   sleep "$INTERVAL"
   kill -0 "$NOTIFIER" 2>/dev/null || { echo "bench-soak: the notifier exited:" >&2; tail -20 "$WORK/run.log" >&2; exit 1; }
   rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$TARGET/status" 2>/dev/null || echo 0)
-  events=$(tail -n 50 "$WORK/run.stdout" | awk '/^stats / { for (i = 2; i <= NF; i++) if ($i ~ /^events=/) e = substr($i, 8) } END { print e + 0 }')
+  read -r events backlog < <(tail -n 50 "$WORK/run.stdout" | awk '/^stats / {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    e = v["events"]; b = v["received"] - v["processed"] }
+    END { print e + 0, b + 0 }')
   elapsed=$(awk -v s="$START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.0f", n - s }')
   rss_mb=$(awk -v k="$rss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
-  printf '%10s %10s %10s\n' "$elapsed" "$events" "$rss_mb"
+  printf '%10s %10s %10s %10s\n' "$elapsed" "$events" "$rss_mb" "$backlog"
   LAST_EVENTS=$events LAST_RSS=$rss_kb
   if [ -z "$REF_EVENTS" ] && [ "$events" -gt 10000 ]; then REF_EVENTS=$events REF_RSS=$rss_kb; fi
   [ "$events" -ge "$EVENTS_MAX" ] && break

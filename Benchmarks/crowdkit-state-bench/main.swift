@@ -6,8 +6,8 @@
 // changes every second) through a DetectionEngine with the dwell policy, and per round:
 //   detect   decode + detect of the round's messages (the ingest work persistence adds to),
 //   take     the engine's encoding of every changed zone (done on the monitor's task),
-//   save     SQLiteEventStore.saveZoneStates of them (one chunk; compaction included, on the
-//            store's writer thread),
+//   save     SQLiteEventStore.saveZoneStates of them (the blocks of 32 zones that changed, one
+//            transaction, on the store's writer thread),
 // all in CPU seconds of this process, so the ratio (take + save) / detect says what persistence
 // adds. Then it measures a start: opening the store, loading every zone's state and restoring
 // it into a fresh engine. `--keep PATH` leaves the store file at PATH (for timing
@@ -72,11 +72,11 @@ for round in 0..<rounds {
     try await store.saveZoneStates(states)
     save += cpuSeconds() - c
 }
-let journal = try await store.zoneStateJournalRecords()
+let blocks = try await store.zoneStateBlocks()
 func f(_ x: Double) -> String { String(format: "%.3f", x) }
 print("CPU seconds over \(rounds) rounds: detect \(f(detect)), take \(f(take)), save \(f(save)); events \(events)")
 print("persistence / detect: \(f((take + save) / detect)) (take \(f(take / detect)), save \(f(save / detect)))")
-print("per zone change: take \(f(take / Double(zones * rounds) * 1e9)) ns, save \(f(save / Double(zones * rounds) * 1e9)) ns; journal records \(journal)")
+print("per zone change: take \(f(take / Double(zones * rounds) * 1e9)) ns, save \(f(save / Double(zones * rounds) * 1e9)) ns; blocks \(blocks)")
 
 // a start with this state
 let wall = ContinuousClock.now

@@ -2,70 +2,101 @@ import CrowdKitCore
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
-/// How many records the zone-state journal holds, and how many zones it had after its last
-/// compaction: a save compacts the journal once it holds more than
-/// `compactionFactor × zones + compactionSlack` records.
-final class ZoneStateJournalCounters: Sendable {
-    struct Counts: Sendable {
-        var records = 0
-        var zones = 0
+/// The zone states of the file, as written: every zone's encoded record in its slot, and the
+/// blocks (``ZoneStateMirror/zonesPerBlock`` slots each) that must be written again. Only touched
+/// inside the store's write (or read-at-load) transactions, which GRDB serialises.
+final class ZoneStateMirror: Sendable {
+    static let zonesPerBlock = 32
+
+    struct State: ~Copyable {
         var loaded = false
+        var slots: [ZoneKey: Int] = [:]
+        /// Encoded record per slot (key, policy and data).
+        var records: [[UInt8]] = []
+        /// Blocks changed in memory and not committed yet.
+        var dirty = Set<Int>()
+        /// After a load renumbered the slots: rows from this block on are stale.
+        var staleFrom: Int?
     }
-    let counts = LockedBox(Counts())
+
+    let state = Mutex(State())
 }
 
-/// Zone states (``ZoneStateStore``) in the SQLite file: each save is one row holding every
-/// state of the call (a compact binary chunk), so that saving 100,000 zones a second is one
-/// insert, not 100,000 upserts. Loading reads the chunks in order (the last state of a zone
-/// wins); now and then a save merges the journal into one chunk. Writes and reads use GRDB's
-/// asynchronous access: a large chunk never holds a thread of the cooperative pool.
+/// Zone states (``ZoneStateStore``) in the SQLite file, in blocks of 32 zones: a save replaces
+/// the blocks of the zones that changed (a block is rewritten whole from the store's memory copy
+/// of every zone's record, about 100 bytes a zone), so that saving 100,000 zones a second is about
+/// 3,000 row writes, and nothing ever needs compacting. The copy is filled by the first load or
+/// save. Writes and reads use GRDB's asynchronous access: a large save never holds a thread of
+/// the cooperative pool.
 extension SQLiteEventStore: ZoneStateStore {
-    /// The journal is merged into one chunk once it holds more than `compactionFactor × zones +
-    /// compactionSlack` records.
-    public static let compactionFactor = 4
-    public static let compactionSlack = 50_000
-
     public func saveZoneStates(_ states: [SavedZoneState]) async throws {
         guard !states.isEmpty else { return }
-        let chunk = Self.encodeChunk(states)
-        let counters = zoneStateJournal
+        let mirror = zoneStateMirror
+        let logger = self.logger
         do {
             try await pool.write { db in
-                var counts = counters.counts.withLock { $0 }
-                if !counts.loaded {
-                    counts.records = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(records), 0) FROM zone_state_chunks") ?? 0
-                    counts.zones = try Int.fetchOne(db, sql: "SELECT records FROM zone_state_chunks ORDER BY seq LIMIT 1") ?? 0
-                    counts.loaded = true
+                try mirror.state.withLock { m in
+                    if !m.loaded { try Self.loadMirror(&m, db, logger: logger) }
+                    for s in states {
+                        let slot: Int
+                        if let known = m.slots[s.zone] {
+                            slot = known
+                        } else {
+                            slot = m.records.count
+                            m.slots[s.zone] = slot
+                            m.records.append([])
+                        }
+                        // the record in place: its key rarely changes, its data every time
+                        Self.encodeRecord(s, into: &m.records[slot])
+                        m.dirty.insert(slot / ZoneStateMirror.zonesPerBlock)
+                    }
+                    if let stale = m.staleFrom {
+                        try db.execute(sql: "DELETE FROM zone_state_blocks WHERE block >= ?", arguments: [stale])
+                    }
+                    let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO zone_state_blocks (block, data) VALUES (?, ?)")
+                    var blob = [UInt8]()
+                    let written = m.dirty
+                    let stale = m.staleFrom
+                    // only once committed are those blocks as in memory
+                    db.afterNextTransaction { _ in
+                        mirror.state.withLock {
+                            $0.dirty.subtract(written)
+                            if $0.staleFrom == stale { $0.staleFrom = nil }
+                        }
+                    }
+                    for block in written {
+                        blob.removeAll(keepingCapacity: true)
+                        let end = min((block + 1) * ZoneStateMirror.zonesPerBlock, m.records.count)
+                        for slot in (block * ZoneStateMirror.zonesPerBlock)..<end { blob += m.records[slot] }
+                        try statement.execute(arguments: [block, Data(blob)])
+                    }
                 }
-                try db.execute(
-                    sql: "INSERT INTO zone_state_chunks (records, data) VALUES (?, ?)", arguments: [states.count, chunk])
-                counts.records += states.count
-                if counts.records > Self.compactionFactor * counts.zones + Self.compactionSlack {
-                    let merged = try Self.readAll(db, logger: logger)
-                    try db.execute(sql: "DELETE FROM zone_state_chunks")
-                    try db.execute(
-                        sql: "INSERT INTO zone_state_chunks (records, data) VALUES (?, ?)",
-                        arguments: [merged.count, Self.encodeChunk(merged)])
-                    counts.records = merged.count
-                    counts.zones = merged.count
-                }
-                let final = counts
-                counters.counts.withLock { $0 = final }
             }
         } catch let error as EventStoreError {
-            counters.counts.withLock { $0.loaded = false }
             throw error
         } catch {
-            counters.counts.withLock { $0.loaded = false }
             throw Self.wrap(error, "cannot save zone states")
         }
     }
 
     public func loadZoneStates() async throws -> [SavedZoneState] {
+        let mirror = zoneStateMirror
+        let logger = self.logger
         do {
-            let logger = self.logger
-            return try await pool.read { db in try Self.readAll(db, logger: logger) }
+            return try await pool.read { db in
+                try mirror.state.withLock { m in
+                    // what is not saved yet (a failed save) stays as the newest
+                    if !m.loaded { try Self.loadMirror(&m, db, logger: logger) }
+                    var out: [SavedZoneState] = []
+                    out.reserveCapacity(m.records.count)
+                    for record in m.records where !record.isEmpty {
+                        if let s = try? Self.decodeRecord(record) { out.append(s) }
+                    }
+                    return out
+                }
+            }
         } catch let error as EventStoreError {
             throw error
         } catch {
@@ -73,58 +104,70 @@ extension SQLiteEventStore: ZoneStateStore {
         }
     }
 
-    /// Every zone's latest state, from the journal's chunks in order. A damaged chunk (a
-    /// hand-edited file) is logged; the states read before the damage are kept, the zones of the
-    /// rest start fresh.
-    static func readAll(_ db: Database, logger: Logger) throws -> [SavedZoneState] {
-        var latest: [ZoneKey: SavedZoneState] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT seq, data FROM zone_state_chunks ORDER BY seq")
+    /// Reads every block into the memory copy. A damaged block (a hand-edited file) is logged;
+    /// the records read before the damage are kept, the zones of the rest start fresh.
+    static func loadMirror(_ m: inout ZoneStateMirror.State, _ db: Database, logger: Logger) throws {
+        let rows = try Row.fetchCursor(db, sql: "SELECT block, data FROM zone_state_blocks ORDER BY block")
         while let row = try rows.next() {
-            let seq: Int64 = row[0]
+            let block: Int = row[0]
             let data: [UInt8] = Array((row[1] as Data?) ?? Data())
+            var r = StateBytesReader(data)
             do {
-                try decodeChunk(data) { latest[$0.zone] = $0 }
+                while !r.isAtEnd {
+                    let start = r.offset
+                    let state = try decodeRecord(from: &r)
+                    let record = Array(data[start..<r.offset])
+                    if let slot = m.slots[state.zone] {
+                        m.records[slot] = record
+                    } else {
+                        m.slots[state.zone] = m.records.count
+                        m.records.append(record)
+                    }
+                }
             } catch {
                 logger.error(
-                    "saved zone states: chunk \(seq) cannot be read to its end; the zones it held after the damage start fresh",
+                    "saved zone states: block \(block) cannot be read to its end; the zones it held after the damage start fresh",
                     metadata: ["error": "\(error)"])
             }
         }
-        return latest.values.sorted { ($0.zone.camera, $0.zone.zone) < ($1.zone.camera, $1.zone.zone) }
+        // slots are renumbered densely: every block is written again with the next save
+        let blocks = (m.records.count + ZoneStateMirror.zonesPerBlock - 1) / ZoneStateMirror.zonesPerBlock
+        m.dirty.formUnion(0..<blocks)
+        if m.records.isEmpty { m.dirty.removeAll() }
+        m.loaded = true
+        // rows past the dense blocks are stale after renumbering: deleted with the next save
+        m.staleFrom = blocks
     }
 
-    static func encodeChunk(_ states: [SavedZoneState]) -> Data {
-        var w = StateBytesWriter(capacity: states.count * 120 + 8)
-        w.write(UInt8(1))
-        w.write(UInt32(states.count))
-        for s in states {
-            w.write(s.zone.camera)
-            w.write(s.zone.zone)
-            w.write(s.policy)
-            w.write(bytes: s.data)
+    /// Writes `s` as a record into `record`, reusing its storage.
+    static func encodeRecord(_ s: SavedZoneState, into record: inout [UInt8]) {
+        record.removeAll(keepingCapacity: true)
+        func u32(_ v: Int) {
+            for shift in stride(from: 0, to: 32, by: 8) { record.append(UInt8(truncatingIfNeeded: v >> shift)) }
         }
-        return Data(w.bytes)
+        for text in [s.zone.camera, s.zone.zone, s.policy] {
+            u32(text.utf8.count)
+            record.append(contentsOf: text.utf8)
+        }
+        u32(s.data.count)
+        record.append(contentsOf: s.data)
     }
 
-    static func decodeChunk(_ bytes: [UInt8], _ each: (SavedZoneState) -> Void) throws {
+    static func decodeRecord(from r: inout StateBytesReader) throws -> SavedZoneState {
+        let camera = try r.readString()
+        let zone = try r.readString()
+        let policy = try r.readString()
+        let data = Array(try r.readBytes())
+        return SavedZoneState(zone: ZoneKey(camera: camera, zone: zone), policy: policy, data: data)
+    }
+
+    static func decodeRecord(_ bytes: [UInt8]) throws -> SavedZoneState {
         var r = StateBytesReader(bytes)
-        let version = try r.readUInt8()
-        guard version == 1 else { throw StateBytesError("chunk version \(version) is unknown") }
-        let count = Int(try r.readUInt32())
-        for _ in 0..<count {
-            let camera = try r.readString()
-            let zone = try r.readString()
-            let policy = try r.readString()
-            let data = Array(try r.readBytes())
-            each(SavedZoneState(zone: ZoneKey(camera: camera, zone: zone), policy: policy, data: data))
-        }
+        return try decodeRecord(from: &r)
     }
-}
 
-extension SQLiteEventStore {
-    /// Records in the zone-state journal (for tests and operations: stays near the number of
-    /// zones).
-    public func zoneStateJournalRecords() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(records), 0) FROM zone_state_chunks") ?? 0 }
+    /// Rows of zone-state blocks in the file (for tests and operations: about zones / 32).
+    public func zoneStateBlocks() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM zone_state_blocks") ?? 0 }
     }
 }

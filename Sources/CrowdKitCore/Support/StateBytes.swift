@@ -2,46 +2,58 @@
 /// (``DetectionPolicy/encodeState(_:into:)``). Cheap enough to run for every zone that changed,
 /// every second.
 public struct StateBytesWriter: Sendable {
-    public private(set) var bytes: [UInt8]
+    @usableFromInline var storage: [UInt8]
+
+    /// What was written.
+    public var bytes: [UInt8] { storage }
 
     public init(capacity: Int = 96) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = []
+        storage.reserveCapacity(capacity)
     }
 
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    @inlinable
+    public mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
 
+    @inlinable
     public mutating func write(_ v: Int64) {
-        var x = UInt64(bitPattern: v).littleEndian
-        withUnsafeBytes(of: &x) { bytes.append(contentsOf: $0) }
+        let x = UInt64(bitPattern: v)
+        for shift in stride(from: 0 as UInt64, to: 64, by: 8) { storage.append(UInt8(truncatingIfNeeded: x &>> shift)) }
     }
 
+    @inlinable
     public mutating func write(_ v: Int) { write(Int64(v)) }
 
+    @inlinable
     public mutating func write(_ v: UInt32) {
-        var x = v.littleEndian
-        withUnsafeBytes(of: &x) { bytes.append(contentsOf: $0) }
+        for shift in stride(from: 0 as UInt32, to: 32, by: 8) { storage.append(UInt8(truncatingIfNeeded: v &>> shift)) }
     }
 
-    public mutating func write(_ v: Bool) { bytes.append(v ? 1 : 0) }
+    @inlinable
+    public mutating func write(_ v: Bool) { storage.append(v ? 1 : 0) }
 
-    public mutating func write(_ v: UInt8) { bytes.append(v) }
+    @inlinable
+    public mutating func write(_ v: UInt8) { storage.append(v) }
 
+    @inlinable
     public mutating func write(_ v: Double) { write(Int64(bitPattern: v.bitPattern)) }
 
     /// A length-prefixed UTF-8 string.
     public mutating func write(_ s: String) {
-        var s = s
-        s.withUTF8 { utf8 in
-            write(UInt32(utf8.count))
-            bytes.append(contentsOf: utf8)
-        }
+        write(UInt32(s.utf8.count))
+        storage.append(contentsOf: s.utf8)
+    }
+
+    /// Length-prefixed bytes.
+    public mutating func write(bytes other: [UInt8]) {
+        write(UInt32(other.count))
+        storage.append(contentsOf: other)
     }
 
     /// Length-prefixed bytes.
     public mutating func write(bytes other: some Collection<UInt8>) {
         write(UInt32(other.count))
-        bytes.append(contentsOf: other)
+        storage.append(contentsOf: other)
     }
 }
 

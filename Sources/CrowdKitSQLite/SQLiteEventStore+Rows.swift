@@ -1,0 +1,122 @@
+import CrowdKitCore
+import Foundation
+import GRDB
+import Logging
+
+/// Row mapping: events and deliveries to and from SQL rows.
+extension SQLiteEventStore {
+    // MARK: - Row mapping
+
+    static let eventColumns =
+        "id, camera, zone, cameraName, zoneName, startedAt, firedAt, endedAt, peak, lastCount, lastNotifiedAt, reminders, policyName, policyParameters, videoURL, visionURL, snapshotURL, enrichmentNotes, firedCount"
+    static let deliveryColumns =
+        "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt, lastError"
+
+    static func apply(_ change: EventChange, in db: Database) throws {
+        let e = change.event
+        let stmt = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (\(eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET camera = excluded.camera, zone = excluded.zone,
+                cameraName = COALESCE(excluded.cameraName, events.cameraName),
+                zoneName = COALESCE(excluded.zoneName, events.zoneName), startedAt = excluded.startedAt,
+                firedAt = excluded.firedAt, endedAt = excluded.endedAt, peak = excluded.peak,
+                lastCount = excluded.lastCount, lastNotifiedAt = excluded.lastNotifiedAt,
+                reminders = excluded.reminders, policyName = excluded.policyName,
+                policyParameters = excluded.policyParameters,
+                videoURL = COALESCE(excluded.videoURL, events.videoURL),
+                visionURL = COALESCE(excluded.visionURL, events.visionURL),
+                snapshotURL = COALESCE(excluded.snapshotURL, events.snapshotURL),
+                enrichmentNotes = CASE WHEN excluded.cameraName IS NULL AND excluded.zoneName IS NULL
+                    AND excluded.videoURL IS NULL AND excluded.visionURL IS NULL AND excluded.snapshotURL IS NULL
+                    THEN events.enrichmentNotes ELSE excluded.enrichmentNotes END,
+                firedCount = COALESCE(excluded.firedCount, events.firedCount)
+                """)
+        var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
+        args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]
+        args += [e.policy.name, CompactJSON.encode(e.policy.parameters), e.videoURL, e.visionURL, e.snapshotURL]
+        args += [CompactJSON.encode(e.enrichmentNotes), e.firedCount]
+        try stmt.execute(arguments: StatementArguments(args))
+        guard !change.deliveries.isEmpty else { return }
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO deliveries (\(deliveryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO NOTHING
+                """)
+        for d in change.deliveries {
+            let (status, remoteID, reason) = columns(of: d.status)
+            var dargs: [(any DatabaseValueConvertible)?] = [d.id, d.eventID.rawValue, d.notifier, d.kind.rawValue]
+            dargs += [d.sequence, status, remoteID, reason, d.attempts, d.createdAt, d.updatedAt, d.lastError]
+            do {
+                try insert.execute(arguments: StatementArguments(dargs))
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw EventStoreError(.invalid, "delivery \(d.id) refers to an event that is not stored")
+            }
+        }
+    }
+
+    static func columns(of status: DeliveryStatus) -> (String, String?, String?) {
+        switch status {
+        case .pending: ("pending", nil, nil)
+        case .sent(let remoteID): ("sent", remoteID, nil)
+        case .failed(let reason): ("failed", nil, reason)
+        case .expired(let reason): ("expired", nil, reason)
+        }
+    }
+
+    static func event(from row: Row) throws -> CrowdEvent {
+        var e = CrowdEvent(
+            camera: row[1], zone: row[2], startedAt: row[5], firedAt: row[6], endedAt: row[7], peak: row[8],
+            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try CompactJSON.decodeParameters(row[13])),
+            cameraName: row[3], zoneName: row[4])
+        e.id = CrowdEventID(rawValue: row[0])
+        e.lastNotifiedAt = row[10]
+        e.reminders = row[11]
+        e.videoURL = row[14]
+        e.visionURL = row[15]
+        e.snapshotURL = row[16]
+        e.enrichmentNotes = try CompactJSON.decodeStrings(row[17])
+        e.firedCount = row[18]
+        return e
+    }
+
+    static func delivery(from row: Row) throws -> Delivery {
+        let kindText: String = row[3]
+        guard let kind = NotificationKind(rawValue: kindText) else {
+            throw EventStoreError(.unavailable, "unknown notification kind \(kindText) in delivery store")
+        }
+        let statusText: String = row[5]
+        let status: DeliveryStatus
+        switch statusText {
+        case "sent": status = .sent(remoteID: row[6])
+        case "failed": status = .failed(reason: row[7] ?? "")
+        case "expired": status = .expired(reason: row[7] ?? "")
+        default: status = .pending
+        }
+        var d = Delivery(
+            eventID: CrowdEventID(rawValue: row[1]), notifier: row[2], kind: kind, sequence: row[4],
+            status: status, attempts: row[8], createdAt: row[9], updatedAt: row[10], lastError: row[11])
+        d.id = row[0]
+        return d
+    }
+
+    static func deliveries(of ids: [CrowdEventID], in db: Database) throws -> [CrowdEventID: [Delivery]] {
+        guard !ids.isEmpty else { return [:] }
+        var result: [CrowdEventID: [Delivery]] = [:]
+        // Chunks stay far below SQLite's bound-parameter limit.
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let sql =
+                "SELECT \(deliveryColumns) FROM deliveries WHERE eventID IN (\(databaseQuestionMarks(count: chunk.count))) ORDER BY createdAt, id"
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: sql), arguments: StatementArguments(chunk.map(\.rawValue)))
+            while let row = try rows.next() {
+                let d = try delivery(from: row)
+                result[d.eventID, default: []].append(d)
+            }
+            start += 500
+        }
+        return result
+    }
+}
