@@ -37,7 +37,7 @@ static ssize_t buffered_read(int fd, void *dst, size_t count) {
         if (count >= b->cap) return read(fd, dst, count);
         ssize_t n = read(fd, b->data, b->cap);
         if (n <= 0) return n;  // 0 (closed) or -1 with errno (EAGAIN, ECONNRESET, ...)
-        b->fills += 1;
+        __atomic_add_fetch(&b->fills, 1, __ATOMIC_RELAXED);
         b->pos = 0;
         b->len = (size_t)n;
     }
@@ -79,13 +79,39 @@ void ck_read_buffer_track(ck_read_buffer *b, int fd) {
 
 size_t ck_read_buffer_pending(const ck_read_buffer *b) { return b == NULL ? 0 : b->len - b->pos; }
 
-unsigned long long ck_read_buffer_fills(const ck_read_buffer *b) { return b == NULL ? 0 : b->fills; }
+unsigned long long ck_read_buffer_fills(const ck_read_buffer *b) {
+    return b == NULL ? 0 : __atomic_load_n(&b->fills, __ATOMIC_RELAXED);
+}
 
 // MARK: - Pointing libmosquitto's read import at buffered_read
 
 static uintptr_t relocated(uintptr_t value, uintptr_t base) {
     // The dynamic loader relocates these entries in place on most targets; not on all.
     return value != 0 && value < base ? value + base : value;
+}
+
+/// Whether these relocations import another way to read a socket than read(2): then buffered and
+/// unbuffered reads could mix on the same stream, so nothing is patched.
+static int imports_other_reads(const ElfW(Rela) *rela, size_t size, const ElfW(Sym) *symtab, const char *strtab,
+                               size_t strsz) {
+    static const char *const others[] = {"__read_chk", "recv", "recvfrom", "readv", "recvmsg", "__recv_chk", "__recvfrom_chk"};
+    for (size_t i = 0; rela != NULL && i < size / sizeof *rela; i++) {
+        const ElfW(Sym) *sym = &symtab[ELF64_R_SYM(rela[i].r_info)];
+        if (sym->st_name >= strsz) continue;
+        for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
+            if (strcmp(strtab + sym->st_name, others[k]) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/// Whether these relocations import read(2).
+static int imports_read(const ElfW(Rela) *rela, size_t size, const ElfW(Sym) *symtab, const char *strtab, size_t strsz) {
+    for (size_t i = 0; rela != NULL && i < size / sizeof *rela; i++) {
+        const ElfW(Sym) *sym = &symtab[ELF64_R_SYM(rela[i].r_info)];
+        if (sym->st_name < strsz && strcmp(strtab + sym->st_name, "read") == 0) return 1;
+    }
+    return 0;
 }
 
 static int patch_slots(uintptr_t base, const ElfW(Rela) *rela, size_t size, const ElfW(Sym) *symtab,
@@ -107,6 +133,7 @@ static int patch_slots(uintptr_t base, const ElfW(Rela) *rela, size_t size, cons
         void **slot = (void **)(base + rela[i].r_offset);
         uintptr_t first = (uintptr_t)slot & ~(uintptr_t)(page - 1);
         int inRelro = (uintptr_t)slot >= relro_start && (uintptr_t)slot < relro_end;
+        // RELRO pages are read-only once relocated: writable for the store, then read-only again
         if (inRelro && mprotect((void *)first, (size_t)page, PROT_READ | PROT_WRITE) != 0) continue;
         __atomic_store_n(slot, (void *)&buffered_read, __ATOMIC_SEQ_CST);
         if (inRelro) mprotect((void *)first, (size_t)page, PROT_READ);
@@ -151,6 +178,19 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *data) {
     jmprel = relocated(jmprel, base);
     rela = relocated(rela, base);
     if (symtab == 0 || strtab == 0) return 0;
+    const ElfW(Rela) *plt = pltrel == DT_RELA ? (const ElfW(Rela) *)jmprel : NULL;
+    const ElfW(Sym) *syms = (const ElfW(Sym) *)symtab;
+    const char *strs = (const char *)strtab;
+    // Only a libmosquitto that reads its socket with read(2) alone is patched.
+    if (imports_other_reads(plt, pltrelsz, syms, strs, strsz) ||
+        imports_other_reads((const ElfW(Rela) *)rela, relasz, syms, strs, strsz)) {
+        *(int *)data = -1;
+        return 1;
+    }
+    if (!imports_read(plt, pltrelsz, syms, strs, strsz) && !imports_read((const ElfW(Rela) *)rela, relasz, syms, strs, strsz)) {
+        *(int *)data = -2;
+        return 1;
+    }
     int patched = 0;
     if (pltrel == DT_RELA)
         patched += patch_slots(base, (const ElfW(Rela) *)jmprel, pltrelsz, (const ElfW(Sym) *)symtab,
@@ -167,7 +207,7 @@ static int installed;
 static void install(void) {
     int patched = 0;
     dl_iterate_phdr(patch_object, &patched);
-    installed = patched > 0;
+    installed = patched > 0 ? 1 : (patched < 0 ? patched : 0);
 }
 
 int ck_mosquitto_reads_install(void) {

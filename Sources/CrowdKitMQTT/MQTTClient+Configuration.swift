@@ -31,13 +31,20 @@ extension MQTTClient {
         /// kernel work per message, more CPU left for a broker on the same machine). At most this
         /// much latency is added; `.zero` reads each message as soon as it arrives.
         public var catchUpPause: Duration = .microseconds(500)
-        /// Read the socket in blocks of up to 64 KiB and hand libmosquitto its packets from that
-        /// buffer (plain TCP on Linux). libmosquitto 2.0 makes three `read` calls per packet,
-        /// which for a feed of small messages is most of the client's CPU; buffered, a busy feed
-        /// costs one call per few hundred messages. Only libmosquitto's own reads of this
-        /// client's socket, on its network thread, are affected. Where this cannot be set up,
-        /// reads stay as libmosquitto makes them (``MQTTClient/bufferedReads`` tells).
-        public var bufferedReads: Bool = true
+        /// Opt-in (default off; `mqtt.bufferedReads`): read the socket in blocks of up to 64 KiB
+        /// and hand libmosquitto its packets from that buffer (plain TCP on Linux x86_64/aarch64).
+        /// libmosquitto 2.0 makes three `read` calls per packet, which for a feed of small
+        /// messages is most of the client's CPU; buffered, a busy feed costs one call per few
+        /// hundred messages.
+        ///
+        /// How: libmosquitto's own import of `read(2)` (its GOT slot, once per process) is pointed
+        /// at a function that serves this client's socket, on its network thread, from the
+        /// buffer; every other read in the process is unchanged. It is installed only when
+        /// libmosquitto imports `read` and none of `__read_chk`, `recv`, `recvfrom`, `readv`,
+        /// `recvmsg` (a FORTIFY_SOURCE or LTO build could read through those, and buffered and
+        /// unbuffered reads would then mix on one stream). Where it cannot be set up, reads stay as
+        /// libmosquitto makes them (``MQTTClient/bufferedReads`` tells).
+        public var bufferedReads: Bool = false
 
         public init(
             host: String = "127.0.0.1", port: Int = 1883, clientID: String? = nil, keepAlive: Duration = .seconds(30),

@@ -34,6 +34,11 @@ struct BrokerOptions: ParsableArguments {
     @Option(name: .customLong("mqtt-protocol"), help: "MQTT protocol version: 3.1.1 (default) or 5.")
     var protocolVersion: String = "3.1.1"
 
+    @Flag(
+        name: .customLong("mqtt-buffered-reads"),
+        help: "Opt-in: read the broker socket in 64 KiB blocks for libmosquitto (mqtt.bufferedReads; see Operations).")
+    var bufferedReads = false
+
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--mqtt-port must be in 1...65535 (got \(port))") }
         guard ["3.1.1", "311", "5"].contains(protocolVersion) else {
@@ -51,6 +56,7 @@ struct BrokerOptions: ParsableArguments {
         if let tlsCA { f["mqtt.tls.caFile"] = tlsCA }
         if tls { f["mqtt.tls.enabled"] = "true" }
         if let clientID { f["mqtt.clientId"] = clientID }
+        if bufferedReads { f["mqtt.bufferedReads"] = "true" }
         return f
     }
 
@@ -66,6 +72,7 @@ struct BrokerOptions: ParsableArguments {
             c.tls = tls
         }
         c.protocolVersion = protocolVersion == "5" ? .v5 : .v3_1_1
+        c.bufferedReads = m.bufferedReads
         return c
     }
 }

@@ -13,9 +13,12 @@
 
 typedef struct ck_read_buffer ck_read_buffer;
 
-/// Installs the hook once per process. Returns 1 when libmosquitto's reads go through it, 0 when
-/// it could not be installed (libmosquitto not found, linked statically, or not importing read):
-/// then nothing changed and reads stay unbuffered.
+/// Installs the hook once per process (only when asked: MQTTClient.Configuration.bufferedReads).
+/// Returns 1 when libmosquitto's reads go through it; otherwise nothing changed and reads stay
+/// unbuffered: 0 when it could not be installed (libmosquitto not found or linked statically),
+/// -1 when libmosquitto also imports another way to read its socket (__read_chk, recv, recvfrom,
+/// readv, recvmsg: a FORTIFY_SOURCE or LTO build, where buffered and unbuffered reads would mix),
+/// -2 when it does not import read(2) at all.
 int ck_mosquitto_reads_install(void);
 
 ck_read_buffer *ck_read_buffer_create(size_t capacity);

@@ -17,6 +17,8 @@ struct AppSettings: Sendable {
         var certFile: String?
         var keyFile: String?
         var verifyHostname: Bool
+        /// `mqtt.bufferedReads` (opt-in).
+        var bufferedReads = false
     }
 
     struct Detection: Sendable {
@@ -91,7 +93,8 @@ struct AppSettings: Sendable {
             caFile: caFile,
             certFile: try c.string("mqtt.tls.certFile"),
             keyFile: try c.string("mqtt.tls.keyFile"),
-            verifyHostname: try c.bool("mqtt.tls.verifyHostname") ?? true)
+            verifyHostname: try c.bool("mqtt.tls.verifyHostname") ?? true,
+            bufferedReads: try c.bool("mqtt.bufferedReads") ?? false)
         if let ca = caFile, !FileManager.default.isReadableFile(atPath: ca) {
             throw ConfigurationError(key: "mqtt.tls.caFile", source: try c.value("mqtt.tls.caFile")?.source.description, expected: "a readable PEM file", got: ca)
         }
