@@ -51,3 +51,27 @@ struct StatusLineService: Service {
             "stats t=\(now) processed=\(processed()) events=\(events()) received=\(s.received) dropped=\(s.dropped) state=\(s.state.rawValue) reconnects=\(s.reconnects)"
     }
 }
+
+/// Ends the process if a graceful shutdown takes longer than `limit` plus a second (a service
+/// stuck in a call that ignores cancellation, such as a hung disk): logs what happened and exits
+/// with status 70, instead of hanging or crashing.
+struct ShutdownWatchdog: Service {
+    let limit: Duration
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return  // cancelled: the group is ending anyway
+        }
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18 + 1
+        let logger = self.logger
+        let thread = Thread {
+            Thread.sleep(forTimeInterval: seconds)
+            logger.critical("shutdown took longer than \(Int(seconds)) s; exiting without waiting any longer")
+            exit(70)
+        }
+        thread.start()
+    }
+}

@@ -87,11 +87,13 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             logger.notice("web page: http://\(settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host):\(settings.http.port)/")
         }
         // The services keep to their shares of the limit (the monitor's last writes, delivery's
-        // drain); past it the group cancels them, and past that the process ends anyway: a hung
-        // disk or API never holds a shutdown.
+        // drain); near it the group cancels them, and a watchdog ends the process a second after
+        // it whatever still runs: a hung disk or API never holds a shutdown.
+        services.insert(
+            .init(service: ShutdownWatchdog(limit: reliability.shutdownTimeout, logger: logger), successTerminationBehavior: .ignore,
+                serviceName: "watchdog"), at: 0)
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = reliability.shutdownTimeout * 0.9
-        configuration.maximumCancellationDuration = reliability.shutdownTimeout * 0.1
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
         return monitor.statistics

@@ -72,6 +72,7 @@ public actor DeliveryService {
     private var knownOrder: [String] = []
     private var knownOrderStart = 0
     private var outboxReadDue = true
+    private var lastExpiryScan = ContinuousClock.now - .seconds(2)
     private let unrecordedGauge = Gauge(label: "crowdkit_delivery_unrecorded")
 
     private struct Known: Sendable {
@@ -281,14 +282,25 @@ public actor DeliveryService {
         var saturated = Set<String>()
         var claimed: [Claim] = []
         var expired: [Delivery] = []
+        // too old to send: at most once a second, over everything known (not in flight)
+        if instant - lastExpiryScan >= .seconds(1) {
+            lastExpiryScan = instant
+            for id in knownOrder[knownOrderStart...] where !inFlight.contains(id) {
+                guard let d = known[id]?.delivery else { continue }
+                if nowMs - d.createdAt > configuration.maxAge(for: d.kind).milliseconds { expired.append(d) }
+            }
+            for d in expired {
+                known[d.id] = nil
+                notBefore[d.id] = nil
+                finishedAt[d.id] = instant
+            }
+        }
         for id in knownOrder[knownOrderStart...] {
+            // every notifier busy (saturated, or waiting for its probe): nothing further down can go now
+            if !notifiers.isEmpty && saturated.count >= notifiers.count { break }
             guard let k = known[id] else { continue }
             let d = k.delivery
             let key = Self.key(d)
-            if !inFlight.contains(d.id), nowMs - d.createdAt > configuration.maxAge(for: d.kind).milliseconds {
-                expired.append(d)
-                continue
-            }
             if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
                 blocked.insert(key)
                 continue
@@ -321,11 +333,6 @@ public actor DeliveryService {
             blocked.insert(key)
             claimed.append(Claim(delivery: d, event: k.event, fresh: k.fresh, probe: outage != nil))
             if outage != nil { saturated.insert(d.notifier) }
-        }
-        for d in expired {
-            known[d.id] = nil
-            notBefore[d.id] = nil
-            finishedAt[d.id] = instant
         }
         if !expired.isEmpty {
             let batch = expired

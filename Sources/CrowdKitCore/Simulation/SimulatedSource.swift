@@ -128,11 +128,11 @@ public struct SimulatedSource: MessageSource {
                     status.withLock { $0.state = .finished }
                     return nil
                 }
+                // a feed behind its schedule never sleeps: check for cancellation every time
+                try Task.checkCancellation()
                 if let speed = configuration.speed, speed > 0 {
                     let due = started + .milliseconds(Double(offset) / speed)
                     if due > .now { try await Task.sleep(until: due, clock: .continuous) }
-                } else {
-                    try Task.checkCancellation()
                 }
                 status.withLock {
                     $0.received += 1
