@@ -16,7 +16,7 @@ struct DeliveryRunService: Service {
     func run() async throws {
         let delivery = self.delivery
         let changes = self.changes
-        let task = Task { await delivery.run(wakingOn: changes) }
+        let task = Task { await delivery.run(changes: changes) }
         try? await gracefulShutdown()
         let deadline = ContinuousClock.now + drain
         while ContinuousClock.now < deadline, !Task.isCancelled {

@@ -98,6 +98,14 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(78)
         }
+        if mqtt.bufferedReads {
+            if source.client.bufferedReads {
+                logger.info("mqtt buffered reads on (libmosquitto's read import redirected; see Operations)")
+            } else {
+                logger.warning(
+                    "mqtt.bufferedReads is set but not in effect here (TLS, another platform, or a libmosquitto that reads its socket in other ways): reads stay unbuffered")
+            }
+        }
         logger.notice(
             "watching \(source.status.description) topics \(topics.joined(separator: " ")) with policy \(policy.name)")
         let app = NotifierApp(

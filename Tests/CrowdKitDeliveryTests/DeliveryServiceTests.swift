@@ -315,7 +315,7 @@ struct DeliveryFedByChangesTests {
         }
         let service = DeliveryService(store: store, notifiers: [notifier], configuration: Self.slowPoll, logger: quietLogger())
         let (changes, feed) = AsyncStream<EventChange>.makeStream()
-        let task = Task { await service.run(wakingOn: changes) }
+        let task = Task { await service.run(changes: changes) }
         defer { task.cancel() }
         #expect(await eventually { await store.outboxReads == 1 })  // the read at start
         let count = 60

@@ -83,7 +83,7 @@ struct FailingStoreTests {
             logger: quietLogger())
         let changes = monitor.changes(buffer: 1000)
         let monitorTask = Task { try await monitor.run() }
-        let deliveryTask = Task { await delivery.run(wakingOn: changes) }
+        let deliveryTask = Task { await delivery.run(changes: changes) }
         defer {
             monitorTask.cancel()
             deliveryTask.cancel()

@@ -179,7 +179,7 @@ struct MonitorToWebexTests {
                 logger: logs.logger()),
             configuration: EndToEndTests.fast, logger: logs.logger())
         let changes = monitor.changes()
-        let deliveryTask = Task { await delivery.run(wakingOn: changes) }
+        let deliveryTask = Task { await delivery.run(changes: changes) }
         try await monitor.run()
         #expect(await eventually { webex.accepted.count == 2 })
         // the second delivery's status is written right after Webex accepted it: wait for it

@@ -5,8 +5,9 @@ import Metrics
 /// Works off the store's outbox: sends every pending ``Delivery`` with its ``Notifier`` and records
 /// the outcome, so that no fired event is ever dropped.
 ///
-/// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``, such as
-///   the monitor's `changes()`), on a periodic poll, and when a retry is due.
+/// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``), on each
+///   change given to ``run(changes:)`` (the monitor's `changes()`), on a periodic poll, and when a
+///   retry is due.
 /// - Keeps the deliveries it knows to be pending in memory: those of the ``EventChange``s it is
 ///   woken with (stored before they are broadcast, or waiting in the monitor's memory queue while
 ///   the store fails) and those of its outbox reads. It reads the outbox when it starts, on every
@@ -62,6 +63,8 @@ public actor DeliveryService {
     /// and must not send them again.
     private var finishedAt: [String: ContinuousClock.Instant] = [:]
     private var finishedPrunedAt = ContinuousClock.now
+    /// Start instants of outbox reads under way (their rows may be stale).
+    private var readsUnderWay: [ContinuousClock.Instant] = []
     private var timerDue: ContinuousClock.Instant?
     private var enrichments: [CrowdEventID: Enrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
@@ -150,11 +153,34 @@ public actor DeliveryService {
         await run(wakingOn: AsyncStream<Void> { $0.finish() })
     }
 
-    /// Runs until the task is cancelled; each element of `wakeUps` (for example the monitor's
-    /// `changes()`) makes it look at the outbox at once. An ``EventChange`` element also hands
-    /// over its deliveries, so that they are sent without an outbox read, and even while the store
-    /// cannot be written.
-    public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async {
+    /// Runs until the task is cancelled; each element of `wakeUps` makes it look at the outbox
+    /// at once (as ``wake()`` does).
+    public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async where WakeUps.Element == Void {
+        await runLoop { service, signal in
+            do {
+                for try await _ in wakeUps {
+                    await service.requestOutboxRead()
+                    signal()
+                }
+            } catch {}
+        }
+    }
+
+    /// Runs until the task is cancelled, taking the deliveries of each change (for example the
+    /// monitor's `changes()`): they are sent without an outbox read, and even while the store
+    /// cannot be written (the change then waits in the monitor's memory queue).
+    public func run<Changes: AsyncSequence & Sendable>(changes: Changes) async where Changes.Element == EventChange {
+        await runLoop { service, signal in
+            do {
+                for try await change in changes {
+                    await service.offer(change)
+                    signal()
+                }
+            } catch {}
+        }
+    }
+
+    private func runLoop(feed: @escaping @Sendable (DeliveryService, @Sendable () -> Void) async -> Void) async {
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         signal = continuation
         continuation.yield()
@@ -174,16 +200,7 @@ public actor DeliveryService {
                 }
             }
             group.addTask {
-                do {
-                    for try await element in wakeUps {
-                        if let change = element as? EventChange {
-                            await self.offer(change)
-                        } else {
-                            await self.requestOutboxRead()
-                        }
-                        continuation.yield()
-                    }
-                } catch {}
+                await feed(self) { continuation.yield() }
             }
             for await _ in signals {
                 if Task.isCancelled { break }
@@ -229,6 +246,8 @@ public actor DeliveryService {
         await flushUnrecorded()
         let limit = min(configuration.batchSize + known.count, 10_000)
         let readStart = ContinuousClock.now
+        readsUnderWay.append(readStart)
+        defer { if let i = readsUnderWay.firstIndex(of: readStart) { readsUnderWay.remove(at: i) } }
         let pending: [Delivery]
         do {
             pending = try await store.pendingDeliveries(limit: limit)
@@ -267,9 +286,13 @@ public actor DeliveryService {
         if outboxReadDue { await readOutbox() }
         let instant = ContinuousClock.now
         let nowMs = now()
-        if instant - finishedPrunedAt >= .seconds(10) {
-            // entries older than any read still under way are of no use (reads take milliseconds)
-            finishedAt = finishedAt.filter { instant - $0.value < .seconds(60) }
+        if instant - finishedPrunedAt >= .seconds(2) {
+            // Entries older than any read still under way are of no use (reads take milliseconds);
+            // ten seconds also cover a change announced twice. Kept short: at a thousand
+            // notifications a second this map is most of delivery's memory.
+            var cutoff = instant - .seconds(10)
+            if let oldest = readsUnderWay.min(), oldest < cutoff { cutoff = oldest }
+            finishedAt = finishedAt.filter { $0.value >= cutoff }
             finishedPrunedAt = instant
         }
         // forget the ids of finished deliveries at the front of the arrival order
