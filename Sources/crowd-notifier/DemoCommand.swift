@@ -38,6 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocArenas.limitForLongRuns()
         var options = detection
         if options.policy == nil && options.messageCountOptionsGiven.isEmpty {
             options.dwell = options.dwell ?? 10

@@ -53,6 +53,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocArenas.limitForLongRuns()
         let flags = detection.configFlags.merging(broker.configFlags) { a, _ in a }.merging(topic.configFlags) { a, _ in a }
             .merging(notify.configFlags) { a, _ in a }.merging(storeWeb.configFlags) { a, _ in a }
         let settings = try await loadSettings(flags: flags, configFile: detection.config)

@@ -65,7 +65,11 @@ struct MonitorTests {
     @Test("a failing store is retried; the change is not lost")
     func storeRetry() async throws {
         let store = FlakyStore(failures: 3)
-        let monitor = CrowdMonitor(source: Self.feed(), policy: Self.policy, store: store, logger: Self.logger)
+        // the feed ends at once: the writer keeps trying for its shutdown budget (long enough on a
+        // loaded machine)
+        let monitor = CrowdMonitor(
+            source: Self.feed(), policy: Self.policy, store: store,
+            storeWrites: StoreWriteConfiguration(retryInterval: .milliseconds(20), shutdownTimeout: .seconds(60)), logger: Self.logger)
         try await monitor.run()
         #expect(await store.inner.count == 1)
         #expect(await store.attempts >= 5)  // 3 failures + fired + ended
