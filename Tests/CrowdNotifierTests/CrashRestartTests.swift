@@ -13,12 +13,7 @@ struct CrashRestartTests {
 
     /// Publishes one reading per second of camera time at `camera` zone 0.
     static func publish(port: Int, camera: String, seconds: ClosedRange<Int>, people: Int) async throws {
-        var lines = ""
-        for s in seconds { lines += #"{"ts":\#(t0 + Int64(s) * 1000),"counts":{"person":\#(people)}}"# + "\n" }
-        let status = try await runProgram(
-            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"],
-            input: Data(lines.utf8))
-        try #require(status == 0, "mosquitto_pub failed")
+        try await publishReadings(port: port, camera: camera, seconds.map { (t0 + Int64($0) * 1000, people) })
     }
 
     func start(_ broker: MosquittoBroker, _ webex: FakeWebex, _ dir: URL, name: String) throws -> LiveCommandTests.Child {

@@ -25,13 +25,7 @@ struct FullDiskTests {
     /// Publishes a crowd of 5 at `camera` zone 0 for 4 s of camera time (fires after a 2 s dwell),
     /// then an empty reading.
     static func publishCrowd(port: Int, camera: String, start: Int64) async throws {
-        var lines = ""
-        for i in 0...4 { lines += #"{"ts":\#(start + Int64(i) * 1000),"counts":{"person":5}}"# + "\n" }
-        lines += #"{"ts":\#(start + 5000),"counts":{"person":0}}"# + "\n"
-        let status = try await runProgram(
-            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"],
-            input: Data(lines.utf8))
-        try #require(status == 0, "mosquitto_pub failed")
+        try await publishReadings(port: port, camera: camera, (0...4).map { (start + Int64($0) * 1000, 5) } + [(start + 5000, 0)])
     }
 
     /// `printEvents`: print the store's events at exit (`--print-events jsonl`; reading the

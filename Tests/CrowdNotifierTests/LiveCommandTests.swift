@@ -276,3 +276,13 @@ struct LiveCommandTests {
         #expect(!run.stderr.contains("hunter2"))
     }
 }
+
+/// Publishes MV Sense zone counts `(ts, people)` on `/merakimv/<camera>/0` with `mosquitto_pub -l`
+/// (QoS 1, one message a line), without blocking the cooperative pool.
+func publishReadings(port: Int, camera: String, _ readings: [(ts: Int64, people: Int)]) async throws {
+    let lines = readings.map { #"{"ts":\#($0.ts),"counts":{"person":\#($0.people)}}"# + "\n" }.joined()
+    let status = try await runProgram(
+        "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "-t", "/merakimv/\(camera)/0", "-l", "-q", "1"],
+        input: Data(lines.utf8))
+    try #require(status == 0, "mosquitto_pub failed")
+}
