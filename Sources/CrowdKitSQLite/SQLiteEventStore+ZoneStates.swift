@@ -141,16 +141,13 @@ extension SQLiteEventStore: ZoneStateStore {
 
     /// Writes `s` as a record into `record`, reusing its storage.
     static func encodeRecord(_ s: SavedZoneState, into record: inout [UInt8]) {
-        record.removeAll(keepingCapacity: true)
-        func u32(_ v: Int) {
-            for shift in stride(from: 0, to: 32, by: 8) { record.append(UInt8(truncatingIfNeeded: v >> shift)) }
-        }
-        for text in [s.zone.camera, s.zone.zone, s.policy] {
-            u32(text.utf8.count)
-            record.append(contentsOf: text.utf8)
-        }
-        u32(s.data.count)
-        record.append(contentsOf: s.data)
+        var w = StateBytesWriter(reusing: record)
+        record = []  // the writer's storage is now the only reference: no copy
+        w.write(s.zone.camera)
+        w.write(s.zone.zone)
+        w.write(s.policy)
+        w.write(bytes: s.data)
+        record = w.bytes
     }
 
     static func decodeRecord(from r: inout StateBytesReader) throws -> SavedZoneState {

@@ -12,6 +12,12 @@ public struct StateBytesWriter: Sendable {
         storage.reserveCapacity(capacity)
     }
 
+    /// Writes into `buffer`'s storage from its start (its capacity is reused).
+    public init(reusing buffer: [UInt8]) {
+        storage = buffer
+        storage.removeAll(keepingCapacity: true)
+    }
+
     @inlinable
     public mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
 
