@@ -31,6 +31,9 @@ struct DetectionOptions: ParsableArguments {
     @Option(name: .long, help: "Message count: seconds the zone pauses after an alert (>= 0; default 5).")
     var pause: Double?
 
+    @Option(name: .long, help: "Which count of a zone message the policies see: person (default) or vehicle.")
+    var objectType: String?
+
     @Option(name: .long, help: "Configuration file (YAML; default crowd-notifier.yaml when present). Flags override it.")
     var config: String?
 
@@ -133,13 +136,26 @@ struct DetectionOptions: ParsableArguments {
         put("detection.triggerPeople", triggerPeople)
         put("detection.timeoutCount", timeoutCount)
         put("detection.pauseSeconds", pause)
+        put("detection.objectType", objectType)
         put("cameras", cameras)
         put("zones", zones)
         return f
     }
 
-    /// The policy and filter from the configuration (file, environment) with these flags on top.
-    func resolve() async throws -> (policy: any DetectionPolicy, filter: ZoneFilter) {
+    /// A relative `--config` that is not in the working directory but next to `capture` (fixtures
+    /// keep their areas beside the capture) is read from there.
+    func locatingConfig(near capture: String) -> DetectionOptions {
+        guard let config, !config.hasPrefix("/"), capture != "-", !FileManager.default.fileExists(atPath: config) else { return self }
+        let beside = URL(fileURLWithPath: capture).deletingLastPathComponent().appendingPathComponent(config).path
+        guard FileManager.default.fileExists(atPath: beside) else { return self }
+        var copy = self
+        copy.config = beside
+        return copy
+    }
+
+    /// The policy, filter, areas and object types from the configuration (file, environment) with
+    /// these flags on top.
+    func resolve() async throws -> DetectionSetup {
         do {
             let loader = try await ConfigLoader(flags: configFlags, filePath: config)
             return try AppSettings.loadDetection(loader)

@@ -40,7 +40,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let reliability = settings.reliability
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
-            storeWrites: reliability.storeWrites, zoneStates: reliability.saveZoneStates ? store : nil, logger: logger)
+            storeWrites: reliability.storeWrites, zoneStates: reliability.saveZoneStates ? store : nil,
+            areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, logger: logger)
         let delivery = DeliveryService(
             store: store, notifiers: setup.notifiers, enricher: setup.enricher, configuration: reliability.delivery, logger: logger)
         // Delivery learns of new deliveries from these changes (no store read each); a burst

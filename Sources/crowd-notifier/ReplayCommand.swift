@@ -31,19 +31,21 @@ struct ReplayCommand: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
-        let (policy, filter) = try await detection.resolve()
+        let setup = try await detection.locatingConfig(near: capture).resolve()
         // concrete types, so the specialised replay of CrowdKitCore runs (no generic dispatch per message)
-        switch policy {
-        case let p as DwellPolicy: try replay(p, filter)
-        case let p as MessageCountPolicy: try replay(p, filter)
-        case let p: try replay(p, filter)
+        switch setup.policy {
+        case let p as DwellPolicy: try replay(p, setup)
+        case let p as MessageCountPolicy: try replay(p, setup)
+        case let p: try replay(p, setup)
         }
     }
 
     /// The replay result (for tests and embedding), with the configured policy.
     func result() async throws -> Replay<AnyDetectionPolicy>.Result {
-        let (policy, filter) = try await detection.resolve()
-        return try Replay(policy: AnyDetectionPolicy(policy), filter: filter).run(path: capture)
+        let setup = try await detection.locatingConfig(near: capture).resolve()
+        return try Replay(
+            policy: AnyDetectionPolicy(setup.policy), filter: setup.filter, areas: setup.areas, objectTypes: setup.objectTypes
+        ).run(path: capture)
     }
 
     /// What `--format jsonl` prints.
@@ -51,8 +53,8 @@ struct ReplayCommand: AsyncParsableCommand {
         ReplayFormat.jsonLines(try await result().events)
     }
 
-    private func replay<P: DetectionPolicy>(_ policy: P, _ filter: ZoneFilter) throws {
-        let replay = Replay(policy: policy, filter: filter)
+    private func replay<P: DetectionPolicy>(_ policy: P, _ setup: DetectionSetup) throws {
+        let replay = Replay(policy: policy, filter: setup.filter, areas: setup.areas, objectTypes: setup.objectTypes)
         let progress = ProgressLine(path: capture)
         let result: Replay<P>.Result
         do {
@@ -112,8 +114,13 @@ enum ReplayTable {
         let ongoing = r.events.filter { $0.endedAt == nil }.count
         var s = "\(r.events.count) \(r.events.count == 1 ? "event" : "events")"
         if ongoing > 0 { s += " (\(ongoing) ongoing)" }
-        s += " from \(c.messages) messages in \(r.lines) lines over \(r.zones) \(r.zones == 1 ? "zone" : "zones"): "
-        s += "\(c.observations) zone counts, \(c.nonCount) non-count skipped"
+        s += " from \(c.messages) messages in \(r.lines) lines over \(r.zones) \(r.zones == 1 ? "zone" : "zones")"
+        if r.areas > 0 { s += " and \(r.areas) \(r.areas == 1 ? "area" : "areas")" }
+        s += ": \(c.observations) zone counts, \(c.nonCount) non-count skipped"
+        let x = c.crossings
+        if x.crossings > 0 {
+            s += ", \(x.crossings) line crossings (\(x.ignored) ignored, \(x.late) late, \(x.lateDropped) late before a reset, \(x.clamped) clamped at 0, \(x.unassigned) on lines of no area)"
+        }
         if c.filtered > 0 { s += ", \(c.filtered) filtered out" }
         s += ", \(c.outOfOrder) out of order"
         s += "; rejected lines: \(r.malformedCount + c.rejected) (\(r.malformedCount) malformed"

@@ -37,7 +37,7 @@ struct ReplayFixtureTests {
 
     @Test("the project's fixtures are present")
     func fixturesPresent() {
-        #expect(Self.cases.count >= 4)
+        #expect(Self.cases.count >= 5)
     }
 
     @Test("replay --format jsonl output is byte-identical", arguments: cases)

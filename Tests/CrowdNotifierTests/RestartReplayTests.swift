@@ -28,17 +28,18 @@ struct RestartReplayTests {
     /// Runs `messages` through monitors that each take `chunk` messages (all when nil), sharing
     /// one store for events, deliveries and zone states.
     static func run(
-        _ messages: [SourceMessage], _ policy: AnyDetectionPolicy, _ filter: ZoneFilter, chunk: Int?, logger: Logger
+        _ messages: [SourceMessage], _ setup: DetectionSetup, chunk: Int?, logger: Logger
     ) async throws -> (events: [CrowdEvent], deliveries: [DeliveryKey]) {
+        let policy = AnyDetectionPolicy(setup.policy)
         let store = InMemoryEventStore()
         let size = chunk ?? max(messages.count, 1)
         var start = 0
         repeat {
             let part = Array(messages[start..<min(start + size, messages.count)])
             let monitor = CrowdMonitor(
-                source: ScriptedSource(part), policy: policy, filter: filter, store: store,
+                source: ScriptedSource(part), policy: policy, filter: setup.filter, store: store,
                 notifiers: NotificationPlan(notifiers: ["log"], kinds: [.fired, .reminder, .ended]), zoneStates: store,
-                logger: logger)
+                areas: setup.areas, objectTypes: setup.objectTypes, logger: logger)
             try await monitor.run()
             start += size
         } while start < messages.count
@@ -60,11 +61,11 @@ struct RestartReplayTests {
     @Test("a stop and a restart after every 10th message give exactly the events and notifications of an uninterrupted run", arguments: ReplayFixtureTests.cases)
     func restartEveryTenth(_ c: ReplayFixtureTests.Case) async throws {
         let command = try ReplayCommand.parse([c.capture] + c.options)
-        let (policy, filter) = try await command.detection.resolve()
+        let setup = try await command.detection.locatingConfig(near: c.capture).resolve()
         let messages = try await Self.messages(c.capture)
         let logs = LogCapture()
-        let whole = try await Self.run(messages, AnyDetectionPolicy(policy), filter, chunk: nil, logger: logs.logger())
-        let restarted = try await Self.run(messages, AnyDetectionPolicy(policy), filter, chunk: 10, logger: logs.logger())
+        let whole = try await Self.run(messages, setup, chunk: nil, logger: logs.logger())
+        let restarted = try await Self.run(messages, setup, chunk: 10, logger: logs.logger())
         #expect(!whole.events.isEmpty, "the capture must have events, or this proves nothing")
         #expect(restarted.events == whole.events)
         #expect(restarted.deliveries == whole.deliveries)
@@ -75,9 +76,10 @@ struct RestartReplayTests {
     func withoutStateDiffers() async throws {
         let c = try #require(ReplayFixtureTests.cases.first { $0.name == "lobby-dwell" })
         let command = try ReplayCommand.parse([c.capture] + c.options)
-        let (policy, filter) = try await command.detection.resolve()
+        let setup = try await command.detection.resolve()
+        let (policy, filter) = (setup.policy, setup.filter)
         let messages = try await Self.messages(c.capture)
-        let whole = try await Self.run(messages, AnyDetectionPolicy(policy), filter, chunk: nil, logger: Logger(label: "t"))
+        let whole = try await Self.run(messages, setup, chunk: nil, logger: Logger(label: "t"))
         // the same chunks, each monitor starting fresh
         let store = InMemoryEventStore()
         var start = 0

@@ -4,10 +4,16 @@
 public struct Replay<Policy: DetectionPolicy> {
     public var policy: Policy
     public var filter: ZoneFilter
+    /// Areas counted from line crossings (SEMANTICS.md §8).
+    public var areas: AreaSetup
+    /// Which count of each zone the policy sees.
+    public var objectTypes: ObjectTypeSelection
 
-    public init(policy: Policy, filter: ZoneFilter = .all) {
+    public init(policy: Policy, filter: ZoneFilter = .all, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person) {
         self.policy = policy
         self.filter = filter
+        self.areas = areas
+        self.objectTypes = objectTypes
     }
 
     /// A malformed capture line.
@@ -33,6 +39,8 @@ public struct Replay<Policy: DetectionPolicy> {
         public var counters: EngineCounters
         /// Zones with state at the end.
         public var zones: Int
+        /// Areas configured.
+        public var areas: Int = 0
     }
 
     /// How many malformed or rejected lines are kept with their numbers.
@@ -43,7 +51,7 @@ public struct Replay<Policy: DetectionPolicy> {
     @_specialize(exported: true, where Policy == DwellPolicy)
     @_specialize(exported: true, where Policy == MessageCountPolicy)
     public func run(path: String, progress: ((Int) -> Void)? = nil) throws -> Result {
-        var engine = DetectionEngine(policy: policy, filter: filter)
+        var engine = DetectionEngine(policy: policy, filter: filter, areas: areas, objectTypes: objectTypes)
         var parser = CaptureParser()
         var events: [CrowdEventID: CrowdEvent] = [:]
         var order: [CrowdEventID] = []
@@ -88,7 +96,7 @@ public struct Replay<Policy: DetectionPolicy> {
         }
         return Result(
             events: sorted, changes: changes, lines: lines, malformed: malformed, malformedCount: malformedCount,
-            rejectedLines: rejected, counters: engine.statistics, zones: engine.zoneCount)
+            rejectedLines: rejected, counters: engine.statistics, zones: engine.zoneCount, areas: areas.areas.count)
     }
 }
 

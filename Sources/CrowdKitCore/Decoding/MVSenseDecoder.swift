@@ -1,6 +1,6 @@
 /// Why a message was rejected (SEMANTICS.md §1).
 public enum RejectReason: String, Error, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    /// The topic is not `[/]merakimv/<serial>/<suffix>`.
+    /// The topic is not `[/]merakimv/<serial>/<suffix>` (or `.../crossing/<boundaryId>`).
     case badTopic
     /// The payload is over ``MVSenseDecoder/maxPayloadBytes``.
     case payloadTooLarge
@@ -12,6 +12,8 @@ public enum RejectReason: String, Error, Hashable, Sendable, Codable, CaseIterab
     case wrongType
     /// A count is negative.
     case negativeCount
+    /// A line crossing without `event` (SEMANTICS.md §8).
+    case missingEvent
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum RejectReason: String, Error, Hashable, Sendable, Codable, CaseIterab
         case .missingTimestamp: "payload has no ts"
         case .wrongType: "payload field has the wrong type (ts must be a number, counts an object of whole numbers)"
         case .negativeCount: "payload has a negative count"
+        case .missingEvent: "crossing payload has no event"
         }
     }
 }
@@ -29,6 +32,8 @@ public enum RejectReason: String, Error, Hashable, Sendable, Codable, CaseIterab
 public enum MVSenseTopic: Hashable, Sendable {
     /// A zone count topic: `merakimv/<serial>/<zone>` where zone is a decimal id (`0` = full frame).
     case zone(camera: String, zone: String)
+    /// A line crossing topic: `merakimv/<serial>/crossing/<boundaryId>` (SEMANTICS.md §8).
+    case crossing(camera: String, line: String)
     /// Another MV Sense topic (`raw_detections`, `light`, `audio_analytics`, ...): not a zone count.
     case other(camera: String, suffix: String)
     /// Not an MV Sense topic.
@@ -65,6 +70,8 @@ public enum MVSenseDecoder {
                 return .zone(camera: string(raw, s), zone: string(raw, z))
             case .other(let s, let x):
                 return .other(camera: string(raw, s), suffix: string(raw, x))
+            case .crossing(let s, let l):
+                return .crossing(camera: string(raw, s), line: string(raw, l))
             case .invalid:
                 return .invalid
             }
@@ -78,7 +85,7 @@ public enum MVSenseDecoder {
             let traw = UnsafeRawBufferPointer(tbuf)
             switch classifyTopic(traw) {
             case .invalid: return .rejected(.badTopic)
-            case .other: return .nonCount
+            case .other, .crossing: return .nonCount
             case .zone(let s, let z):
                 return message.payload.withUnsafeBytes { praw in
                     switch decodeCounts(praw) {
@@ -101,6 +108,7 @@ public enum MVSenseDecoder {
     enum TopicClass {
         case zone(serial: Range<Int>, zone: Range<Int>)
         case other(serial: Range<Int>, suffix: Range<Int>)
+        case crossing(serial: Range<Int>, line: Range<Int>)
         case invalid
     }
 
@@ -126,6 +134,18 @@ public enum MVSenseDecoder {
         i += 1
         let suffixStart = i
         guard suffixStart < n else { return .invalid }
+        let crossing: StaticString = "crossing/"
+        let cn = crossing.utf8CodeUnitCount
+        if n - i > cn, (0..<cn).allSatisfy({ t[i + $0] == crossing.utf8Start[$0] }) {
+            i += cn
+            let lineStart = i
+            while i < n {
+                let c = t[i]
+                if c == 0x2F || c == 0x2B || c == 0x23 || c == 0 { return .invalid }
+                i += 1
+            }
+            return .crossing(serial: serial, line: lineStart..<n)
+        }
         var digits = true
         while i < n {
             let c = t[i]
@@ -255,6 +275,103 @@ public enum MVSenseDecoder {
         guard let t = ts else { return .failure(.missingTimestamp) }
         if negative { return .failure(.negativeCount) }
         return .success(Counts(ts: t, people: people, vehicles: vehicles))
+    }
+
+    /// What a line crossing says (SEMANTICS.md §8).
+    @usableFromInline
+    struct Crossing {
+        @usableFromInline enum Direction { case into, outOf, other }
+        /// Epoch milliseconds (seconds below 10^11 already multiplied).
+        @usableFromInline var ts: Int64
+        @usableFromInline var direction: Direction
+        /// nil: a type other than person or vehicle.
+        @usableFromInline var type: ObjectType?
+        /// The byte range of the `label` string in the payload, when it has one without escapes.
+        @usableFromInline var label: Range<Int>?
+    }
+
+    /// Decodes a line crossing payload: `{"ts": …, "event": "crossing_in"|"crossing_out"|…,
+    /// "type": "person"|"vehicle", "label": …, "object_id": …}`. Rejected: not a JSON object, no
+    /// `ts` or no `event`, a `ts` that is not a non-negative integer, an `event` that is not a
+    /// string, over 64 KiB.
+    @usableFromInline
+    static func decodeCrossing(_ payload: UnsafeRawBufferPointer) -> Result<Crossing, RejectReason> {
+        guard payload.count <= maxPayloadBytes else { return .failure(.payloadTooLarge) }
+        guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .failure(.notJSON) }
+        var s = JSONScanner(base: base, count: payload.count)
+        var ts: Int64?
+        var tsWrong = false
+        var direction: Crossing.Direction?
+        var eventWrong = false
+        var type: ObjectType? = .person
+        var label: Range<Int>?
+        s.skipWhitespace()
+        guard s.consume(0x7B) else { return .failure(.notJSON) }
+        s.skipWhitespace()
+        if !s.consume(0x7D) {
+            while true {
+                s.skipWhitespace()
+                guard let key = s.scanString() else { return .failure(.notJSON) }
+                s.skipWhitespace()
+                guard s.consume(0x3A) else { return .failure(.notJSON) }
+                s.skipWhitespace()
+                if s.keyEquals(key, "ts") {
+                    let c = s.peek()
+                    tsWrong = true
+                    if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                        guard let num = s.scanNumber() else { return .failure(.notJSON) }
+                        switch num {
+                        case .integer(let v):
+                            if v >= 0 {
+                                ts = v
+                                tsWrong = false
+                            }
+                        case .double(let d):
+                            if d.isFinite, d.rounded(.down) == d, d >= 0, d < 9.0e15 {
+                                ts = Int64(d)
+                                tsWrong = false
+                            }
+                        }
+                    } else {
+                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                    }
+                    if tsWrong { ts = nil }
+                } else if s.keyEquals(key, "event") {
+                    if s.peek() == 0x22 {
+                        guard let v = s.scanString() else { return .failure(.notJSON) }
+                        direction = s.keyEquals(v, "crossing_in") ? .into : s.keyEquals(v, "crossing_out") ? .outOf : .other
+                        eventWrong = false
+                    } else {
+                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                        direction = nil
+                        eventWrong = true
+                    }
+                } else if s.keyEquals(key, "type") {
+                    if s.peek() == 0x22 {
+                        guard let v = s.scanString() else { return .failure(.notJSON) }
+                        type = s.keyEquals(v, "person") ? .person : s.keyEquals(v, "vehicle") ? .vehicle : nil
+                    } else {
+                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                        type = nil
+                    }
+                } else if s.keyEquals(key, "label"), s.peek() == 0x22 {
+                    guard let v = s.scanString() else { return .failure(.notJSON) }
+                    label = v.escaped ? nil : v.start..<v.end
+                } else {
+                    guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                }
+                s.skipWhitespace()
+                if s.consume(0x2C) { continue }
+                guard s.consume(0x7D) else { return .failure(.notJSON) }
+                break
+            }
+        }
+        s.skipWhitespace()
+        guard s.atEnd else { return .failure(.notJSON) }
+        if tsWrong || eventWrong { return .failure(.wrongType) }
+        guard let t = ts else { return .failure(.missingTimestamp) }
+        guard let direction else { return .failure(.missingEvent) }
+        return .success(Crossing(ts: t < 100_000_000_000 ? t * 1000 : t, direction: direction, type: type, label: label))
     }
 
     @usableFromInline

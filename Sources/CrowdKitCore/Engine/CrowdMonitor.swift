@@ -35,6 +35,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public let source: Source
     public let policy: Policy
     public let filter: ZoneFilter
+    /// Areas counted from line crossings (SEMANTICS.md §8).
+    public let areas: AreaSetup
+    /// Which count of each zone the policy sees.
+    public let objectTypes: ObjectTypeSelection
     public let store: any EventStore
     public let plan: NotificationPlan
     private let logger: Logger
@@ -49,6 +53,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     private struct Shared: Sendable {
         var zones: [ZoneSnapshot] = []
+        var areas: [AreaSnapshot] = []
+        var lines: [LineSnapshot] = []
         var counters = EngineCounters()
         var messagesPerSecond = 0.0
     }
@@ -61,9 +67,12 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public init(
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
         notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(),
-        zoneStates: (any ZoneStateStore)? = nil, logger: Logger
+        zoneStates: (any ZoneStateStore)? = nil, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person,
+        logger: Logger
     ) {
         self.zoneStates = zoneStates
+        self.areas = areas
+        self.objectTypes = objectTypes
         self.source = source
         self.policy = policy
         self.filter = filter
@@ -84,6 +93,12 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     /// Live state of every zone seen (refreshed at least every 100 ms while messages flow).
     public var zones: [ZoneSnapshot] { shared.withLock { $0.zones } }
+
+    /// Live state of every configured area (refreshed with ``zones``).
+    public var areaStates: [AreaSnapshot] { shared.withLock { $0.areas } }
+
+    /// Every line seen or configured, with its crossings today (refreshed with ``zones``).
+    public var lines: [LineSnapshot] { shared.withLock { $0.lines } }
 
     /// Counters so far (refreshed with ``zones``).
     public var statistics: EngineCounters { shared.withLock { $0.counters } }
@@ -116,7 +131,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     /// Consumes the source until it ends or the task is cancelled. Throws only when the source
     /// cannot start or fails for good.
     public func run() async throws {
-        var engine = DetectionEngine(policy: policy, filter: filter)
+        var engine = DetectionEngine(policy: policy, filter: filter, areas: areas, objectTypes: objectTypes)
         var pending: [EventChange] = []
         var rejectLog = RejectLogLimiter()
         let metrics = MonitorMetrics()
@@ -305,8 +320,12 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         metrics.record(counters, since: published)
         published = counters
         let zones = engine.snapshot()
+        let areas = engine.areaSnapshot()
+        let lines = engine.lineSnapshot()
         shared.withLock {
             $0.zones = zones
+            $0.areas = areas
+            $0.lines = lines
             $0.counters = counters
             $0.messagesPerSecond = rate
         }
@@ -325,6 +344,9 @@ struct MonitorMetrics {
     let fired = Counter(label: "crowdkit_events_total", dimensions: [("kind", "fired")])
     let reminders = Counter(label: "crowdkit_events_total", dimensions: [("kind", "reminder")])
     let ended = Counter(label: "crowdkit_events_total", dimensions: [("kind", "ended")])
+    let crossingsIgnored = Counter(label: "crowdkit_crossings_ignored_total")
+    let crossingsLate = Counter(label: "crowdkit_crossings_late_total")
+    let crossingsClamped = Counter(label: "crowdkit_crossings_clamped_total")
     let rejected: [RejectReason: Counter] = Dictionary(
         uniqueKeysWithValues: RejectReason.allCases.map {
             ($0, Counter(label: "crowdkit_messages_rejected_total", dimensions: [("reason", $0.rawValue)]))
@@ -340,6 +362,9 @@ struct MonitorMetrics {
         add(fired, c.fired, p.fired)
         add(reminders, c.reminders, p.reminders)
         add(ended, c.ended, p.ended)
+        add(crossingsIgnored, c.crossings.ignored, p.crossings.ignored)
+        add(crossingsLate, c.crossings.late, p.crossings.late)
+        add(crossingsClamped, c.crossings.clamped, p.crossings.clamped)
         for (r, counter) in rejected { add(counter, c.rejectedByReason[r] ?? 0, p.rejectedByReason[r] ?? 0) }
     }
 }

@@ -8,6 +8,8 @@ public enum MessageOutcome: Hashable, Sendable {
     case filtered
     /// Older than the newest `ts` already processed for its zone: dropped (SEMANTICS.md §1).
     case outOfOrder
+    /// A line crossing (SEMANTICS.md §8), decoded and counted; it moved the areas of its line.
+    case crossing
     /// Could not be decoded.
     case rejected(RejectReason)
 }
@@ -22,6 +24,8 @@ public struct EngineCounters: Hashable, Sendable, Codable {
     public var fired = 0
     public var reminders = 0
     public var ended = 0
+    /// Line crossings (SEMANTICS.md §8).
+    public var crossings = CrossingCounters()
     /// Rejected messages by reason.
     public var rejectedByReason: [RejectReason: Int] = [:]
 
@@ -77,6 +81,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var event: CrowdEvent?
         /// Changed since the last ``DetectionEngine/takeChangedStates(policyName:)``.
         @usableFromInline var changed = false
+        /// Index of the areas with a line on this camera (heartbeats, SEMANTICS.md §8), or -1.
+        @usableFromInline var areaGroup: Int32 = -1
+        /// The policy counts vehicles, not people (`detection.objectType`).
+        @usableFromInline var countsVehicles = false
         @usableFromInline init(key: ZoneKey, state: Policy.ZoneState) {
             self.key = key
             self.state = state
@@ -92,13 +100,30 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     @usableFromInline var tracksChanges = false
     @usableFromInline var changedSlots: [Int32] = []
     private var stateWriter = StateBytesWriter()
+    /// Areas and lines (SEMANTICS.md §8).
+    var areaTracker: AreaTracker
+    public let objectTypes: ObjectTypeSelection
+    /// Topics that are neither zones nor plain skips; the table holds `-3 - index`.
+    var specialTopics: [SpecialTopic] = []
+
+    enum SpecialTopic {
+        /// A zone count outside the filter whose camera still gives areas their heartbeat.
+        case filteredHeartbeat(group: Int32)
+        /// A line crossing topic: the line's index in the area tracker.
+        case crossing(line: Int32)
+    }
 
     private static var nonCountValue: Int32 { -1 }
     private static var filteredValue: Int32 { -2 }
 
-    public init(policy: Policy, filter: ZoneFilter = .all) {
+    /// - Parameters:
+    ///   - areas: areas counted from line crossings, with their dwell policy (SEMANTICS.md §8).
+    ///   - objectTypes: which count of each zone the policy sees (people unless configured).
+    public init(policy: Policy, filter: ZoneFilter = .all, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person) {
         self.policy = policy
         self.filter = filter
+        self.areaTracker = AreaTracker(areas)
+        self.objectTypes = objectTypes
     }
 
     /// The number of zones with state.
@@ -107,6 +132,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Current counters (including rejections by reason).
     public var statistics: EngineCounters {
         var c = counters
+        c.crossings = areaTracker.counters
         for (i, r) in RejectReason.allCases.enumerated() where rejectCounts[i] > 0 {
             c.rejectedByReason[r] = rejectCounts[i]
         }
@@ -134,6 +160,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 counters.nonCount += 1
                 return .nonCount
             }
+            if slotIndex < -2 { return processSpecial(Int(-3 - slotIndex), payload: payload, emit: emit) }
             // Filtered zones still have their payload validated so bad input is always counted.
             if case .failure(let r) = MVSenseDecoder.decodeCounts(payload) { return reject(r) }
             counters.filtered += 1
@@ -143,8 +170,38 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         case .failure(let r):
             return reject(r)
         case .success(let c):
-            return feed(slot: Int(slotIndex), ZoneReading(ts: c.ts, people: c.people, vehicles: c.vehicles), emit: emit)
+            return feed(slot: Int(slotIndex), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
         }
+    }
+
+    /// Crossings, and zone counts outside the filter that are heartbeats of areas.
+    @usableFromInline
+    mutating func processSpecial(_ index: Int, payload: UnsafeRawBufferPointer, emit: (EventChange) -> Void) -> MessageOutcome {
+        switch specialTopics[index] {
+        case .filteredHeartbeat(let group):
+            switch MVSenseDecoder.decodeCounts(payload) {
+            case .failure(let r): return reject(r)
+            case .success(let c):
+                areaTracker.heartbeat(group: group, ts: c.ts, counters: &counters, emit: emit)
+                counters.filtered += 1
+                return .filtered
+            }
+        case .crossing(let line):
+            switch MVSenseDecoder.decodeCrossing(payload) {
+            case .failure(let r): return reject(r)
+            case .success(let c):
+                areaTracker.crossing(
+                    line: Int(line), c,
+                    label: { c.label.map { MVSenseDecoder.string(payload, $0) } }, counters: &counters, emit: emit)
+                return .crossing
+            }
+        }
+    }
+
+    /// A zone count of a camera with lines in some areas: their heartbeat.
+    @usableFromInline
+    mutating func heartbeat(group: Int32, ts: Int64, emit: (EventChange) -> Void) {
+        areaTracker.heartbeat(group: group, ts: ts, counters: &counters, emit: emit)
     }
 
     /// Processes one raw message.
@@ -162,14 +219,15 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         counters.messages += 1
         guard observation.people >= 0, observation.vehicles >= 0 else { return reject(.negativeCount) }
         guard filter.accepts(camera: observation.camera, zone: observation.zone) else {
+            if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: observation.camera) {
+                heartbeat(group: g, ts: observation.ts, emit: emit)
+            }
             counters.filtered += 1
             return .filtered
         }
         let key = observation.key
         let slot = index[key].map(Int.init) ?? addSlot(key)
-        return feed(
-            slot: slot, ZoneReading(ts: observation.ts, people: observation.people, vehicles: observation.vehicles),
-            emit: emit)
+        return feed(slot: slot, ts: observation.ts, people: observation.people, vehicles: observation.vehicles, emit: emit)
     }
 
     /// Processes any source message.
@@ -207,19 +265,29 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         }.sorted { ($0.camera, $0.zone) < ($1.camera, $1.zone) }
     }
 
-    /// Events that fired and are still open (ongoing crowds).
-    public var openEvents: [CrowdEvent] { slots.compactMap(\.event) }
+    /// Events that fired and are still open (ongoing crowds), zones and areas.
+    public var openEvents: [CrowdEvent] { slots.compactMap(\.event) + areaTracker.openEvents }
+
+    /// The live state of every configured area (SEMANTICS.md §8), in configuration order.
+    public func areaSnapshot() -> [AreaSnapshot] { areaTracker.snapshot() }
+
+    /// Every line seen or configured, with its crossings, sorted by camera then line.
+    public func lineSnapshot() -> [LineSnapshot] { areaTracker.lineSnapshot() }
 
     // MARK: persisted state (SEMANTICS.md §7)
 
     /// Starts remembering which zones change, for ``takeChangedStates(policyName:)``.
-    public mutating func trackChanges() { tracksChanges = true }
+    public mutating func trackChanges() {
+        tracksChanges = true
+        areaTracker.tracksChanges = true
+    }
 
     /// The saved form of every zone that changed since the last call (each zone once), or `nil`
     /// when the policy cannot save its state (``DetectionPolicy/encodeState(_:into:)``).
     public mutating func takeChangedStates() -> [SavedZoneState]? {
-        guard !changedSlots.isEmpty else { return [] }
         var out: [SavedZoneState] = []
+        if !areaTracker.changedAreas.isEmpty { areaTracker.takeChanged(into: &out, writer: &stateWriter) }
+        guard !changedSlots.isEmpty else { return out }
         out.reserveCapacity(changedSlots.count)
         for i in changedSlots {
             slots[Int(i)].changed = false
@@ -237,6 +305,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// save its state.
     public mutating func allStates() -> [SavedZoneState]? {
         var out: [SavedZoneState] = []
+        areaTracker.all(into: &out, writer: &stateWriter)
         for i in slots.indices where slots[i].lastTs != .min {
             guard let data = encode(slot: i) else { return nil }
             out.append(SavedZoneState(zone: slots[i].key, policy: policy.name, data: data))
@@ -252,25 +321,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         stateWriter.write(s.lastTs)
         stateWriter.write(s.people)
         stateWriter.write(s.vehicles)
-        if let e = s.event {
-            stateWriter.write(true)
-            stateWriter.write(e.startedAt)
-            stateWriter.write(e.firedAt)
-            stateWriter.write(e.peak)
-            stateWriter.write(e.lastCount)
-            stateWriter.write(e.firedCount ?? -1)
-            stateWriter.write(e.lastNotifiedAt)
-            stateWriter.write(e.reminders)
-            stateWriter.write(e.policy.name)
-            let parameters = e.policy.parameters.sorted { $0.key < $1.key }
-            stateWriter.write(UInt32(parameters.count))
-            for (k, v) in parameters {
-                stateWriter.write(k)
-                stateWriter.write(v)
-            }
-        } else {
-            stateWriter.write(false)
-        }
+        EventTracking.encode(s.event, into: &stateWriter)
         guard policy.encodeState(s.state, into: &stateWriter) else { return nil }
         return stateWriter.bytes
     }
@@ -288,6 +339,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         var skipped: [SkippedState] = []
         for saved in states {
             let key = saved.zone
+            if key.camera == AreaDefinition.camera {
+                if let reason = areaTracker.restore(saved) { skipped.append(SkippedState(zone: key, reason: reason)) }
+                continue
+            }
             guard saved.policy == policy.name else {
                 skipped.append(SkippedState(zone: key, reason: "saved by the \(saved.policy) policy, not \(policy.name)"))
                 continue
@@ -303,31 +358,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 let lastTs = try r.readInt64()
                 let people = try r.readInt()
                 let vehicles = try r.readInt()
-                var event: CrowdEvent?
-                if try r.readBool() {
-                    let startedAt = try r.readInt64()
-                    let firedAt = try r.readInt64()
-                    let peak = try r.readInt()
-                    let lastCount = try r.readInt()
-                    let firedCount = try r.readInt()
-                    let lastNotifiedAt = try r.readInt64()
-                    let reminders = try r.readInt()
-                    let name = try r.readString()
-                    let count = Int(try r.readUInt32())
-                    guard count <= 1000 else { throw StateBytesError("\(count) policy parameters") }
-                    var parameters: [String: Double] = [:]
-                    for _ in 0..<count {
-                        let k = try r.readString()
-                        parameters[k] = try r.readDouble()
-                    }
-                    var e = CrowdEvent(
-                        camera: key.camera, zone: key.zone, startedAt: startedAt, firedAt: firedAt, peak: peak,
-                        lastCount: lastCount, policy: PolicyDescription(name: name, parameters: parameters))
-                    e.firedCount = firedCount < 0 ? nil : firedCount
-                    e.lastNotifiedAt = lastNotifiedAt
-                    e.reminders = reminders
-                    event = e
-                }
+                let event = try EventTracking.decodeEvent(from: &r, key: key)
                 let state = try policy.decodeState(from: &r, for: key)
                 let i = index[key].map(Int.init) ?? addSlot(key)
                 slots[i].state = state
@@ -359,6 +390,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         case .missingTimestamp: 3
         case .wrongType: 4
         case .negativeCount: 5
+        case .missingEvent: 6
         }
     }
 
@@ -371,11 +403,18 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             return nil
         case .other:
             value = Self.nonCountValue
+        case .crossing(let s, let l):
+            let line = areaTracker.line(for: LineKey(camera: MVSenseDecoder.string(topic, s), line: MVSenseDecoder.string(topic, l)))
+            value = special(.crossing(line: Int32(line)))
         case .zone(let s, let z):
             let camera = MVSenseDecoder.string(topic, s)
             let zone = MVSenseDecoder.string(topic, z)
             if !filter.accepts(camera: camera, zone: zone) {
-                value = Self.filteredValue
+                if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: camera) {
+                    value = special(.filteredHeartbeat(group: g))
+                } else {
+                    value = Self.filteredValue
+                }
             } else {
                 let key = ZoneKey(camera: camera, zone: zone)
                 value = index[key] ?? Int32(addSlot(key))
@@ -385,24 +424,34 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         return value
     }
 
+    private mutating func special(_ topic: SpecialTopic) -> Int32 {
+        specialTopics.append(topic)
+        return -3 - Int32(specialTopics.count - 1)
+    }
+
     @usableFromInline
     mutating func addSlot(_ key: ZoneKey) -> Int {
         let i = slots.count
-        slots.append(Slot(key: key, state: policy.makeState(for: key)))
+        var slot = Slot(key: key, state: policy.makeState(for: key))
+        slot.countsVehicles = objectTypes.type(for: key) == .vehicle
+        if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: key.camera) { slot.areaGroup = g }
+        slots.append(slot)
         index[key] = Int32(i)
         return i
     }
 
     @inlinable
-    mutating func feed(slot i: Int, _ reading: ZoneReading, emit: (EventChange) -> Void) -> MessageOutcome {
-        if slots[i].lastTs != .min && reading.ts < slots[i].lastTs {
+    mutating func feed(slot i: Int, ts: Int64, people: Int, vehicles: Int, emit: (EventChange) -> Void) -> MessageOutcome {
+        if slots[i].areaGroup >= 0 { heartbeat(group: slots[i].areaGroup, ts: ts, emit: emit) }
+        if slots[i].lastTs != .min && ts < slots[i].lastTs {
             counters.outOfOrder += 1
             return .outOfOrder
         }
         counters.observations += 1
-        slots[i].lastTs = reading.ts
-        slots[i].people = reading.people
-        slots[i].vehicles = reading.vehicles
+        slots[i].lastTs = ts
+        slots[i].people = people
+        slots[i].vehicles = vehicles
+        let reading = ZoneReading(ts: ts, people: slots[i].countsVehicles ? vehicles : people, vehicles: vehicles)
         let d = policy.process(reading, state: &slots[i].state)
         if !d.isEmpty { apply(d, slot: i, emit: emit) }
         if tracksChanges && !slots[i].changed {
@@ -414,32 +463,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     @usableFromInline
     mutating func apply(_ d: Detection, slot i: Int, emit: (EventChange) -> Void) {
-        if let e = d.ended, var event = slots[i].event {
-            event.endedAt = e.endedAt
-            event.peak = max(event.peak, e.peak)
-            event.lastCount = e.count
-            event.reminders = e.reminders
-            slots[i].event = nil
-            counters.ended += 1
-            emit(EventChange(kind: .ended, event: event))
-        }
-        if let f = d.fired {
-            let key = slots[i].key
-            let event = CrowdEvent(
-                camera: key.camera, zone: key.zone, startedAt: f.startedAt, firedAt: f.firedAt, endedAt: f.endedAt,
-                peak: f.peak, lastCount: f.count, policy: policy.description(for: key))
-            slots[i].event = f.endedAt == nil ? event : nil
-            counters.fired += 1
-            emit(EventChange(kind: .fired, event: event))
-        }
-        if let r = d.reminder, var event = slots[i].event {
-            event.peak = max(event.peak, r.peak)
-            event.lastCount = r.count
-            event.lastNotifiedAt = r.at
-            event.reminders = r.reminders
-            slots[i].event = event
-            counters.reminders += 1
-            emit(EventChange(kind: .reminder, event: event))
-        }
+        let key = slots[i].key
+        let policy = self.policy
+        var event = slots[i].event
+        EventTracking.apply(d, key: key, event: &event, counters: &counters, describe: { policy.description(for: key) }, emit: emit)
+        slots[i].event = event
     }
 }

@@ -24,6 +24,8 @@ struct AppSettings: Sendable {
     struct Detection: Sendable {
         var policy: any DetectionPolicy
         var kinds: Set<NotificationKind>
+        var areas = AreaSetup.none
+        var objectTypes = ObjectTypeSelection.person
     }
 
     struct Meraki: Sendable, Hashable {
@@ -154,7 +156,10 @@ struct AppSettings: Sendable {
         }
         let reliability = try loadReliability(c)
         return AppSettings(
-            mqtt: mqtt, filter: filter, detection: Detection(policy: policy, kinds: kinds), meraki: meraki, webex: webex,
+            mqtt: mqtt, filter: filter,
+            detection: Detection(
+                policy: policy, kinds: kinds, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c)),
+            meraki: meraki, webex: webex,
             webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite",
             retentionDays: try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90,
             http: HTTP(
@@ -194,12 +199,15 @@ struct AppSettings: Sendable {
         return r
     }
 
-    /// Only what detection needs (replay): the policy and the camera/zone filter.
-    static func loadDetection(_ c: ConfigLoader) throws(ConfigurationError) -> (policy: any DetectionPolicy, filter: ZoneFilter) {
+    /// Only what detection needs (replay, backtest): the policy, the camera/zone filter, the
+    /// areas and object types.
+    static func loadDetection(_ c: ConfigLoader) throws(ConfigurationError) -> DetectionSetup {
         let filter = ZoneFilter(
             cameras: .init(parsing: (try c.list("cameras") ?? ["*"]).joined(separator: ",")),
             zones: .init(parsing: (try c.list("zones") ?? ["*"]).joined(separator: ",")))
-        return (try loadPolicy(c), filter)
+        let policy = try loadPolicy(c)
+        return DetectionSetup(
+            policy: policy, filter: filter, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c))
     }
 
     static func url(_ c: ConfigLoader, _ key: String) throws(ConfigurationError) -> String? {

@@ -65,6 +65,7 @@ enum ConfigCatalog {
         .init(key: "detection.triggerPeople", kind: .int, defaultValue: "1", example: "3", help: "Message count: minimum peak people.", aliases: ["MOTION_ALERT_TRIGGER_PEOPLE_COUNT"], flag: "--trigger-people"),
         .init(key: "detection.timeoutCount", kind: .int, defaultValue: "20", example: "30", help: "Message count: consecutive zero messages that end the activity.", aliases: ["TIMEOUT"], flag: "--timeout-count"),
         .init(key: "detection.pauseSeconds", kind: .double, defaultValue: "5", example: "10", help: "Message count: seconds the zone pauses after an alert.", aliases: ["MOTION_PAUSE_TIME", "MOTION_ALERT_PAUSE_TIME"], flag: "--pause"),
+        .init(key: "detection.objectType", kind: .string, defaultValue: "person", example: "vehicle", help: "Which count of a zone message the policies see: person or vehicle (also per override; areas have their own objectType).", flag: "--object-type"),
         .init(key: "detection.notify", kind: .list, defaultValue: "fired", example: "[fired, reminder, ended]", help: "Which changes notify: fired, reminder, ended."),
         // Meraki
         .init(key: "meraki.apiKey", kind: .secret, defaultValue: nil, example: "(secret)", help: "Meraki Dashboard API key (video links, snapshots, names).", aliases: ["MERAKI_API_KEY"], flag: "--meraki-api-key"),
