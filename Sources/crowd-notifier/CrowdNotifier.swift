@@ -9,11 +9,12 @@ struct CrowdNotifier: AsyncParsableCommand {
         abstract: "Detects crowds in Meraki MV Sense people counts and tells someone.",
         discussion: """
             Start with `crowd-notifier demo` (no camera, broker or credentials needed).
-            `crowd-notifier replay CAPTURE` runs detection over a recorded feed.
+            `crowd-notifier replay CAPTURE` runs detection over a recorded feed; `backtest CAPTURE --sweep \
+            min-people=3,4,5` compares settings over it.
             """,
         version: "0.1.0",
         subcommands: [
-            DemoCommand.self, RunCommand.self, ReplayCommand.self, RecordCommand.self, SimulateCommand.self, CheckCommand.self,
+            DemoCommand.self, RunCommand.self, ReplayCommand.self, BacktestCommand.self, RecordCommand.self, SimulateCommand.self, CheckCommand.self,
             ConfigReferenceCommand.self,
         ],
         defaultSubcommand: nil

@@ -88,12 +88,7 @@ public struct Replay<Policy: DetectionPolicy> {
                 }
             }
         }
-        let sorted = order.compactMap { events[$0] }.sorted { a, b in
-            if a.firedAt != b.firedAt { return a.firedAt < b.firedAt }
-            if a.camera != b.camera { return a.camera.utf8.lexicographicallyPrecedes(b.camera.utf8) }
-            if a.zone != b.zone { return a.zone.utf8.lexicographicallyPrecedes(b.zone.utf8) }
-            return a.startedAt < b.startedAt
-        }
+        let sorted = order.compactMap { events[$0] }.sorted(by: ReplayFormat.precedes)
         return Result(
             events: sorted, changes: changes, lines: lines, malformed: malformed, malformedCount: malformedCount,
             rejectedLines: rejected, counters: engine.statistics, zones: engine.zoneCount, areas: areas.areas.count)
@@ -102,6 +97,14 @@ public struct Replay<Policy: DetectionPolicy> {
 
 /// The replay output formats of SEMANTICS.md §6.
 public enum ReplayFormat {
+    /// The order of SEMANTICS.md §6: `firedAt`, then camera, then zone (bytewise), then `startedAt`.
+    public static func precedes(_ a: CrowdEvent, _ b: CrowdEvent) -> Bool {
+        if a.firedAt != b.firedAt { return a.firedAt < b.firedAt }
+        if a.camera != b.camera { return a.camera.utf8.lexicographicallyPrecedes(b.camera.utf8) }
+        if a.zone != b.zone { return a.zone.utf8.lexicographicallyPrecedes(b.zone.utf8) }
+        return a.startedAt < b.startedAt
+    }
+
     /// One JSON object per event, in the exact form
     /// `{"camera":"…","zone":"…","startedAt":…,"firedAt":…,"endedAt":…|null,"peak":…}`.
     public static func jsonLine(_ e: CrowdEvent) -> String {

@@ -198,6 +198,25 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         }
     }
 
+    /// A message decoded earlier (``DecodedCapture``): `value` is what ``resolveTopic(_:hash:)``
+    /// gave its topic; `a`, `b` are people and vehicles, or direction and type of a crossing.
+    mutating func processDecoded(value: Int32, ts: Int64, a: Int32, b: Int32, emit: (EventChange) -> Void) {
+        if value >= 0 {
+            _ = feed(slot: Int(value), ts: ts, people: Int(a), vehicles: Int(b), emit: emit)
+            return
+        }
+        guard value < -2 else { return }
+        switch specialTopics[Int(-3 - value)] {
+        case .filteredHeartbeat(let group):
+            areaTracker.heartbeat(group: group, ts: ts, counters: &counters, emit: emit)
+        case .crossing(let line):
+            let c = MVSenseDecoder.Crossing(
+                ts: ts, direction: a == 0 ? .into : a == 1 ? .outOf : .other, type: b == 0 ? .person : b == 1 ? .vehicle : nil,
+                label: nil)
+            areaTracker.crossing(line: Int(line), c, label: { nil }, counters: &counters, emit: emit)
+        }
+    }
+
     /// A zone count of a camera with lines in some areas: their heartbeat.
     @usableFromInline
     mutating func heartbeat(group: Int32, ts: Int64, emit: (EventChange) -> Void) {

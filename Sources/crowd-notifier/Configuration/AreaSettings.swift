@@ -113,7 +113,7 @@ extension AppSettings {
     /// zones' dwell policy when it is one, else the dwell parameters of the configuration.
     static func loadAreas(_ c: ConfigLoader, zonePolicy: any DetectionPolicy) throws(ConfigurationError) -> AreaSetup {
         guard let path = c.filePath else { return .none }
-        let entries = try AreaEntry.read(path: path)
+        let entries = try c.areaEntries.get()
         if entries.isEmpty { return .none }
         var areas: [AreaDefinition] = []
         for e in entries { areas.append(try e.definition(source: "file \(path)")) }

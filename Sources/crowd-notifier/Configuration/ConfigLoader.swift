@@ -35,12 +35,14 @@ struct ConfigValue: Hashable, Sendable {
 /// `EnvironmentVariablesProvider`, plus the original notifier's variable names), a YAML file
 /// (`FileProvider<YAMLSnapshot>`) and the defaults of ``ConfigCatalog``, in that order.
 struct ConfigLoader: Sendable {
-    let flags: [String: String]
+    private(set) var flags: [String: String]
     let environment: EnvironmentVariablesProvider
     let file: FileProvider<YAMLSnapshot>?
     let filePath: String?
     /// Per-zone override names found in the file (`camera/zone`).
     let overrideNames: [String]
+    /// `areas` of the file, read once (validated by ``AppSettings/loadAreas(_:zonePolicy:)``).
+    let areaEntries: Result<[AreaEntry], ConfigurationError>
 
     /// - Parameters:
     ///   - flags: config key → value given on the command line.
@@ -61,10 +63,19 @@ struct ConfigLoader: Sendable {
                 throw ConfigurationError(key: "--config", source: "file \(path)", expected: "a YAML mapping of configuration keys (\(error))", got: nil)
             }
             overrideNames = Self.overrideNames(path: path)
+            areaEntries = Result { () throws(ConfigurationError) in try AreaEntry.read(path: path) }
         } else {
             file = nil
             overrideNames = []
+            areaEntries = .success([])
         }
+    }
+
+    /// The same file and environment with other flags (backtest combinations).
+    func replacingFlags(_ flags: [String: String]) -> ConfigLoader {
+        var copy = self
+        copy.flags = flags
+        return copy
     }
 
     private static func overrideNames(path: String) -> [String] {

@@ -1,0 +1,204 @@
+import Dispatch
+import Foundation
+
+/// A capture read once and kept decoded, so that many parameter combinations can be evaluated
+/// without parsing it again (SEMANTICS.md §9). Only what detection can use is kept: zone counts
+/// and line crossings, each as 24 bytes; other messages, malformed lines and rejected payloads are
+/// counted and dropped.
+public struct DecodedCapture: Sendable {
+    struct Record: Sendable {
+        /// Index in `topics`.
+        var topic: Int32
+        /// Zone counts: people; crossings: 0 in, 1 out, 2 another event.
+        var a: Int32
+        /// Zone counts: vehicles; crossings: 0 person, 1 vehicle, 2 another type.
+        var b: Int32
+        var ts: Int64
+    }
+
+    /// Distinct topics of counts and crossings, in order of first appearance.
+    var topics: [[UInt8]] = []
+    var isCrossing: [Bool] = []
+    var records: [Record] = []
+    /// The largest `ts` of any zone count or crossing (epoch ms), `nil` when there is none.
+    public private(set) var maxTs: Int64?
+    /// Non-empty, non-comment lines.
+    public private(set) var lines = 0
+    /// Lines that were not capture lines, or messages that did not decode.
+    public private(set) var unusable = 0
+
+    /// Zone counts and crossings kept.
+    public var messages: Int { records.count }
+
+    /// Reads the capture at `path` once. `progress` is called every 2^16 lines.
+    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws -> DecodedCapture {
+        var capture = DecodedCapture()
+        var parser = CaptureParser()
+        var table = TopicTable()
+        // topic index, or -1: a valid topic that is neither a count nor a crossing, -2 invalid
+        try CaptureReader(path: path).forEachLine { number, bytes in
+            if number & 0xFFFF == 0 { progress?(number) }
+            guard let bytes else {
+                capture.lines += 1
+                capture.unusable += 1
+                return
+            }
+            let r = parser.parse(line: bytes) { topic, payload, _ in
+                capture.add(topic: topic, payload: payload, table: &table)
+            }
+            switch r {
+            case .skipped: return
+            case .malformed:
+                capture.lines += 1
+                capture.unusable += 1
+            case .message(let usable):
+                capture.lines += 1
+                if !usable { capture.unusable += 1 }
+            }
+        }
+        return capture
+    }
+
+    private mutating func add(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, table: inout TopicTable) -> Bool {
+        let h = TopicTable.hash(topic)
+        var index: Int32
+        if let v = table.lookup(topic, hash: h) {
+            index = v
+        } else {
+            switch MVSenseDecoder.classifyTopic(topic) {
+            case .invalid: index = -2
+            case .other: index = -1
+            case .zone, .crossing:
+                index = Int32(topics.count)
+                topics.append(Array(topic))
+                if case .crossing = MVSenseDecoder.classifyTopic(topic) { isCrossing.append(true) } else { isCrossing.append(false) }
+            }
+            table.insert(topic, hash: h, value: index)
+        }
+        if index == -1 { return true }
+        if index < 0 { return false }
+        if isCrossing[Int(index)] {
+            guard case .success(let c) = MVSenseDecoder.decodeCrossing(payload) else { return false }
+            let a: Int32 = switch c.direction {
+            case .into: 0
+            case .outOf: 1
+            case .other: 2
+            }
+            let b: Int32 = switch c.type {
+            case .person: 0
+            case .vehicle: 1
+            case nil: 2
+            }
+            append(Record(topic: index, a: a, b: b, ts: c.ts))
+        } else {
+            guard case .success(let c) = MVSenseDecoder.decodeCounts(payload) else { return false }
+            append(Record(topic: index, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
+        }
+        return true
+    }
+
+    private mutating func append(_ r: Record) {
+        records.append(r)
+        if maxTs.map({ r.ts > $0 }) ?? true { maxTs = r.ts }
+    }
+}
+
+/// What one parameter combination gave over a ``DecodedCapture`` (SEMANTICS.md §9).
+public struct BacktestOutcome: Hashable, Sendable {
+    /// Events (zones and areas) that `replay` with the same options prints.
+    public var events: Int
+    /// Sum of `endedAt - startedAt`, an open event counting up to the capture's largest `ts`.
+    public var crowdMilliseconds: Int64
+    /// Distinct `(camera, zone)` pairs with an event.
+    public var zones: Int
+    /// With labels: events matching a `crowd` label, events matching a `not_crowd` label, and
+    /// `crowd` labels matched by no event.
+    public var truePositives: Int?
+    public var falsePositives: Int?
+    public var missed: Int?
+    /// The events themselves, in replay order, when asked for.
+    public var eventList: [CrowdEvent]?
+}
+
+/// Evaluates detection settings over a capture read once (`crowd-notifier backtest`).
+public enum Backtest {
+    /// Runs `policy` (with the filter, areas and object types) over `capture`, exactly as
+    /// ``Replay`` would over the same file.
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
+    public static func evaluate<Policy: DetectionPolicy>(
+        _ capture: DecodedCapture, policy: Policy, filter: ZoneFilter = .all, areas: AreaSetup = .none,
+        objectTypes: ObjectTypeSelection = .person, labels: [CrowdLabel]? = nil, keepEvents: Bool = false
+    ) -> BacktestOutcome {
+        var engine = DetectionEngine(policy: policy, filter: filter, areas: areas, objectTypes: objectTypes)
+        var values = [Int32]()
+        values.reserveCapacity(capture.topics.count)
+        for t in capture.topics {
+            values.append(t.withUnsafeBytes { engine.resolveTopic($0, hash: TopicTable.hash($0)) ?? -1 })
+        }
+        var events: [CrowdEventID: CrowdEvent] = [:]
+        var order: [CrowdEventID] = []
+        let emit: (EventChange) -> Void = { change in
+            if events.updateValue(change.event, forKey: change.event.id) == nil { order.append(change.event.id) }
+        }
+        capture.records.withUnsafeBufferPointer { records in
+            for r in records {
+                engine.processDecoded(value: values[Int(r.topic)], ts: r.ts, a: r.a, b: r.b, emit: emit)
+            }
+        }
+        let end = capture.maxTs ?? 0
+        var list = order.compactMap { events[$0] }
+        var outcome = BacktestOutcome(events: list.count, crowdMilliseconds: 0, zones: 0)
+        var zones = Set<ZoneKey>()
+        for e in list {
+            outcome.crowdMilliseconds += max(0, (e.endedAt ?? end) - e.startedAt)
+            zones.insert(ZoneKey(camera: e.camera, zone: e.zone))
+        }
+        outcome.zones = zones.count
+        if let labels {
+            var tp = 0, fp = 0
+            for e in list {
+                if labels.contains(where: { $0.label == .crowd && $0.matches(e, end: end) }) { tp += 1 }
+                if labels.contains(where: { $0.label == .notCrowd && $0.matches(e, end: end) }) { fp += 1 }
+            }
+            let missed = labels.filter { l in l.label == .crowd && !list.contains { l.matches($0, end: end) } }.count
+            (outcome.truePositives, outcome.falsePositives, outcome.missed) = (tp, fp, missed)
+        }
+        if keepEvents {
+            list.sort(by: ReplayFormat.precedes)
+            outcome.eventList = list
+        }
+        return outcome
+    }
+
+    /// Calls `body` for every index in `0..<count` on up to `jobs` threads (all cores by default)
+    /// and returns the results in index order. `done` is called (from any thread, serialised) after
+    /// each one with the number finished.
+    public static func parallelMap<T: Sendable>(
+        count: Int, jobs: Int? = nil, done: (@Sendable (Int) -> Void)? = nil, _ body: @Sendable (Int) -> T
+    ) -> [T] {
+        let results = LockedBox([T?](repeating: nil, count: count))
+        let next = LockedBox(0)
+        let finishedCount = LockedBox(0)
+        let workers = max(1, min(jobs ?? ProcessInfo.processInfo.activeProcessorCount, count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.withLock { n -> Int in
+                    defer { n += 1 }
+                    return n
+                }
+                guard i < count else { return }
+                let r = body(i)
+                results.withLock { $0[i] = r }
+                if let done {
+                    finishedCount.withLock { n in
+                        n += 1
+                        done(n)
+                    }
+                }
+            }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+}
+
