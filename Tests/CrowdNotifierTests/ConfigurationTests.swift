@@ -141,6 +141,54 @@ struct ConfigurationTests {
         #expect(s.webex?.token == "file-token-789")
     }
 
+    @Test("areas: parsed with their lines, direction, object type and daily reset; area overrides apply")
+    func areas() async throws {
+        let s = try await Self.settings(file: """
+            detection:
+              minPeople: 4
+              overrides:
+                "area/garage": {dwellSeconds: 45}
+                "area/*": {minPeople: 2}
+            areas:
+              garage:
+                lines: ["Q2GV-GGGG-0001/5001"]
+                objectType: vehicle
+                resetDaily: "00:00"
+                timeZone: America/New_York
+              shop:
+                lines: ["Q2GV-GGGG-0002/6001:reverse", "Q2GV-GGGG-0002/6003"]
+            """)
+        let areas = s.detection.areas
+        #expect(areas.areas.map(\.name) == ["garage", "shop"])
+        #expect(areas.areas[0].objectType == .vehicle)
+        #expect(areas.areas[0].resetDaily?.timeZone.identifier == "America/New_York")
+        #expect(areas.areas[1].lines.map(\.reverse) == [true, false])
+        let garage = areas.policy.parameters(for: ZoneKey(camera: "area", zone: "garage"))
+        #expect(garage.dwell == .seconds(45))
+        #expect(garage.minPeople == 2)  // each parameter from the first that sets it: area/garage, area/*, defaults
+        #expect(garage.gap == .seconds(5))
+        #expect(areas.policy.parameters(for: ZoneKey(camera: "area", zone: "shop")).minPeople == 2)
+    }
+
+    @Test("bad areas stop the start with the key named")
+    func badAreas() async throws {
+        let cases: [(String, String)] = [
+            ("areas:\n  garage:\n    lines: [\"Q2GV-GGGG-0001\"]\n", "areas.garage.lines"),
+            ("areas:\n  garage:\n    lines: [\"Q2GV-GGGG-0001/5001:backwards\"]\n", "areas.garage.lines"),
+            ("areas:\n  garage:\n    lines: []\n", "areas.garage.lines"),
+            ("areas:\n  \"my garage\":\n    lines: [\"A/1\"]\n", "areas.my garage"),
+            ("areas:\n  garage:\n    lines: [\"A/1\"]\n    objectType: bicycle\n", "areas.garage.objectType"),
+            ("areas:\n  garage:\n    lines: [\"A/1\"]\n    resetDaily: \"25:00\"\n", "areas.garage.resetDaily"),
+            ("areas:\n  garage:\n    lines: [\"A/1\"]\n    timeZone: Mars/Olympus\n", "areas.garage.timeZone"),
+            ("areas:\n  garage:\n    lines: [\"A/1\"]\n    line: [\"A/2\"]\n", "areas.garage.line"),
+            ("detection:\n  objectType: bicycle\n", "detection.objectType"),
+        ]
+        for (file, key) in cases {
+            let e = await Self.error(file: file)
+            #expect(e?.key == key, "\(file)")
+        }
+    }
+
     @Test("Documentation/Configuration.md is generated from the code and has not drifted")
     func referenceUpToDate() throws {
         let path = ReplayFixtureTests.root.appendingPathComponent("Documentation/Configuration.md").path

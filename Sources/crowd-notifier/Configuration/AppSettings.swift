@@ -236,19 +236,28 @@ struct AppSettings: Sendable {
             kind = "messageCount"
         }
         if kind == "dwell" {
-            let defaults = try dwellParameters(c, base: .defaults, prefix: nil)
-            var overrides: [ZoneKey: DwellParameters] = [:]
-            for name in c.overrideNames {
-                overrides[try zoneKey(name, c)] = try dwellParameters(c, base: defaults, prefix: name)
-            }
-            return DwellPolicy(defaults, overrides: overrides)
+            let defaults = try dwellParameters(c, .defaults, nil)
+            return DwellPolicy(defaults, overrides: try layeredOverrides(c, c.overrideNames, defaults: defaults, dwellParameters))
         }
-        let defaults = try messageCountParameters(c, base: .defaults, prefix: nil)
-        var overrides: [ZoneKey: MessageCountParameters] = [:]
-        for name in c.overrideNames {
-            overrides[try zoneKey(name, c)] = try messageCountParameters(c, base: defaults, prefix: name)
+        let defaults = try messageCountParameters(c, .defaults, nil)
+        return MessageCountPolicy(defaults, overrides: try layeredOverrides(c, c.overrideNames, defaults: defaults, messageCountParameters))
+    }
+
+    /// Per-zone overrides, each parameter from the first that sets it (SEMANTICS.md §7, §8):
+    /// `<camera>/<zone>`, then `<camera>/*`, then the defaults.
+    static func layeredOverrides<P>(
+        _ c: ConfigLoader, _ names: [String], defaults: P,
+        _ read: (ConfigLoader, P, String?) throws(ConfigurationError) -> P
+    ) throws(ConfigurationError) -> [ZoneKey: P] {
+        var overrides: [ZoneKey: P] = [:]
+        for name in names where name.hasSuffix("/*") {
+            overrides[try zoneKey(name, c)] = try read(c, defaults, name)
         }
-        return MessageCountPolicy(defaults, overrides: overrides)
+        for name in names where !name.hasSuffix("/*") {
+            let key = try zoneKey(name, c)
+            overrides[key] = try read(c, overrides[ZoneKey(camera: key.camera, zone: "*")] ?? defaults, name)
+        }
+        return overrides
     }
 
     static func zoneKey(_ name: String, _ c: ConfigLoader) throws(ConfigurationError) -> ZoneKey {
@@ -259,7 +268,7 @@ struct AppSettings: Sendable {
         return ZoneKey(camera: String(parts[0]), zone: String(parts[1]))
     }
 
-    static func dwellParameters(_ c: ConfigLoader, base: DwellParameters, prefix: String?) throws(ConfigurationError) -> DwellParameters {
+    static func dwellParameters(_ c: ConfigLoader, _ base: DwellParameters, _ prefix: String?) throws(ConfigurationError) -> DwellParameters {
         let r = ScopedReader(loader: c, override: prefix)
         var p = base
         if let v = try r.int("minPeople", in: 1...1_000_000, expected: "an integer >= 1") { p.minPeople = v }
@@ -271,7 +280,7 @@ struct AppSettings: Sendable {
         return p
     }
 
-    static func messageCountParameters(_ c: ConfigLoader, base: MessageCountParameters, prefix: String?) throws(ConfigurationError) -> MessageCountParameters {
+    static func messageCountParameters(_ c: ConfigLoader, _ base: MessageCountParameters, _ prefix: String?) throws(ConfigurationError) -> MessageCountParameters {
         let r = ScopedReader(loader: c, override: prefix)
         var p = base
         if let v = try r.int("armPeople", in: 1...1_000_000, expected: "an integer >= 1") { p.armPeople = v }

@@ -118,12 +118,9 @@ extension AppSettings {
         var areas: [AreaDefinition] = []
         for e in entries { areas.append(try e.definition(source: "file \(path)")) }
         if let dwell = zonePolicy as? DwellPolicy { return AreaSetup(areas: areas, policy: dwell) }
-        let defaults = try dwellParameters(c, base: .defaults, prefix: nil)
-        var overrides: [ZoneKey: DwellParameters] = [:]
-        for name in c.overrideNames where name.hasPrefix("\(AreaDefinition.camera)/") {
-            overrides[try zoneKey(name, c)] = try dwellParameters(c, base: defaults, prefix: name)
-        }
-        return AreaSetup(areas: areas, policy: DwellPolicy(defaults, overrides: overrides))
+        let defaults = try dwellParameters(c, .defaults, nil)
+        let names = c.overrideNames.filter { $0.hasPrefix("\(AreaDefinition.camera)/") }
+        return AreaSetup(areas: areas, policy: DwellPolicy(defaults, overrides: try layeredOverrides(c, names, defaults: defaults, dwellParameters)))
     }
 
     /// `detection.objectType` and its per-zone overrides.
