@@ -54,6 +54,12 @@ struct DemoCommand: AsyncParsableCommand {
         settings.meraki = nil
         settings.webhook = nil
         settings.detection.kinds.formUnion([.fired, .ended])
+        // the simulated site's two-door hall, unless the configuration brings its own areas
+        if settings.detection.areas.areas.isEmpty {
+            settings.detection.areas = AreaSetup(
+                areas: SimulatedSource.demoAreas.map(\.definition),
+                policy: settings.detection.policy as? DwellPolicy ?? DwellPolicy())
+        }
         let logger = logging.makeLogger(level: settings.logLevel)
         switch settings.detection.policy {
         case let p as DwellPolicy: try await demo(p, settings, logger: logger)
@@ -64,7 +70,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     private func demo<P: DetectionPolicy>(_ policy: P, _ settings: AppSettings, logger: Logger) async throws {
         let source = SimulatedSource(
-            .init(speed: speed, length: duration.map { .milliseconds(Int64($0 * 1000)) }, seed: seed))
+            .init(
+                speed: speed, length: duration.map { .milliseconds(Int64($0 * 1000)) }, seed: seed,
+                areas: settings.detection.areas.areas.isEmpty ? [] : SimulatedSource.demoAreas))
         let names = source.names
         let host = settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host
         let base = "http://\(host):\(settings.http.port)"
@@ -77,7 +85,7 @@ struct DemoCommand: AsyncParsableCommand {
         let setup = NotifierSetup(
             notifiers: [notifier], enricher: enricher,
             plan: NotificationPlan(notifiers: [notifier.name], kinds: settings.detection.kinds),
-            summary: "demo: \(names.cameras.count) simulated cameras, \(names.zones.count) zones; no Webex token: each message is printed here instead of sent",
+            summary: "demo: \(source.configuration.cameras.count) simulated cameras, \(names.zones.count - source.configuration.areas.count) zones and a two-door area; no Webex token: each message is printed here instead of sent",
             logOnly: true)
         let app = NotifierApp(
             policy: policy, source: source, settings: settings, setup: setup, logger: logger, names: names,

@@ -29,9 +29,50 @@ public struct SimulatedSource: MessageSource {
         }
     }
 
+    /// A simulated area (SEMANTICS.md §8): people walk in and out through its doors, lines on
+    /// the cameras, one crossing per door and interval at most.
+    public struct Area: Hashable, Sendable {
+        public struct Door: Hashable, Sendable {
+            /// The camera serial (one of ``Configuration/cameras`` gives the area its heartbeat).
+            public var camera: String
+            public var line: String
+            public var label: String
+            /// The camera counts walking in as `crossing_out` (configure the line `:reverse`).
+            public var reverse: Bool
+            public init(camera: String, line: String, label: String, reverse: Bool = false) {
+                self.camera = camera
+                self.line = line
+                self.label = label
+                self.reverse = reverse
+            }
+        }
+        public var name: String
+        public var doors: [Door]
+        public init(name: String, doors: [Door]) {
+            self.name = name
+            self.doors = doors
+        }
+
+        /// The area as the engine is configured with it.
+        public var definition: AreaDefinition {
+            AreaDefinition(name: name, lines: doors.map { AreaLine(LineKey(camera: $0.camera, line: $0.line), reverse: $0.reverse) })
+        }
+    }
+
+    /// The demo's area: a hall with a main door seen by the front desk camera and a side door seen
+    /// (the other way round) by the cafeteria camera.
+    public static let demoAreas: [Area] = [
+        Area(name: "hall", doors: [
+            Area.Door(camera: "Q2MV-DEMO-0001", line: "701", label: "Main door"),
+            Area.Door(camera: "Q2MV-DEMO-0002", line: "702", label: "Side door", reverse: true),
+        ])
+    ]
+
     /// The feed's shape.
     public struct Configuration: Hashable, Sendable {
         public var cameras: [Camera]
+        /// Areas whose doors publish line crossings.
+        public var areas: [Area]
         /// Time between two readings of one zone.
         public var interval: Duration
         /// People during a crowd episode (inclusive range).
@@ -56,9 +97,10 @@ public struct SimulatedSource: MessageSource {
             crowdSize: ClosedRange<Int> = 3...9, quietSize: ClosedRange<Int> = 0...2,
             crowdLength: ClosedRange<Duration> = .seconds(20)...(.seconds(90)),
             quietLength: ClosedRange<Duration> = .seconds(10)...(.seconds(60)), startTime: Int64? = nil,
-            speed: Double? = 1, length: Duration? = nil, seed: UInt64 = 42
+            speed: Double? = 1, length: Duration? = nil, seed: UInt64 = 42, areas: [Area] = []
         ) {
             self.cameras = cameras
+            self.areas = areas
             self.interval = interval
             self.crowdSize = crowdSize
             self.quietSize = quietSize
@@ -95,6 +137,8 @@ public struct SimulatedSource: MessageSource {
             cams[c.serial] = c.name
             for z in c.zones { zones[ZoneKey(camera: c.serial, zone: z.id)] = z.label }
         }
+        if !configuration.areas.isEmpty { cams[AreaDefinition.camera] = "Area" }
+        for a in configuration.areas { zones[ZoneKey(camera: AreaDefinition.camera, zone: a.name)] = a.name.prefix(1).uppercased() + a.name.dropFirst() }
         return (cams, zones)
     }
 
@@ -154,10 +198,19 @@ public struct FeedGenerator: Sendable {
         var size: Int
     }
 
+    struct AreaSim: Sendable {
+        var occupancy = 0
+        var target = 0
+        var crowd = false
+        var until: Int64
+    }
+
     public let configuration: SimulatedSource.Configuration
     public let startTime: Int64
     private var rng: SplitMix64
     private var zones: [ZoneSim] = []
+    private var areas: [AreaSim] = []
+    private var pending: [RawMessage] = []
     private var tick: Int64 = 0
     private var index = 0
 
@@ -174,12 +227,34 @@ public struct FeedGenerator: Sendable {
                 zones.append(ZoneSim(topic: "/merakimv/\(c.serial)/\(z.id)", inCrowd: false, until: startTime + quiet, size: 0))
             }
         }
+        areas = configuration.areas.map { _ in AreaSim(until: startTime + rng.duration(in: .seconds(2)...(.seconds(5)))) }
+    }
+
+    /// One tick of every area: towards its target, one crossing per door at most.
+    private mutating func stepAreas(at ts: Int64) {
+        for i in areas.indices {
+            var a = areas[i]
+            if ts >= a.until {
+                a.crowd.toggle()
+                a.until = ts + rng.duration(in: a.crowd ? configuration.crowdLength : configuration.quietLength)
+                a.target = a.crowd ? rng.int(in: configuration.crowdSize) + 1 : rng.int(in: configuration.quietSize)
+            }
+            for door in configuration.areas[i].doors where a.occupancy != a.target && rng.int(in: 0...2) > 0 {
+                let entering = a.occupancy < a.target
+                a.occupancy += entering ? 1 : -1
+                let event = entering != door.reverse ? "crossing_in" : "crossing_out"
+                let payload = #"{"label":"\#(door.label)","event":"\#(event)","type":"person","ts":\#(ts),"object_id":\#(rng.int(in: 1...99_999))}"#
+                pending.append(RawMessage(topic: "/merakimv/\(door.camera)/crossing/\(door.line)", payload: payload, receivedAt: ts))
+            }
+            areas[i] = a
+        }
     }
 
     /// The next message and its camera-time offset from the start (ms); `nil` at the end.
     public mutating func next() -> (RawMessage, Int64)? {
         guard !zones.isEmpty else { return nil }
         let step = max(configuration.interval.milliseconds, 1)
+        if !pending.isEmpty { return (pending.removeFirst(), max(0, tick - 1) * step) }
         let offset = tick * step
         if let length = configuration.length, offset >= length.milliseconds { return nil }
         let ts = startTime + offset
@@ -197,6 +272,7 @@ public struct FeedGenerator: Sendable {
         if index == zones.count {
             index = 0
             tick += 1
+            if !areas.isEmpty { stepAreas(at: ts) }
         }
         return (message, offset)
     }
