@@ -19,6 +19,7 @@ import ServiceLifecycle
 /// - `GET /api/events`: the same listing as JSON (times in epoch ms with ISO 8601 beside them).
 /// - `GET /api/events.csv`: every filtered event as CSV, streamed.
 /// - `GET /api/zones`: live zone states and the feed status.
+/// - `GET /api/areas`: areas with their occupancy and state, lines with their crossings today.
 /// - `GET /api/events/stream`: server-sent events `fired`, `updated` (reminders) and `ended`,
 ///   with the event's JSON as data; filters `camera` and `zone`.
 /// - `GET /healthz` (always 200, never authenticated), `GET /readyz` (store readable, the
@@ -71,6 +72,7 @@ public struct CrowdWeb: Sendable {
         routes.get("/api/events.csv") { request, _ in await self.eventsCSV(request) }
         routes.get("/api/events/stream") { request, _ in self.eventStream(request) }
         routes.get("/api/zones") { _, _ in await self.zonesJSON() }
+        routes.get("/api/areas") { _, _ in Self.json(bytes: JSONView.areas(await self.liveStatus())) }
         routes.get("/healthz") { _, _ in Self.text("ok\n") }
         routes.get("/readyz") { _, _ in await self.readiness() }
         if let metrics {

@@ -17,12 +17,19 @@ public struct LiveStatus: Sendable {
     /// Whether the monitor's writes reach the store (``CrowdMonitor/storeHealth``); `/readyz` is
     /// false while they fail.
     public var storeWrites: StoreWriteHealth
+    /// Areas counted from line crossings (``CrowdMonitor/areaStates``).
+    public var areas: [AreaSnapshot]
+    /// Lines with their crossings today (``CrowdMonitor/lines``).
+    public var lines: [LineSnapshot]
 
     public init(
         zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
-        cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init()
+        cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init(),
+        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = []
     ) {
         self.storeWrites = storeWrites
+        self.areas = areas
+        self.lines = lines
         self.zones = zones
         self.feed = feed
         self.messagesPerSecond = messagesPerSecond

@@ -56,7 +56,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                 liveStatus: {
                     LiveStatus(
                         zones: monitor.zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
-                        cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth)
+                        cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth,
+                        areas: monitor.areaStates, lines: monitor.lines)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
                 extraRoutes: extraRoutes)

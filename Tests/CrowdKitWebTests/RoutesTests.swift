@@ -295,6 +295,48 @@ struct RoutesTests {
         }
     }
 
+    @Test("areas and lines: /api/areas and the live panel show occupancy, state and crossings in and out today")
+    func areas() async throws {
+        let f = try await WebFixture.make()
+        // the snapshots come from a real engine fed with line crossings
+        let t0 = WebFixture.t0
+        var engine = DetectionEngine(
+            policy: DwellPolicy(),
+            areas: AreaSetup(
+                areas: [AreaDefinition(name: "hall", lines: [AreaLine(parsing: "CAM1/7")!, AreaLine(parsing: "CAM2/8:reverse")!])],
+                policy: DwellPolicy(DwellParameters(minPeople: 2, dwell: .seconds(60)))))
+        for (topic, event, ts) in [("CAM1/crossing/7", "crossing_in", t0), ("CAM2/crossing/8", "crossing_out", t0 + 1000),
+                                   ("CAM1/crossing/7", "crossing_in", t0 + 2000), ("CAM1/crossing/7", "crossing_out", t0 + 3000),
+                                   ("CAM3/crossing/1", "crossing_in", t0 + 4000)] {
+            _ = engine.process(RawMessage(topic: "/merakimv/\(topic)", payload: #"{"label":"Door <A>","event":"\#(event)","ts":\#(ts)}"#)) { _ in }
+        }
+        var live = WebFixture.live()
+        live.areas = engine.areaSnapshot()
+        live.lines = engine.lineSnapshot()
+        let status = live
+        let web = CrowdWeb(store: f.store, logger: quietLogger, liveStatus: { status })
+        try await WebFixture.app(web).test(.router) { client async throws in
+            let object = try jsonObject(try await client.execute(uri: "/api/areas", method: .get))
+            let areas = try #require(object["areas"] as? [[String: Any]])
+            #expect(areas.count == 1)
+            #expect(areas.first?["name"] as? String == "hall")
+            #expect(areas.first?["occupancy"] as? Int == 2)
+            #expect(areas.first?["state"] as? String == "pending")
+            #expect(areas.first?["lines"] as? [String] == ["CAM1/7", "CAM2/8:reverse"])
+            let lines = try #require(object["lines"] as? [[String: Any]])
+            #expect(lines.map { $0["line"] as? String } == ["7", "8", "1"])
+            #expect(lines[0]["inToday"] as? Int == 2)
+            #expect(lines[0]["outToday"] as? Int == 1)
+            #expect(lines[1]["outToday"] as? Int == 1)
+            #expect(lines[2]["areas"] as? [String] == [])
+            let html = try await client.execute(uri: "/", method: .get).text
+            #expect(html.contains("<tr data-area=\"hall\">"))
+            #expect(html.contains("<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell 2 s</span>"))
+            #expect(html.contains("<tr data-line=\"CAM1/7\">"))
+            #expect(!html.contains("Door <A>"), "labels from the network are escaped")
+        }
+    }
+
     @Test("the event stream sends fired, updated and ended as server-sent events, filtered")
     func eventStream() async throws {
         let f = try await WebFixture.make()

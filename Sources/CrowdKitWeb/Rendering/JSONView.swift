@@ -180,6 +180,70 @@ enum JSONView {
         return w.bytes
     }
 
+    /// `/api/areas`: every area with its occupancy and state, every line with its crossings.
+    static func areas(_ status: LiveStatus) -> [UInt8] {
+        var w = ByteWriter(capacity: 300 * (status.areas.count + status.lines.count) + 64)
+        w.raw("{\"areas\":[")
+        for (i, a) in status.areas.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"name\":")
+            w.json(a.name)
+            w.raw(",\"objectType\":")
+            w.json(a.objectType.rawValue)
+            w.raw(",\"occupancy\":")
+            w.int(a.occupancy)
+            w.raw(",\"lastTs\":")
+            w.json(a.lastTs)
+            w.raw(",\"state\":")
+            w.json(a.phase.name)
+            var since: Int64?
+            if case .pending(let t) = a.phase { since = t }
+            if case .crowd(let t, _) = a.phase { since = t }
+            w.raw(",\"since\":")
+            w.json(since)
+            w.raw(",\"eventId\":")
+            w.json(a.eventID?.rawValue)
+            w.raw(",\"lines\":[")
+            for (k, l) in a.lines.enumerated() {
+                if k > 0 { w.raw(",") }
+                w.json(l)
+            }
+            w.raw("],\"resetDaily\":")
+            w.json(a.resetDaily)
+            w.raw(",\"timeZone\":")
+            w.json(a.timeZone)
+            w.raw("}")
+        }
+        w.raw("],\"lines\":[")
+        for (i, l) in status.lines.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"camera\":")
+            w.json(l.camera)
+            w.raw(",\"line\":")
+            w.json(l.line)
+            w.raw(",\"label\":")
+            w.json(l.label)
+            w.raw(",\"areas\":[")
+            for (k, a) in l.areas.enumerated() {
+                if k > 0 { w.raw(",") }
+                w.json(a)
+            }
+            w.raw("],\"inToday\":")
+            w.int(l.inToday)
+            w.raw(",\"outToday\":")
+            w.int(l.outToday)
+            w.raw(",\"inTotal\":")
+            w.int(l.inTotal)
+            w.raw(",\"outTotal\":")
+            w.int(l.outTotal)
+            w.raw(",\"lastTs\":")
+            w.json(l.lastTs)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return w.bytes
+    }
+
     static func feed(_ status: LiveStatus, now: Date, into w: inout ByteWriter) {
         let f = status.feed
         w.raw("{\"state\":")

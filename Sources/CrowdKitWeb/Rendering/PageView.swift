@@ -102,7 +102,86 @@ struct PageView {
             zoneTable(idle, caption: "Idle zones", names: names, into: &w)
             w.raw("</details>\n")
         }
+        if !live.areas.isEmpty { areaTable(names: names, into: &w) }
+        if !live.lines.isEmpty { lineTable(names: names, into: &w) }
         w.raw("</section>\n")
+    }
+
+    /// Areas (SEMANTICS.md §8): occupancy from their lines, and the dwell state.
+    func areaTable(names: Names, into w: inout ByteWriter) {
+        w.raw("<h3>Areas</h3><div class=\"scroll\"><table class=\"areas\"><caption class=\"vh\">Areas counted from line crossings</caption>")
+        w.raw("<thead><tr><th scope=\"col\">Area</th><th scope=\"col\" class=\"num\">Inside</th><th scope=\"col\">State</th>")
+        w.raw("<th scope=\"col\">Lines</th><th scope=\"col\">Last reading</th></tr></thead><tbody>")
+        for a in live.areas {
+            w.raw("<tr data-area=\"")
+            w.html(a.name)
+            w.raw("\"><td>")
+            zoneCell(a.name, names.zone(AreaDefinition.camera, a.name), into: &w)
+            w.raw("</td><td class=\"num\">")
+            w.int(a.occupancy)
+            if a.objectType == .vehicle { w.raw(" <span class=\"muted\">vehicles</span>") }
+            w.raw("</td><td>")
+            phase(a.phase, lastTs: a.lastTs ?? 0, into: &w)
+            w.raw("</td><td>")
+            w.html(a.lines.joined(separator: ", "))
+            if let r = a.resetDaily {
+                w.raw(" <span class=\"muted\">reset ")
+                w.html(r)
+                if let tz = a.timeZone { w.raw(" "); w.html(tz) }
+                w.raw("</span>")
+            }
+            w.raw("</td><td>")
+            if let t = a.lastTs { time(t, into: &w) } else { w.raw("<span class=\"muted\">none yet</span>") }
+            w.raw("</td></tr>")
+        }
+        w.raw("</tbody></table></div>\n")
+    }
+
+    /// Every line with its crossings in and out today (and in total).
+    func lineTable(names: Names, into w: inout ByteWriter) {
+        w.raw("<h3>Lines</h3><div class=\"scroll\"><table class=\"lines\"><caption class=\"vh\">Line crossings today</caption>")
+        w.raw("<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Line</th><th scope=\"col\">Areas</th>")
+        w.raw("<th scope=\"col\" class=\"num\">In today</th><th scope=\"col\" class=\"num\">Out today</th>")
+        w.raw("<th scope=\"col\">Last crossing</th></tr></thead><tbody>")
+        for l in live.lines {
+            w.raw("<tr data-line=\"")
+            w.html(l.camera)
+            w.raw("/")
+            w.html(l.line)
+            w.raw("\"><td>")
+            cameraCell(l.camera, names.camera(l.camera), into: &w)
+            w.raw("</td><td>")
+            zoneCell(l.line, l.label, into: &w)
+            w.raw("</td><td>")
+            if l.areas.isEmpty { w.raw("<span class=\"muted\">none</span>") } else { w.html(l.areas.joined(separator: ", ")) }
+            w.raw("</td><td class=\"num\">")
+            w.int(l.inToday)
+            w.raw("</td><td class=\"num\">")
+            w.int(l.outToday)
+            w.raw("</td><td>")
+            if let t = l.lastTs { time(t, into: &w) } else { w.raw("<span class=\"muted\">none yet</span>") }
+            w.raw("</td></tr>")
+        }
+        w.raw("</tbody></table></div>\n")
+    }
+
+    func phase(_ phase: ZonePhase, lastTs: Int64, into w: inout ByteWriter) {
+        switch phase {
+        case .idle:
+            w.raw("<span class=\"badge idle\">idle</span>")
+        case .pending(let since):
+            w.raw("<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell ")
+            w.raw(Format.duration(lastTs - since))
+            w.raw("</span>")
+        case .crowd(let since, _):
+            w.raw("<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for ")
+            w.raw(Format.duration(lastTs - since))
+            w.raw("</span>")
+        case .paused(let until):
+            w.raw("<span class=\"badge idle\">paused</span> <span class=\"muted\">until ")
+            time(until, into: &w)
+            w.raw("</span>")
+        }
     }
 
     func zoneTable(_ zones: [ZoneSnapshot], caption: String, names: Names, into w: inout ByteWriter) {
@@ -123,22 +202,7 @@ struct PageView {
             w.raw("</td><td class=\"num\">")
             w.int(z.people)
             w.raw("</td><td>")
-            switch z.phase {
-            case .idle:
-                w.raw("<span class=\"badge idle\">idle</span>")
-            case .pending(let since):
-                w.raw("<span class=\"badge pending\">pending</span> <span class=\"muted\">dwell ")
-                w.raw(Format.duration(z.lastTs - since))
-                w.raw("</span>")
-            case .crowd(let since, _):
-                w.raw("<span class=\"badge crowd\">crowd</span> <span class=\"muted\">for ")
-                w.raw(Format.duration(z.lastTs - since))
-                w.raw("</span>")
-            case .paused(let until):
-                w.raw("<span class=\"badge idle\">paused</span> <span class=\"muted\">until ")
-                time(until, into: &w)
-                w.raw("</span>")
-            }
+            phase(z.phase, lastTs: z.lastTs, into: &w)
             w.raw("</td><td>")
             time(z.lastTs, into: &w)
             w.raw("</td></tr>")
