@@ -141,7 +141,29 @@ public struct MerakiClient: Sendable {
         return try decode([Organization].self, from: response, what: "organizations").map { $0.name ?? $0.id ?? "?" }
     }
 
-    /// `GET /devices/{serial}/camera/analytics/zones`.
+    /// `GET /networks/{networkId}`: the organization the network belongs to.
+    public func organizationID(networkID: String) async throws(MerakiError) -> String {
+        let response = try await call("GET", ["networks", networkID])
+        struct Network: Decodable { var organizationId: String? }
+        guard let id = try decode(Network.self, from: response, what: "network").organizationId, !id.isEmpty else {
+            throw MerakiError(.decoding, "network \(networkID) has no organizationId")
+        }
+        return id
+    }
+
+    /// `GET /organizations/{organizationId}/camera/boundaries/{areas|lines}/byDevice?serials[]=…`:
+    /// the areas or lines drawn on the cameras (Areas & Lines), with their names.
+    public func boundaries(_ kind: MerakiBoundaryKind, organizationID: String, serials: [String]) async throws(MerakiError)
+        -> [MerakiDeviceBoundaries]
+    {
+        let response = try await call(
+            "GET", ["organizations", organizationID, "camera", "boundaries", kind.rawValue, "byDevice"],
+            query: serials.map { URLQueryItem(name: "serials[]", value: $0) })
+        return try decode([MerakiDeviceBoundaries].self, from: response, what: "camera boundaries (\(kind.rawValue))")
+    }
+
+    /// `GET /devices/{serial}/camera/analytics/zones` (deprecated by Meraki in March 2024; the
+    /// name directory uses it only when the boundaries give no name).
     public func cameraZones(serial: String) async throws(MerakiError) -> [MerakiCameraZone] {
         let response = try await call("GET", ["devices", serial, "camera", "analytics", "zones"])
         return try decode([MerakiCameraZone].self, from: response, what: "camera zones")

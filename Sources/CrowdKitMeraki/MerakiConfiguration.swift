@@ -10,6 +10,9 @@ public struct MerakiConfiguration: Sendable {
     public var apiKey: String
     /// The network whose devices give camera names; `nil` leaves camera names unknown.
     public var networkID: String?
+    /// The organization whose camera boundaries (Areas & Lines) name areas and lines; `nil`: the
+    /// network's organization (one lookup), or none without a network.
+    public var organizationID: String?
     /// Client-side rate limit shared by every call of the client (Meraki allows 10/s per org).
     public var requestsPerSecond: Int
     /// Time limit of one HTTP attempt.
@@ -37,8 +40,10 @@ public struct MerakiConfiguration: Sendable {
         retry: RetryPolicy = RetryPolicy(maxAttempts: 4, maxTotalTime: .seconds(60), maxBackoff: .seconds(60)),
         credentialDomains: [String] = MerakiConfiguration.merakiDomains,
         snapshotInitialDelay: Duration = .seconds(5), snapshotPollInterval: Duration = .seconds(2), snapshotMaxPolls: Int = 10,
-        namesRefreshInterval: Duration = .seconds(900), namesRetryInterval: Duration = .seconds(60)
+        namesRefreshInterval: Duration = .seconds(900), namesRetryInterval: Duration = .seconds(60),
+        organizationID: String? = nil
     ) {
+        self.organizationID = organizationID
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.networkID = networkID

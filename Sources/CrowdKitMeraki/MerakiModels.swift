@@ -67,3 +67,67 @@ public struct MerakiCameraZone: Hashable, Sendable, Decodable {
         type = try c.decodeIfPresent(String.self, forKey: .type)
     }
 }
+
+/// One boundary drawn on a camera (Areas & Lines): an area or a line, with its name.
+public struct MerakiBoundary: Hashable, Sendable, Decodable {
+    public var id: String
+    public var type: String?
+    public var name: String?
+
+    enum CodingKeys: String, CodingKey { case id, boundaryId, type, name }
+
+    public init(id: String, type: String? = nil, name: String?) {
+        self.id = id
+        self.type = type
+        self.name = name
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func idValue(_ key: CodingKeys) -> String? {
+            if let s = try? c.decodeIfPresent(String.self, forKey: key) { return s }
+            if let i = try? c.decodeIfPresent(Int64.self, forKey: key) { return String(i) }
+            return nil
+        }
+        guard let id = idValue(.id) ?? idValue(.boundaryId) else {
+            throw DecodingError.keyNotFound(CodingKeys.id, .init(codingPath: c.codingPath, debugDescription: "boundary without id"))
+        }
+        self.id = id
+        type = try c.decodeIfPresent(String.self, forKey: .type)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+    }
+}
+
+/// The boundaries of one camera, as `/organizations/{id}/camera/boundaries/{areas|lines}/byDevice` lists them.
+public struct MerakiDeviceBoundaries: Hashable, Sendable, Decodable {
+    public var serial: String
+    public var networkID: String?
+    public var boundaries: [MerakiBoundary]
+
+    enum CodingKeys: String, CodingKey { case serial, networkId, boundaries }
+
+    public init(serial: String, networkID: String? = nil, boundaries: [MerakiBoundary]) {
+        self.serial = serial
+        self.networkID = networkID
+        self.boundaries = boundaries
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        serial = try c.decode(String.self, forKey: .serial)
+        networkID = try c.decodeIfPresent(String.self, forKey: .networkId)
+        // a list of boundaries, or a single one
+        if let list = try? c.decodeIfPresent([MerakiBoundary].self, forKey: .boundaries) {
+            boundaries = list
+        } else if let one = try c.decodeIfPresent(MerakiBoundary.self, forKey: .boundaries) {
+            boundaries = [one]
+        } else {
+            boundaries = []
+        }
+    }
+}
+
+/// Which boundaries of a camera.
+public enum MerakiBoundaryKind: String, Sendable {
+    case areas, lines
+}

@@ -23,6 +23,8 @@ public actor MerakiNameDirectory {
 
     private let client: MerakiClient
     private let networkID: String?
+    /// `meraki.organizationId`, or the network's (looked up once; `""` when that failed).
+    private var organizationID: String?
     private let refresh: Duration
     private let retry: Duration
     private let logger: Logger
@@ -35,6 +37,7 @@ public actor MerakiNameDirectory {
     public init(client: MerakiClient, logger: Logger) {
         self.client = client
         self.networkID = client.configuration.networkID
+        self.organizationID = client.configuration.organizationID
         self.refresh = client.configuration.namesRefreshInterval
         self.retry = client.configuration.namesRetryInterval
         self.logger = logger
@@ -68,10 +71,7 @@ public actor MerakiNameDirectory {
             if entry.inFlight == nil {
                 let client = self.client
                 entry.inFlight = Task {
-                    let result: Result<[MerakiCameraZone], MerakiError>
-                    do throws(MerakiError) { result = .success(try await client.cameraZones(serial: serial)) } catch {
-                        result = .failure(error)
-                    }
+                    let result = await self.fetchLabels(serial: serial, client: client)
                     self.finishZones(serial: serial, result)
                 }
                 zones[serial] = entry
@@ -81,6 +81,64 @@ public actor MerakiNameDirectory {
         }
         let name = entry.value?[zone].flatMap { $0.isEmpty ? nil : $0 }
         return Lookup(name: name, problem: name == nil ? entry.problem : nil)
+    }
+
+    /// The name of a line (Areas & Lines boundary) of a camera, from the organization's boundaries.
+    public func lineName(serial: String, line: String) async -> Lookup {
+        // lines and areas of a camera are fetched together with its zone labels
+        let lookup = await zoneName(serial: serial, zone: Self.lineKey(line))
+        return lookup
+    }
+
+    static func lineKey(_ line: String) -> String { "crossing/\(line)" }
+
+    /// The organization for the boundaries: configured, or the network's (asked once).
+    private func organization(client: MerakiClient) async -> String? {
+        if let organizationID { return organizationID.isEmpty ? nil : organizationID }
+        guard let networkID else { return nil }
+        do throws(MerakiError) {
+            let id = try await client.organizationID(networkID: networkID)
+            organizationID = id
+            return id
+        } catch {
+            organizationID = ""
+            logger.warning(
+                "Cannot find the network's organization; area and line names come only from the deprecated zones endpoint",
+                metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Labels of a camera's zones and lines: Areas & Lines boundaries first (areas by id, lines
+    /// under ``lineKey(_:)``), then the deprecated analytics zones for ids the boundaries do not
+    /// name. Fails only when every source failed.
+    private func fetchLabels(serial: String, client: MerakiClient) async -> Result<[String: String], MerakiError> {
+        var labels: [String: String] = [:]
+        var failure: MerakiError?
+        var boundariesAnswered = false
+        if let org = await organization(client: client) {
+            for kind in [MerakiBoundaryKind.areas, .lines] {
+                do throws(MerakiError) {
+                    for device in try await client.boundaries(kind, organizationID: org, serials: [serial]) where device.serial == serial {
+                        for b in device.boundaries {
+                            guard let name = b.name, !name.isEmpty else { continue }
+                            labels[kind == .lines ? Self.lineKey(b.id) : b.id] = name
+                        }
+                    }
+                    boundariesAnswered = true
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        do throws(MerakiError) {
+            for z in try await client.cameraZones(serial: serial) where labels[z.zoneID] == nil {
+                if let label = z.label { labels[z.zoneID] = label }
+            }
+        } catch {
+            if !boundariesAnswered { return .failure(failure ?? error) }
+        }
+        return .success(labels)
     }
 
     /// Forgets everything (the next lookup fetches again).
@@ -114,13 +172,12 @@ public actor MerakiNameDirectory {
         }
     }
 
-    private func finishZones(serial: String, _ result: Result<[MerakiCameraZone], MerakiError>) {
+    private func finishZones(serial: String, _ result: Result<[String: String], MerakiError>) {
         var entry = zones[serial] ?? Entry()
         entry.inFlight = nil
         switch result {
-        case .success(let list):
-            var labels: [String: String] = ["0": Self.fullFrame]
-            for z in list { labels[z.zoneID] = z.label }
+        case .success(var labels):
+            labels["0"] = Self.fullFrame
             entry.value = labels
             entry.fetchedAt = .now
             entry.failedAt = nil

@@ -30,6 +30,8 @@ struct NotifierOptions: ParsableArguments {
     var merakiBaseURL: String?
     @Option(name: .customLong("meraki-network-id"), help: "Meraki network id, for camera names (or env NETWORK_ID).")
     var merakiNetworkID: String?
+    @Option(name: .customLong("meraki-organization-id"), help: "Meraki organization id, for area and line names (default: the network's).")
+    var merakiOrganizationID: String?
 
     @Option(name: .customLong("webhook-url"), help: "POST each notification as JSON to this URL.")
     var webhookURL: String?
@@ -72,6 +74,7 @@ struct NotifierOptions: ParsableArguments {
         put("meraki.apiKey", merakiAPIKey)
         put("meraki.baseURL", merakiBaseURL)
         put("meraki.networkId", merakiNetworkID)
+        put("meraki.organizationId", merakiOrganizationID)
         put("webhook.url", webhookURL)
         put("webhook.secret", webhookSecret)
         return f
@@ -142,7 +145,8 @@ extension AppSettings {
         if let meraki {
             let base = try url(meraki.baseURL, key: "meraki.baseURL")
             let configuration = MerakiConfiguration(
-                baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond))
+                baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond),
+                organizationID: meraki.organizationID)
             enricher = MerakiEnricher(
                 client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
                 options: .init(snapshot: snapshot), logger: logger)

@@ -231,6 +231,33 @@ struct MerakiEnricherTests {
         #expect(!"\(e)".contains(apiKey))
     }
 
+    @Test("Areas & Lines names: boundaries of the network's organization first, the deprecated zones only for ids they do not name")
+    func boundaryNames() async throws {
+        let fake = try await namedFake()
+        defer { Task { await fake.stop() } }
+        fake.update {
+            $0.networkOrganizations["N_1"] = "549236"
+            $0.boundaries["areas"] = [serial: [("584342051651321858", "Reception area")]]
+            $0.boundaries["lines"] = [serial: [("5001", "Main door")]]
+        }
+        let directory = MerakiNameDirectory(client: MerakiClient(configuration: configuration(fake), logger: LogCapture().logger()), logger: LogCapture().logger())
+        #expect(await directory.zoneName(serial: serial, zone: "584342051651321858").name == "Reception area")
+        #expect(await directory.zoneName(serial: serial, zone: "584342051651321859").name == "Stairs")  // fallback
+        #expect(await directory.lineName(serial: serial, line: "5001").name == "Main door")
+        #expect(await directory.lineName(serial: serial, line: "5002").name == nil)
+        let areaCalls = fake.requests("boundaries").filter { $0.path.contains("/boundaries/areas/") }
+        #expect(areaCalls.count == 1)
+        #expect(areaCalls.first?.path == "/api/v1/organizations/549236/camera/boundaries/areas/byDevice")
+        #expect(areaCalls.first?.query.removingPercentEncoding == "serials[]=\(serial)")
+        #expect(fake.requests("network").count == 1)
+        // a configured organization needs no network lookup
+        var config = configuration(fake, network: nil)
+        config.organizationID = "549236"
+        let direct = MerakiNameDirectory(client: MerakiClient(configuration: config, logger: LogCapture().logger()), logger: LogCapture().logger())
+        #expect(await direct.lineName(serial: serial, line: "5001").name == "Main door")
+        #expect(fake.requests("network").count == 1)
+    }
+
     @Test("names are cached: many events, one devices call and one zones call per camera")
     func cached() async throws {
         let fake = try await namedFake()

@@ -12,6 +12,11 @@ public final class FakeMeraki: Sendable {
         public var devices: [String: Data] = [:]
         /// `GET /devices/{serial}/camera/analytics/zones` body, per serial.
         public var zones: [String: Data] = [:]
+        /// `GET /networks/{id}`: the organization of each network.
+        public var networkOrganizations: [String: String] = [:]
+        /// `GET /organizations/{org}/camera/boundaries/{areas|lines}/byDevice`: per kind, per serial,
+        /// the boundaries as `(id, name)`.
+        public var boundaries: [String: [String: [(id: String, name: String)]]] = [:]
         public var noVideoSerials: Set<String> = []
         /// 404s each image answers before it is ready.
         public var imageNotReadyPolls = 2
@@ -68,6 +73,8 @@ public final class FakeMeraki: Sendable {
         if path.hasSuffix("/camera/analytics/zones") { return "zones" }
         if path.hasPrefix("/api/v1/networks/") && path.hasSuffix("/devices") { return "devices" }
         if path == "/api/v1/organizations" { return "organizations" }
+        if path.hasPrefix("/api/v1/organizations/") && path.hasSuffix("/byDevice") && path.contains("/camera/boundaries/") { return "boundaries" }
+        if path.hasPrefix("/api/v1/networks/") && path.split(separator: "/").count == 4 { return "network" }
         return nil
     }
 
@@ -144,6 +151,28 @@ public final class FakeMeraki: Sendable {
             return FakeResponse(
                 status: 200, headers: [("Content-Type", "application/json")],
                 body: Data(#"[{"id":"549236","name":"Test Organization"}]"#.utf8))
+        case "network":
+            let network = segments[3]
+            guard let org = state.withLock({ $0.networkOrganizations[network] }) else { return .json(404, ["errors": ["Network not found"]]) }
+            return .json(200, ["id": network, "organizationId": org, "name": "Network \(network)"])
+        case "boundaries":
+            // /api/v1/organizations/{org}/camera/boundaries/{kind}/byDevice
+            let kind = segments[6]
+            let serials = request.query.split(separator: "&").compactMap { pair -> String? in
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, parts[0].removingPercentEncoding == "serials[]" else { return nil }
+                return parts[1].removingPercentEncoding
+            }
+            let known = state.withLock { $0.boundaries[kind] ?? [:] }
+            let devices: [[String: Any]] = serials.compactMap { serial in
+                guard let list = known[serial] else { return nil }
+                return [
+                    "serial": serial, "networkId": "N_1",
+                    "boundaries": list.map { ["id": $0.id, "type": kind == "lines" ? "line" : "area", "name": $0.name, "vertices": [["x": 0.1, "y": 0.2]]] },
+                ]
+            }
+            return FakeResponse(
+                status: 200, headers: [("Content-Type", "application/json")], body: (try? JSONSerialization.data(withJSONObject: devices)) ?? Data("[]".utf8))
         case "zones":
             let serial = segments[3]
             let body = state.withLock { $0.zones[serial] }

@@ -32,6 +32,7 @@ struct AppSettings: Sendable {
         var apiKey: String
         var baseURL: String
         var networkID: String?
+        var organizationID: String?
     }
 
     struct Webex: Sendable, Hashable {
@@ -120,7 +121,8 @@ struct AppSettings: Sendable {
         // Meraki
         var meraki: Meraki?
         if let key = try c.secret("meraki.apiKey"), !key.isEmpty {
-            meraki = Meraki(apiKey: key, baseURL: try url(c, "meraki.baseURL") ?? "https://api.meraki.com/api/v1", networkID: try c.string("meraki.networkId"))
+            meraki = Meraki(apiKey: key, baseURL: try url(c, "meraki.baseURL") ?? "https://api.meraki.com/api/v1", networkID: try c.string("meraki.networkId"),
+                organizationID: try c.string("meraki.organizationId"))
         }
 
         // Webex

@@ -71,6 +71,7 @@ enum ConfigCatalog {
         .init(key: "meraki.apiKey", kind: .secret, defaultValue: nil, example: "(secret)", help: "Meraki Dashboard API key (video links, snapshots, names).", aliases: ["MERAKI_API_KEY"], flag: "--meraki-api-key"),
         .init(key: "meraki.baseURL", kind: .string, defaultValue: "https://api.meraki.com/api/v1", example: "https://api.meraki.ca/api/v1", help: "Dashboard API base URL (regional hosts).", flag: "--meraki-base-url"),
         .init(key: "meraki.networkId", kind: .string, defaultValue: nil, example: "L_646829496481105433", help: "Network of the cameras (camera names).", aliases: ["NETWORK_ID"], flag: "--meraki-network-id"),
+        .init(key: "meraki.organizationId", kind: .string, defaultValue: nil, example: "549236", help: "Organization whose camera boundaries (Areas & Lines) name areas and lines; default: the network's.", flag: "--meraki-organization-id"),
         // Webex
         .init(key: "webex.token", kind: .secret, defaultValue: nil, example: "(secret)", help: "Webex bot access token.", aliases: ["BOT_ACCESS_TOKEN"], flag: "--webex-token"),
         .init(key: "webex.tokenFile", kind: .string, defaultValue: nil, example: "/run/secrets/webex-token", help: "File holding the Webex bot token (instead of webex.token).", flag: "--webex-token-file"),
