@@ -102,11 +102,13 @@ public struct CaptureParser {
         guard payload != nil || payloadRaw != nil else { return .malformed("missing \"payload\"") }
 
         let topicBuf: UnsafeRawBufferPointer
+        var topicLength = 0
+        var payloadLength = 0
         if t.escaped {
-            topicScratch.removeAll(keepingCapacity: true)
-            guard JSONScanner.unescape(base: base, from: t.start, to: t.end, into: &topicScratch) else {
+            guard let n = JSONScanner.unescape(base: base, from: t.start, to: t.end, into: &topicScratch) else {
                 return .malformed("invalid escape in \"topic\"")
             }
+            topicLength = n
             topicBuf = UnsafeRawBufferPointer(start: nil, count: 0)  // replaced below
         } else {
             topicBuf = UnsafeRawBufferPointer(start: base + t.start, count: t.end - t.start)
@@ -117,10 +119,10 @@ public struct CaptureParser {
         } else {
             let p = payload!
             if p.escaped {
-                payloadScratch.removeAll(keepingCapacity: true)
-                guard JSONScanner.unescape(base: base, from: p.start, to: p.end, into: &payloadScratch) else {
+                guard let n = JSONScanner.unescape(base: base, from: p.start, to: p.end, into: &payloadScratch) else {
                     return .malformed("invalid escape in \"payload\"")
                 }
+                payloadLength = n
                 payloadBuf = UnsafeRawBufferPointer(start: nil, count: 0)
             } else {
                 payloadBuf = UnsafeRawBufferPointer(start: base + p.start, count: p.end - p.start)
@@ -130,8 +132,8 @@ public struct CaptureParser {
         let payloadEscaped = payloadRaw == nil && payload!.escaped
         return topicScratch.withUnsafeBytes { ts in
             payloadScratch.withUnsafeBytes { ps in
-                if payloadEscaped { payloadBuf = ps }
-                return .message(body(topicEscaped ? ts : topicBuf, payloadBuf, receivedAt))
+                if payloadEscaped { payloadBuf = UnsafeRawBufferPointer(rebasing: ps[0..<payloadLength]) }
+                return .message(body(topicEscaped ? UnsafeRawBufferPointer(rebasing: ts[0..<topicLength]) : topicBuf, payloadBuf, receivedAt))
             }
         }
     }

@@ -48,6 +48,19 @@ struct JSONScanner {
         let start = pos
         var escaped = false
         while pos < end {
+            // eight bytes at a time while none is a quote, a backslash or a control character
+            while pos + 8 <= end {
+                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+                    | JSONScanner.bytesBelow0x20(w)
+                if special == 0 {
+                    pos += 8
+                } else {
+                    pos += special.trailingZeroBitCount >> 3
+                    break
+                }
+            }
+            guard pos < end else { return nil }
             let c = base[pos]
             if c == 0x22 {
                 let r = (start, pos, escaped)
@@ -74,6 +87,19 @@ struct JSONScanner {
         return nil
     }
 
+    /// High bit set in each byte of `w` that is zero. Bytes above the first zero byte may be
+    /// flagged too (borrows), so only the lowest flag is exact: enough to find the first.
+    @inlinable
+    static func zeroBytes(_ w: UInt64) -> UInt64 {
+        (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080
+    }
+
+    /// High bit set in each byte of `w` below 0x20 (the lowest flag exact, as ``zeroBytes(_:)``).
+    @inlinable
+    static func bytesBelow0x20(_ w: UInt64) -> UInt64 {
+        (w &- 0x2020_2020_2020_2020) & ~w & 0x8080_8080_8080_8080
+    }
+
     /// A number literal: its integer value when it has no fraction or exponent (and fits), else
     /// its `Double` value.
     @usableFromInline
@@ -93,6 +119,12 @@ struct JSONScanner {
         if base[pos] == 0x30 {
             pos += 1
         } else if base[pos] >= 0x31 && base[pos] <= 0x39 {
+            // up to 18 digits cannot overflow: no checks
+            let fast = min(end, pos + 18)
+            while pos < fast, base[pos] &- 0x30 < 10 {
+                value = value &* 10 &+ Int64(base[pos] &- 0x30)
+                pos += 1
+            }
             while pos < end, base[pos] >= 0x30, base[pos] <= 0x39 {
                 let (m, o1) = value.multipliedReportingOverflow(by: 10)
                 let (a, o2) = m.addingReportingOverflow(Int64(base[pos] &- 0x30))
@@ -187,58 +219,117 @@ struct JSONScanner {
             return true
         }
         var decoded: [UInt8] = []
-        guard JSONScanner.unescape(base: base, from: s.start, to: s.end, into: &decoded) else { return false }
-        return decoded.elementsEqual(UnsafeBufferPointer(start: key.utf8Start, count: n))
+        guard let count = JSONScanner.unescape(base: base, from: s.start, to: s.end, into: &decoded) else { return false }
+        return decoded[..<count].elementsEqual(UnsafeBufferPointer(start: key.utf8Start, count: n))
     }
 
-    /// Appends the decoded bytes of the escaped string content `base[from..<to]` to `out`.
-    /// Returns false on an invalid escape (including unpaired surrogates, which become U+FFFD).
+    /// Decodes the escaped string content `base[from..<to]` into the start of `out` (grown when
+    /// too small, never shrunk, so a reused buffer allocates once) and returns its length; `nil`
+    /// on an invalid escape (unpaired surrogates become U+FFFD). The decoded text is never
+    /// longer than the escaped one.
     @usableFromInline
-    static func unescape(base: UnsafePointer<UInt8>, from: Int, to: Int, into out: inout [UInt8]) -> Bool {
-        var i = from
-        while i < to {
-            let c = base[i]
-            if c != 0x5C {
-                // copy a run of plain bytes
-                var j = i + 1
-                while j < to && base[j] != 0x5C { j += 1 }
-                out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: j - i))
-                i = j
-                continue
-            }
-            guard i + 1 < to else { return false }
-            let e = base[i + 1]
-            i += 2
-            switch e {
-            case 0x22: out.append(0x22)
-            case 0x5C: out.append(0x5C)
-            case 0x2F: out.append(0x2F)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
-            case 0x75:
-                guard let u = hex4(base, i, to) else { return false }
-                i += 4
-                var scalar: UInt32 = u
-                if u >= 0xD800 && u <= 0xDBFF {
-                    if i + 6 <= to, base[i] == 0x5C, base[i + 1] == 0x75, let lo = hex4(base, i + 2, to),
-                        lo >= 0xDC00 && lo <= 0xDFFF
-                    {
-                        scalar = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
-                        i += 6
+    static func unescape(base: UnsafePointer<UInt8>, from: Int, to: Int, into out: inout [UInt8]) -> Int? {
+        var written = 0
+        var ok = true
+        if out.count < to - from { out.append(contentsOf: repeatElement(0, count: to - from - out.count)) }
+        out.withUnsafeMutableBufferPointer { buf in
+            let o = buf.baseAddress!
+            var i = from
+            while i < to {
+                // eight bytes at a time up to the next backslash (there is always room: the
+                // output never runs ahead of the input)
+                while i + 8 <= to {
+                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    UnsafeMutableRawPointer(o + written).storeBytes(of: w, as: UInt64.self)
+                    let backslash = zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+                    if backslash == 0 {
+                        i += 8
+                        written += 8
                     } else {
+                        let k = backslash.trailingZeroBitCount >> 3
+                        i += k
+                        written += k
+                        break
+                    }
+                }
+                guard i < to else { break }
+                let c = base[i]
+                if c != 0x5C {
+                    o[written] = c
+                    written += 1
+                    i += 1
+                    continue
+                }
+                guard i + 1 < to else {
+                    ok = false
+                    return
+                }
+                let e = base[i + 1]
+                i += 2
+                switch e {
+                case 0x22: o[written] = 0x22
+                case 0x5C: o[written] = 0x5C
+                case 0x2F: o[written] = 0x2F
+                case 0x62: o[written] = 0x08
+                case 0x66: o[written] = 0x0C
+                case 0x6E: o[written] = 0x0A
+                case 0x72: o[written] = 0x0D
+                case 0x74: o[written] = 0x09
+                case 0x75:
+                    guard let u = hex4(base, i, to) else {
+                        ok = false
+                        return
+                    }
+                    i += 4
+                    var scalar: UInt32 = u
+                    if u >= 0xD800 && u <= 0xDBFF {
+                        if i + 6 <= to, base[i] == 0x5C, base[i + 1] == 0x75, let lo = hex4(base, i + 2, to),
+                            lo >= 0xDC00 && lo <= 0xDFFF
+                        {
+                            scalar = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
+                            i += 6
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else if u >= 0xDC00 && u <= 0xDFFF {
                         scalar = 0xFFFD
                     }
-                } else if u >= 0xDC00 && u <= 0xDFFF {
-                    scalar = 0xFFFD
+                    written += writeUTF8(scalar, to: o + written)
+                    continue
+                default:
+                    ok = false
+                    return
                 }
-                appendUTF8(scalar, to: &out)
-            default: return false
+                written += 1
             }
         }
-        return true
+        return ok ? written : nil
+    }
+
+    /// Writes `scalar` as UTF-8 at `o` (at most 4 bytes); returns the byte count. An escape of 6
+    /// bytes (`\uXXXX`) gives at most 3, a pair of 12 gives 4: never more than it replaces.
+    @usableFromInline
+    static func writeUTF8(_ scalar: UInt32, to o: UnsafeMutablePointer<UInt8>) -> Int {
+        switch scalar {
+        case 0..<0x80:
+            o[0] = UInt8(scalar)
+            return 1
+        case 0x80..<0x800:
+            o[0] = UInt8(0xC0 | (scalar >> 6))
+            o[1] = UInt8(0x80 | (scalar & 0x3F))
+            return 2
+        case 0x800..<0x10000:
+            o[0] = UInt8(0xE0 | (scalar >> 12))
+            o[1] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+            o[2] = UInt8(0x80 | (scalar & 0x3F))
+            return 3
+        default:
+            o[0] = UInt8(0xF0 | (scalar >> 18))
+            o[1] = UInt8(0x80 | ((scalar >> 12) & 0x3F))
+            o[2] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+            o[3] = UInt8(0x80 | (scalar & 0x3F))
+            return 4
+        }
     }
 
     @usableFromInline
@@ -250,25 +341,6 @@ struct JSONScanner {
             v = v << 4 | UInt32(h)
         }
         return v
-    }
-
-    @usableFromInline
-    static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
-        switch scalar {
-        case 0..<0x80: out.append(UInt8(scalar))
-        case 0x80..<0x800:
-            out.append(UInt8(0xC0 | (scalar >> 6)))
-            out.append(UInt8(0x80 | (scalar & 0x3F)))
-        case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | (scalar >> 12)))
-            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-            out.append(UInt8(0x80 | (scalar & 0x3F)))
-        default:
-            out.append(UInt8(0xF0 | (scalar >> 18)))
-            out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
-            out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-            out.append(UInt8(0x80 | (scalar & 0x3F)))
-        }
     }
 }
 

@@ -77,8 +77,6 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var lastTs: Int64 = .min
         @usableFromInline var people = 0
         @usableFromInline var vehicles = 0
-        /// The fired event of the open episode (for reminders and its end).
-        @usableFromInline var event: CrowdEvent?
         /// Changed since the last ``DetectionEngine/takeChangedStates(policyName:)``.
         @usableFromInline var changed = false
         /// Index of the areas with a line on this camera (heartbeats, SEMANTICS.md §8), or -1.
@@ -92,6 +90,9 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     }
 
     @usableFromInline var slots: ContiguousArray<Slot> = []
+    /// The fired event of each zone's open episode (for reminders and its end), by slot: kept
+    /// out of the slots so that the hot path touches less memory.
+    var slotEvents: [Int32: CrowdEvent] = [:]
     @usableFromInline var index: [ZoneKey: Int32] = [:]
     @usableFromInline var topics = TopicTable()
     @usableFromInline var counters = EngineCounters()
@@ -277,15 +278,16 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     /// The live state of every zone, sorted by camera then zone.
     public func snapshot() -> [ZoneSnapshot] {
-        slots.filter { $0.lastTs != .min }.map { s in
-            ZoneSnapshot(
+        slots.indices.filter { slots[$0].lastTs != .min }.map { i in
+            let s = slots[i]
+            return ZoneSnapshot(
                 camera: s.key.camera, zone: s.key.zone, people: s.people, vehicles: s.vehicles, lastTs: s.lastTs,
-                phase: policy.phase(of: s.state), eventID: s.event?.id)
+                phase: policy.phase(of: s.state), eventID: slotEvents[Int32(i)]?.id)
         }.sorted { ($0.camera, $0.zone) < ($1.camera, $1.zone) }
     }
 
     /// Events that fired and are still open (ongoing crowds), zones and areas.
-    public var openEvents: [CrowdEvent] { slots.compactMap(\.event) + areaTracker.openEvents }
+    public var openEvents: [CrowdEvent] { slotEvents.sorted { $0.key < $1.key }.map(\.value) + areaTracker.openEvents }
 
     /// The live state of every configured area (SEMANTICS.md §8), in configuration order.
     public func areaSnapshot() -> [AreaSnapshot] { areaTracker.snapshot() }
@@ -340,7 +342,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         stateWriter.write(s.lastTs)
         stateWriter.write(s.people)
         stateWriter.write(s.vehicles)
-        EventTracking.encode(s.event, into: &stateWriter)
+        EventTracking.encode(slotEvents[Int32(i)], into: &stateWriter)
         guard policy.encodeState(s.state, into: &stateWriter) else { return nil }
         return stateWriter.bytes
     }
@@ -384,7 +386,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 slots[i].lastTs = lastTs
                 slots[i].people = people
                 slots[i].vehicles = vehicles
-                slots[i].event = event
+                slotEvents[Int32(i)] = event
             } catch {
                 skipped.append(SkippedState(zone: key, reason: "\(error)"))
             }
@@ -484,8 +486,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     mutating func apply(_ d: Detection, slot i: Int, emit: (EventChange) -> Void) {
         let key = slots[i].key
         let policy = self.policy
-        var event = slots[i].event
+        var event = slotEvents[Int32(i)]
         EventTracking.apply(d, key: key, event: &event, counters: &counters, describe: { policy.description(for: key) }, emit: emit)
-        slots[i].event = event
+        slotEvents[Int32(i)] = event
     }
 }
