@@ -53,6 +53,17 @@ struct DemoWebTests {
         #expect(metrics?.1.contains("crowdkit_messages_total") == true)
         #expect(metrics?.1.contains("crowdkit_events_total{kind=\"fired\"}") == true)
         #expect(await Self.get(base + "/readyz")?.0 == 200)
+        // the simulated two-door hall: an area counted from two lines, one on each camera
+        let areas = await eventually(timeout: .seconds(30)) {
+            guard let (_, body) = await Self.get(base + "/api/areas") else { return false }
+            return body.contains("\"name\":\"hall\"") && body.contains("\"line\":\"701\"") && body.contains("\"line\":\"702\"")
+                && !body.contains("\"inToday\":0,\"outToday\":0")
+        }
+        #expect(areas)
+        #expect(await Self.get(base + "/")?.1.contains("<tr data-area=\"hall\">") == true)
+        let lineMetrics = await Self.get(base + "/metrics")?.1 ?? ""
+        #expect(lineMetrics.contains("crowdkit_line_crossings_total{camera=\"Q2MV-DEMO-0001\",direction=\"in\",line=\"701\"}")
+            || lineMetrics.contains("crowdkit_line_crossings_total{camera=\"Q2MV-DEMO-0001\",line=\"701\",direction=\"in\"}"), "\(lineMetrics.split(separator: "\n").filter { $0.contains("line_crossings") })")
         let video = try #require(events.range(of: "/demo/video/"))
         #expect(await Self.get(base + events[video.lowerBound...].prefix { $0 != "\"" }.description)?.0 == 200)
         kill(demo.process.processIdentifier, SIGTERM)

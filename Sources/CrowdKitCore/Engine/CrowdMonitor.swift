@@ -322,6 +322,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         let zones = engine.snapshot()
         let areas = engine.areaSnapshot()
         let lines = engine.lineSnapshot()
+        metrics.lines.record(lines)
         shared.withLock {
             $0.zones = zones
             $0.areas = areas
@@ -344,6 +345,8 @@ struct MonitorMetrics {
     let fired = Counter(label: "crowdkit_events_total", dimensions: [("kind", "fired")])
     let reminders = Counter(label: "crowdkit_events_total", dimensions: [("kind", "reminder")])
     let ended = Counter(label: "crowdkit_events_total", dimensions: [("kind", "ended")])
+    /// Crossings per line and direction (`crowdkit_line_crossings_total{camera,line,direction}`).
+    let lines = LineMetrics()
     let crossingsIgnored = Counter(label: "crowdkit_crossings_ignored_total")
     let crossingsLate = Counter(label: "crowdkit_crossings_late_total")
     let crossingsClamped = Counter(label: "crowdkit_crossings_clamped_total")
@@ -366,6 +369,27 @@ struct MonitorMetrics {
         add(crossingsLate, c.crossings.late, p.crossings.late)
         add(crossingsClamped, c.crossings.clamped, p.crossings.clamped)
         for (r, counter) in rejected { add(counter, c.rejectedByReason[r] ?? 0, p.rejectedByReason[r] ?? 0) }
+    }
+}
+
+/// `crowdkit_line_crossings_total{camera, line, direction}`, fed from line snapshots (one
+/// counter pair per line, created when the line is first seen). Used by the monitor's task only.
+final class LineMetrics {
+    private var counters: [LineKey: (into: Counter, out: Counter, inTotal: Int, outTotal: Int)] = [:]
+
+    func record(_ lines: [LineSnapshot]) {
+        for l in lines {
+            let key = LineKey(camera: l.camera, line: l.line)
+            var c = counters[key] ?? (
+                Counter(label: "crowdkit_line_crossings_total", dimensions: [("camera", l.camera), ("line", l.line), ("direction", "in")]),
+                Counter(label: "crowdkit_line_crossings_total", dimensions: [("camera", l.camera), ("line", l.line), ("direction", "out")]),
+                0, 0)
+            if l.inTotal > c.inTotal { c.into.increment(by: l.inTotal - c.inTotal) }
+            if l.outTotal > c.outTotal { c.out.increment(by: l.outTotal - c.outTotal) }
+            c.inTotal = l.inTotal
+            c.outTotal = l.outTotal
+            counters[key] = c
+        }
     }
 }
 
