@@ -66,9 +66,13 @@ for spec in "jsonl 1000" "sub 1000" "jsonl 100000" "sub 100000"; do
   cpu[$1-$2]=$(best "$binary" replay "$dir/$1-$2.capture" --format jsonl)
   awk -v f="$1" -v z="$2" -v c="${cpu[$1-$2]}" -v n="$messages" 'BEGIN{printf "  %-5s %6d zones: %.3f s  %.2f M msg/CPU-s\n", f, z, c, n / c / 1e6}'
 done
-bt=$(best "$binary" backtest "$dir/jsonl-1000.capture" --quiet --format jsonl --sweep min-people=2,3,4,5,6 --sweep dwell=10,30,60,90,120 --sweep gap=2,5,10,20)
+sweeps=(--sweep min-people=2,3,4,5,6 --sweep dwell=10,30,60,90,120 --sweep gap=2,5,10,20)
+bt=$(best "$binary" backtest "$dir/jsonl-1000.capture" --quiet --format jsonl "${sweeps[@]}")
+btw=$(WALL=1 best "$binary" backtest "$dir/jsonl-1000.capture" --quiet --format jsonl "${sweeps[@]}")
+rw=$(WALL=1 best "$binary" replay "$dir/jsonl-1000.capture" --format jsonl)
 echo "ratios:"
 awk -v a="${cpu[jsonl-1000]}" -v b="${cpu[sub-1000]}" 'BEGIN{printf "  JSON Lines / mosquitto_sub CPU at 1,000 zones: %.2f\n", a / b}'
 awk -v a="${cpu[jsonl-100000]}" -v b="${cpu[jsonl-1000]}" 'BEGIN{printf "  speed at 100,000 zones / at 1,000 zones (JSON Lines): %.2f\n", b / a}'
 awk -v a="${cpu[sub-100000]}" -v b="${cpu[sub-1000]}" 'BEGIN{printf "  speed at 100,000 zones / at 1,000 zones (mosquitto_sub): %.2f\n", b / a}'
-awk -v a="$bt" -v b="${cpu[jsonl-1000]}" 'BEGIN{printf "  backtest, 100 combinations: %.3f CPU-s = %.2f x one replay (CPU; wall time is shared by the cores)\n", a, a / b}'
+awk -v a="$bt" -v b="${cpu[jsonl-1000]}" 'BEGIN{printf "  backtest, 100 combinations: %.3f CPU-s = %.2f x one replay'"'"'s CPU\n", a, a / b}'
+awk -v a="$btw" -v b="$rw" -v n="$(nproc)" 'BEGIN{printf "  backtest, 100 combinations: %.2f s wall = %.2f x one replay'"'"'s wall time (%d cores)\n", a, a / b, n}'

@@ -1,4 +1,4 @@
-import CrowdKitCore
+@testable import CrowdKitCore
 import CrowdKitTesting
 import Foundation
 import Testing
@@ -142,5 +142,85 @@ struct CaptureTests {
         #expect(topics == ["/merakimv/Q2/0", "/merakimv/Q2/1"])
         #expect(source.status.dropped == 1)
         #expect(source.status.state == .finished)
+    }
+}
+
+/// JSON Lines payloads are decoded in place (quotes written `\"`) when they can be; every other
+/// spelling is unescaped first. Either way a capture gives what the same messages give in
+/// `mosquitto_sub` form.
+@Suite("JSON Lines payloads read in place")
+struct InPlacePayloadTests {
+    /// Payloads and, for some, a hand-written escaped spelling with other escapes than `\"`.
+    static let payloads: [(payload: String, escaped: String?)] = [
+        (#"{"ts":1714632600000,"counts":{"person":4,"vehicle":0}}"#, nil),
+        (#"{ "ts" : 1714632601000 , "counts" : { "person" : 5 } }"#, nil),
+        (#"{"ts":1714632602000,"counts":{"person":6}}"#, #"{\u0022ts\u0022:1714632602000,\"counts\":{\"person\":6}}"#),
+        (#"{"ts":1714632603000,"counts":{"person":7},"note":"a\"b\\c"}"#, nil),
+        ("{\"ts\":1714632604000,\n\"counts\":{\"person\":8}}", nil),
+        (#"{"ts":1714632605000,"counts":{"person":9},"x":"\/"}"#, #"{\"ts\":1714632605000,\"counts\":{\"person\":9},\"x\":\"\\\/\"}"#),
+        (#"{"ts":1714632606000,"counts":{"person":-1}}"#, nil),
+        (#"{"ts":"1714632607000","counts":{"person":3}}"#, nil),
+        (#"{"counts":{"person":3}}"#, nil),
+        (#"{"ts":1714632608000,"counts":{"person":3}"#, nil),
+        (#"{"ts":1714632609000,"counts":{"person":3}} x"#, nil),
+        (#"[1]"#, nil),
+        (#"{"ts":1714632610000,"counts":{"person":3.0,"vehicle":2}}"#, nil),
+        (#"{"ts":1714632611000,"counts":{"person":0}}"#, nil),
+    ]
+
+    static func jsonString(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [.fragmentsAllowed])
+        let text = String(decoding: data, as: UTF8.self)  // ["..."]
+        return String(text.dropFirst(2).dropLast(2))
+    }
+
+    @Test("in place, a payload decodes exactly as unescaped, or not at all")
+    func decoderAgrees() {
+        for (payload, handEscaped) in Self.payloads {
+            for escaped in [Self.jsonString(payload)] + (handEscaped.map { [$0] } ?? []) {
+                var e = Array(escaped.utf8)
+                var p = Array(payload.utf8)
+                func numbers(_ r: Result<MVSenseDecoder.Counts, RejectReason>) -> [Int64]? {
+                    guard case .success(let c) = r else { return nil }
+                    return [c.ts, Int64(c.people), Int64(c.vehicles)]
+                }
+                let inPlace = e.withUnsafeMutableBytes { numbers(MVSenseDecoder.decodeCountsInPlace(UnsafeRawBufferPointer($0))) }
+                let plain = p.withUnsafeMutableBytes { numbers(MVSenseDecoder.decodeCounts(UnsafeRawBufferPointer($0))) }
+                if let inPlace { #expect(inPlace == plain, "\(escaped)") }
+                if escaped == Self.jsonString(payload) && !payload.contains("\\") && !payload.contains("\n") {
+                    #expect((inPlace == nil) == (plain == nil), "the common form is read in place: \(escaped)")
+                }
+            }
+        }
+    }
+
+    @Test("replay of JSON Lines equals replay of the same messages as mosquitto_sub lines")
+    func replayAgrees() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("inplace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var jsonl = "", sub = ""
+        for round in 0..<3 {
+            for (i, (payload, handEscaped)) in Self.payloads.enumerated() where !payload.contains("\n") {
+                let shifted = payload.replacingOccurrences(of: "17146326", with: "1714632\(6 + round)")
+                let escaped = handEscaped.map { $0.replacingOccurrences(of: "17146326", with: "1714632\(6 + round)") } ?? Self.jsonString(shifted)
+                let topic = "/merakimv/Q2GV-INPL-000\(i % 3)/\(i % 2)"
+                jsonl += #"{"receivedAt":1,"topic":"\#(topic)","payload":"\#(escaped)"}"# + "\n"
+                sub += "\(topic) \(shifted)\n"
+            }
+        }
+        try jsonl.write(to: dir.appendingPathComponent("a.capture"), atomically: true, encoding: .utf8)
+        try sub.write(to: dir.appendingPathComponent("b.capture"), atomically: true, encoding: .utf8)
+        let replay = Replay(policy: DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(1), gap: .seconds(1))))
+        let a = try replay.run(path: dir.appendingPathComponent("a.capture").path)
+        let b = try replay.run(path: dir.appendingPathComponent("b.capture").path)
+        #expect(a.events == b.events)
+        #expect(!a.events.isEmpty)
+        #expect(a.counters == b.counters)
+        #expect(a.counters.rejected > 0)
+        #expect(a.rejectedLines.map(\.line) == b.rejectedLines.map(\.line))
+        let decoded = try DecodedCapture.read(path: dir.appendingPathComponent("a.capture").path)
+        let backtest = Backtest.evaluate(decoded, policy: replay.policy, keepEvents: true)
+        #expect(backtest.eventList == a.events)
     }
 }

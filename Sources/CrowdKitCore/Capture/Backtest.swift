@@ -35,6 +35,7 @@ public struct DecodedCapture: Sendable {
         var capture = DecodedCapture()
         var parser = CaptureParser()
         var table = TopicTable()
+        var scratch: [UInt8] = []
         // topic index, or -1: a valid topic that is neither a count nor a crossing, -2 invalid
         try CaptureReader(path: path).forEachLine { number, bytes in
             if number & 0xFFFF == 0 { progress?(number) }
@@ -43,8 +44,8 @@ public struct DecodedCapture: Sendable {
                 capture.unusable += 1
                 return
             }
-            let r = parser.parse(line: bytes) { topic, payload, _ in
-                capture.add(topic: topic, payload: payload, table: &table)
+            let r = parser.parse(line: bytes, inPlace: true) { topic, payload, escaped, _ in
+                capture.add(topic: topic, payload: payload, escaped: escaped, table: &table, scratch: &scratch)
             }
             switch r {
             case .skipped: return
@@ -57,6 +58,25 @@ public struct DecodedCapture: Sendable {
             }
         }
         return capture
+    }
+
+    /// Adds a message; `escaped`: `payload` is still the content of a JSON string (unescaped
+    /// into `scratch` unless a zone count reads in place).
+    private mutating func add(
+        topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, escaped: Bool, table: inout TopicTable,
+        scratch: inout [UInt8]
+    ) -> Bool {
+        guard escaped else { return add(topic: topic, payload: payload, table: &table) }
+        if let v = table.lookup(topic, hash: TopicTable.hash(topic)), v >= 0, !isCrossing[Int(v)],
+            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(payload)
+        {
+            append(Record(topic: v, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
+            return true
+        }
+        guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            let n = JSONScanner.unescape(base: base, from: 0, to: payload.count, into: &scratch)
+        else { return false }
+        return scratch.withUnsafeBytes { add(topic: topic, payload: UnsafeRawBufferPointer(rebasing: $0[0..<n]), table: &table) }
     }
 
     private mutating func add(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, table: inout TopicTable) -> Bool {

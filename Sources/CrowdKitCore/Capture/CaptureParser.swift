@@ -30,6 +30,17 @@ public struct CaptureParser {
         line: UnsafeRawBufferPointer,
         _ body: (_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ receivedAt: Int64?) -> R
     ) -> Line<R> {
+        parse(line: line, inPlace: false) { topic, payload, _, receivedAt in body(topic, payload, receivedAt) }
+    }
+
+    /// ``parse(line:_:)``, except that with `inPlace` a JSON Lines payload string with escapes is
+    /// passed as it stands in the line (`payloadEscaped` true): the content of a JSON string, for
+    /// ``MVSenseDecoder/decodeCountsInPlace(_:)``, instead of being unescaped first.
+    @inlinable
+    mutating func parse<R>(
+        line: UnsafeRawBufferPointer, inPlace: Bool,
+        _ body: (_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ payloadEscaped: Bool, _ receivedAt: Int64?) -> R
+    ) -> Line<R> {
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .skipped }
         var end = line.count
         while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
@@ -37,7 +48,7 @@ public struct CaptureParser {
         while start < end && (base[start] == 0x20 || base[start] == 0x09) { start += 1 }
         if start == end || base[start] == 0x23 { return .skipped }
         if base[start] == 0x7B {
-            return parseJSONLine(base: base + start, count: end - start, body)
+            return parseJSONLine(base: base + start, count: end - start, inPlace: inPlace, body)
         }
         // mosquitto_sub -v: topic, one space, payload
         var i = start
@@ -45,13 +56,13 @@ public struct CaptureParser {
         guard i < end else { return .malformed("no payload after the topic (expected \"<topic> <payload>\" or a JSON object)") }
         let topic = UnsafeRawBufferPointer(start: base + start, count: i - start)
         let payload = UnsafeRawBufferPointer(start: base + i + 1, count: end - i - 1)
-        return .message(body(topic, payload, nil))
+        return .message(body(topic, payload, false, nil))
     }
 
     @usableFromInline
     mutating func parseJSONLine<R>(
-        base: UnsafePointer<UInt8>, count: Int,
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int64?) -> R
+        base: UnsafePointer<UInt8>, count: Int, inPlace: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, Bool, Int64?) -> R
     ) -> Line<R> {
         var s = JSONScanner(base: base, count: count)
         var topic: (start: Int, end: Int, escaped: Bool)?
@@ -118,6 +129,9 @@ public struct CaptureParser {
             payloadBuf = UnsafeRawBufferPointer(start: base + r.lowerBound, count: r.count)
         } else {
             let p = payload!
+            if p.escaped && inPlace && !t.escaped {
+                return .message(body(topicBuf, UnsafeRawBufferPointer(start: base + p.start, count: p.end - p.start), true, receivedAt))
+            }
             if p.escaped {
                 guard let n = JSONScanner.unescape(base: base, from: p.start, to: p.end, into: &payloadScratch) else {
                     return .malformed("invalid escape in \"payload\"")
@@ -133,7 +147,7 @@ public struct CaptureParser {
         return topicScratch.withUnsafeBytes { ts in
             payloadScratch.withUnsafeBytes { ps in
                 if payloadEscaped { payloadBuf = UnsafeRawBufferPointer(rebasing: ps[0..<payloadLength]) }
-                return .message(body(topicEscaped ? UnsafeRawBufferPointer(rebasing: ts[0..<topicLength]) : topicBuf, payloadBuf, receivedAt))
+                return .message(body(topicEscaped ? UnsafeRawBufferPointer(rebasing: ts[0..<topicLength]) : topicBuf, payloadBuf, false, receivedAt))
             }
         }
     }

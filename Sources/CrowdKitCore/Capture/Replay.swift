@@ -61,6 +61,11 @@ public struct Replay<Policy: DetectionPolicy> {
         var malformedCount = 0
         var rejected: [MalformedLine] = []
         let limit = Self.maxReportedLines
+        // one closure for the whole run (made per line it would be allocated per line)
+        let emit: (EventChange) -> Void = { change in
+            changes += 1
+            if events.updateValue(change.event, forKey: change.event.id) == nil { order.append(change.event.id) }
+        }
         try CaptureReader(path: path).forEachLine { number, bytes in
             if number & 0xFFFF == 0 { progress?(number) }
             guard let bytes else {
@@ -69,11 +74,10 @@ public struct Replay<Policy: DetectionPolicy> {
                 if malformed.count < limit { malformed.append(MalformedLine(line: number, reason: "line too long")) }
                 return
             }
-            let r = parser.parse(line: bytes) { topic, payload, _ in
-                engine.process(topic: topic, payload: payload) { change in
-                    changes += 1
-                    if events.updateValue(change.event, forKey: change.event.id) == nil { order.append(change.event.id) }
-                }
+            let r = parser.parse(line: bytes, inPlace: true) { topic, payload, escaped, _ in
+                escaped
+                    ? engine.process(topic: topic, escapedPayload: payload, emit: emit)
+                    : engine.process(topic: topic, payload: payload, emit: emit)
             }
             switch r {
             case .skipped: return

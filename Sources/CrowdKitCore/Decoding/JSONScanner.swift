@@ -3,12 +3,37 @@
 /// It validates what it walks (RFC 8259 grammar, nesting limited to ``maxDepth``) and extracts
 /// only what MV Sense decoding needs; everything else is skipped after validation.
 @usableFromInline
-struct JSONScanner {
+typealias JSONScanner = JSONScannerOf<PlainJSONQuotes>
+
+/// How the text a scanner reads spells a string's quotes.
+@usableFromInline
+protocol JSONQuoting {
+    /// `true`: the text is the content of a JSON string (a payload inside a JSON Lines capture
+    /// line) and every quote of it is written `\"`.
+    static var escaped: Bool { get }
+}
+
+/// JSON as is.
+@usableFromInline
+enum PlainJSONQuotes: JSONQuoting {
+    @inlinable static var escaped: Bool { false }
+}
+
+/// JSON inside a JSON string, read in place without unescaping it first: `\"` is a quote. Only
+/// the common form is read (no other escapes, inside strings or out); anything else fails, and
+/// the caller unescapes and reads it again as plain JSON, so results never differ.
+@usableFromInline
+enum EscapedJSONQuotes: JSONQuoting {
+    @inlinable static var escaped: Bool { true }
+}
+
+@usableFromInline
+struct JSONScannerOf<Quoting: JSONQuoting> {
     @usableFromInline let base: UnsafePointer<UInt8>
     @usableFromInline let end: Int
     @usableFromInline var pos: Int
 
-    static let maxDepth = 64
+    static var maxDepth: Int { 64 }
 
     @inlinable
     init(base: UnsafePointer<UInt8>, count: Int) {
@@ -44,6 +69,7 @@ struct JSONScanner {
     /// it contains escapes. Validates escapes and rejects raw control characters.
     @inlinable
     mutating func scanString() -> (start: Int, end: Int, escaped: Bool)? {
+        if Quoting.escaped { return scanEscapedQuoteString() }
         guard consume(0x22) else { return nil }
         let start = pos
         var escaped = false
@@ -82,6 +108,26 @@ struct JSONScanner {
                 continue
             }
             if c < 0x20 { return nil }
+            pos += 1
+        }
+        return nil
+    }
+
+    /// A string quoted `\"…\"` whose content has no backslash or control character.
+    @inlinable
+    mutating func scanEscapedQuoteString() -> (start: Int, end: Int, escaped: Bool)? {
+        guard pos + 1 < end, base[pos] == 0x5C, base[pos + 1] == 0x22 else { return nil }
+        pos += 2
+        let start = pos
+        while pos < end {
+            let c = base[pos]
+            if c == 0x5C {
+                guard pos + 1 < end, base[pos + 1] == 0x22 else { return nil }
+                let r = (start, pos, false)
+                pos += 2
+                return r
+            }
+            if c < 0x20 || c == 0x22 { return nil }
             pos += 1
         }
         return nil
@@ -177,7 +223,8 @@ struct JSONScanner {
         skipWhitespace()
         guard let c = peek() else { return false }
         switch c {
-        case 0x22: return scanString() != nil
+        case 0x22 where !Quoting.escaped: return scanString() != nil
+        case 0x5C where Quoting.escaped: return scanString() != nil
         case 0x7B:
             pos += 1
             skipWhitespace()

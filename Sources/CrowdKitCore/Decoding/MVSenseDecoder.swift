@@ -172,9 +172,24 @@ public enum MVSenseDecoder {
     /// Decodes a zone count payload without allocating (on the common path).
     @usableFromInline
     static func decodeCounts(_ payload: UnsafeRawBufferPointer) -> Result<Counts, RejectReason> {
+        decodeCounts(payload, PlainJSONQuotes.self)
+    }
+
+    /// ``decodeCounts(_:)`` over the content of a JSON string holding the payload (quotes written
+    /// `\"`), read in place. Succeeds exactly when the unescaped payload would; a failure may be
+    /// the form's (another escape): unescape then and decode as plain JSON for the real reason.
+    @usableFromInline
+    static func decodeCountsInPlace(_ escaped: UnsafeRawBufferPointer) -> Result<Counts, RejectReason> {
+        decodeCounts(escaped, EscapedJSONQuotes.self)
+    }
+
+    @usableFromInline
+    static func decodeCounts<Q: JSONQuoting>(_ payload: UnsafeRawBufferPointer, _: Q.Type) -> Result<Counts, RejectReason> {
+        // (escaped text over the limit may still unescape to a payload within it: the caller's
+        // plain decode after unescaping decides)
         guard payload.count <= maxPayloadBytes else { return .failure(.payloadTooLarge) }
         guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .failure(.notJSON) }
-        var s = JSONScanner(base: base, count: payload.count)
+        var s = JSONScannerOf<Q>(base: base, count: payload.count)
         var ts: Int64?
         var tsWrong = false
         var people = 0

@@ -100,6 +100,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Whether zones that change are remembered for ``takeChangedStates(policyName:)``.
     @usableFromInline var tracksChanges = false
     @usableFromInline var changedSlots: [Int32] = []
+    /// Payloads unescaped by ``processUnescaping(topic:escapedPayload:emit:)``, reused.
+    @usableFromInline var unescapeScratch: [UInt8] = []
     private var stateWriter = StateBytesWriter()
     /// Areas and lines (SEMANTICS.md §8).
     var areaTracker: AreaTracker
@@ -173,6 +175,38 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         case .success(let c):
             return feed(slot: Int(slotIndex), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
         }
+    }
+
+    /// ``process(topic:payload:emit:)`` for a payload given as the content of a JSON string (a
+    /// JSON Lines capture's `payload`, quotes written `\"`): a known zone's count in the common
+    /// form is read in place; anything else is unescaped first and processed as usual.
+    @inlinable
+    mutating func process(
+        topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
+    ) -> MessageOutcome {
+        if let v = topics.lookup(topic, hash: TopicTable.hash(topic)), v >= 0,
+            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
+        {
+            counters.messages += 1
+            return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
+        }
+        return processUnescaping(topic: topic, escapedPayload: escapedPayload, emit: emit)
+    }
+
+    @usableFromInline
+    mutating func processUnescaping(
+        topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
+    ) -> MessageOutcome {
+        guard let base = escapedPayload.baseAddress?.assumingMemoryBound(to: UInt8.self),
+            let n = JSONScanner.unescape(base: base, from: 0, to: escapedPayload.count, into: &unescapeScratch)
+        else {
+            counters.messages += 1
+            return reject(.notJSON)
+        }
+        let scratch = unescapeScratch
+        defer { unescapeScratch = scratch }
+        unescapeScratch = []
+        return scratch.withUnsafeBytes { p in process(topic: topic, payload: UnsafeRawBufferPointer(rebasing: p[0..<n]), emit: emit) }
     }
 
     /// Crossings, and zone counts outside the filter that are heartbeats of areas.
