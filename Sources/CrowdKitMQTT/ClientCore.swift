@@ -139,13 +139,29 @@ final class ClientCore: Sendable {
     /// subscriptions known by then).
     func connect() async throws {
         let timeout = configuration.connectTimeout
+        let retrying = configuration.retryFirstConnection
         let timer = Task { [self] in
+            guard !retrying else { return }  // retried attempts wait as long as it takes
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled {
                 failFirst(MQTTError(.timeout, broker: broker, reason: "no answer from the broker within \(timeout)"))
             }
         }
         defer { timer.cancel() }
+        do {
+            try await withTaskCancellationHandler {
+                try await startFirstConnection()
+            } onCancel: { [self] in
+                failFirst(MQTTError(.shutDown, broker: broker, reason: "cancelled before the first connection"))
+            }
+        } catch {
+            // a shutdown while still connecting is a normal end, not a failure
+            if Task.isCancelled { throw CancellationError() }
+            throw error
+        }
+    }
+
+    private func startFirstConnection() async throws {
         try await withCheckedThrowingContinuation { (k: CheckedContinuation<Void, any Error>) in
             let start: Result<Bool, MQTTError> = control.withLock { c in
                 if let f = c.firstFailure { return .failure(f) }
@@ -204,8 +220,14 @@ final class ClientCore: Sendable {
         reads?.track(socket: -1)
         var rc = mosquitto_connect(mosq, c.host, Int32(c.port), keepAlive)
         if rc != MOSQ_ERR_SUCCESS.rawValue {
-            failFirst(connectionError(rc))
-            return
+            let error = connectionError(rc)
+            guard c.retryFirstConnection else {
+                failFirst(error)
+                return
+            }
+            noteFirstConnectionFailed(error)
+            reconnect(mosq, logFailures: true)
+            if stopping.load(ordering: .acquiring) { return }
         }
         while true {
             reads?.track(socket: mosquitto_socket(mosq))
@@ -235,9 +257,15 @@ final class ClientCore: Sendable {
                 c.state = .disconnected
                 return c.everConnected
             }
-            guard everConnected else {
-                failFirst(error)
-                return
+            if !everConnected {
+                guard c.retryFirstConnection else {
+                    failFirst(error)
+                    return
+                }
+                noteFirstConnectionFailed(error)
+                reconnect(mosq, logFailures: true)
+                if stopping.load(ordering: .acquiring) { break }
+                continue
             }
             logger.warning("mqtt connection lost; reconnecting", metadata: ["mqtt.reason": "\(error.reason)"])
             reconnect(mosq)
@@ -275,8 +303,21 @@ final class ClientCore: Sendable {
         return MOSQ_ERR_SUCCESS.rawValue
     }
 
+    /// A first connection failed and will be tried again: the status says why, the log says when.
+    private func noteFirstConnectionFailed(_ error: MQTTError) {
+        let delay = control.withLock { c in
+            c.lastError = error.description
+            c.state = .connecting
+            return c.backoff
+        }
+        logger.warning(
+            "cannot connect to the broker yet; trying again", metadata: ["mqtt.broker": "\(broker)", "mqtt.reason": "\(error.reason)", "mqtt.retry.in": "\(delay)"])
+    }
+
     /// Retries until connected (TCP and TLS; the CONNACK comes through the loop) or stopping.
-    private func reconnect(_ mosq: OpaquePointer) {
+    /// `logFailures`: each failed attempt is logged (one line per attempt interval) rather than
+    /// only at debug level.
+    private func reconnect(_ mosq: OpaquePointer, logFailures: Bool = false) {
         while !stopping.load(ordering: .acquiring) {
             let delay = control.withLock { c in
                 let d = c.backoff
@@ -296,7 +337,13 @@ final class ClientCore: Sendable {
                 c.lastError = error.description
                 c.state = .disconnected
             }
-            logger.debug("mqtt reconnect failed", metadata: ["mqtt.reason": "\(error.reason)", "mqtt.retry.in": "\(delay)"])
+            let next = control.withLock { $0.backoff }
+            if logFailures {
+                logger.warning(
+                    "cannot connect to the broker yet; trying again", metadata: ["mqtt.broker": "\(broker)", "mqtt.reason": "\(error.reason)", "mqtt.retry.in": "\(next)"])
+            } else {
+                logger.debug("mqtt reconnect failed", metadata: ["mqtt.reason": "\(error.reason)", "mqtt.retry.in": "\(next)"])
+            }
         }
     }
 
@@ -486,7 +533,11 @@ final class ClientCore: Sendable {
                 c.state = .disconnected
                 return c.firstConnect != nil
             }
-            if first { failFirst(error) } else { logger.warning("mqtt connection refused", metadata: ["mqtt.reason": "\(reason)"]) }
+            if first && !configuration.retryFirstConnection {
+                failFirst(error)
+            } else {
+                logger.warning("mqtt connection refused", metadata: ["mqtt.reason": "\(reason)"])
+            }
             return
         }
         guard let mosq else { return }

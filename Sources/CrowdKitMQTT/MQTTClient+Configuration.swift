@@ -24,6 +24,12 @@ extension MQTTClient {
         /// How long ``MQTTClient/connect()`` waits for the broker's answer (and the first
         /// subscriptions' acknowledgement).
         public var connectTimeout: Duration
+        /// `true`: a first connection that fails (broker down, refused, TLS) is tried again with
+        /// the ``reconnect`` back-off, logging each failed attempt, and ``MQTTClient/connect()``
+        /// waits until it succeeds or its task is cancelled (for boot orders where the broker
+        /// comes up second). `false` (the default): ``MQTTClient/connect()`` throws the first
+        /// failure.
+        public var retryFirstConnection = false
         /// Messages held for the consumer; what arrives while it is full is dropped and counted.
         public var bufferCapacity: Int
         /// When the network thread has read every message the broker had sent, it waits this long

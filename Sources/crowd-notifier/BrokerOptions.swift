@@ -73,6 +73,7 @@ struct BrokerOptions: ParsableArguments {
         }
         c.protocolVersion = protocolVersion == "5" ? .v5 : .v3_1_1
         c.bufferedReads = m.bufferedReads
+        c.reconnect = .init(initialDelay: min(.milliseconds(500), m.reconnectMax), maxDelay: m.reconnectMax)
         return c
     }
 }

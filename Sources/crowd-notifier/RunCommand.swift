@@ -17,9 +17,12 @@ struct RunCommand: AsyncParsableCommand {
             to the log (one line per crowd naming the camera serial, the zone id and the peak \
             count). Failed notifications are retried; at shutdown, pending ones get a few seconds.
 
-            If the first connection fails (wrong host, refused connection, bad credentials, TLS), \
-            it prints one line naming the broker and the reason and exits with status 1. A broker \
-            that goes away later is reconnected to forever (with back-off); the log shows it.
+            A broker that is not there yet (boot orders where it starts second), refuses the \
+            connection or fails TLS is tried again with back-off, one log line per attempt, while \
+            the page answers and /readyz says not ready until the subscription is in place. With \
+            --exit-on-connect-failure the first failure instead prints one line naming the broker \
+            and the reason and exits with status 1. A broker that goes away later is reconnected \
+            to forever (with back-off); the log shows it.
             """
     )
 
@@ -29,6 +32,9 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var notify: NotifierOptions
     @OptionGroup var storeWeb: WebOptions
     @OptionGroup var logging: LoggingOptions
+
+    @Flag(name: .long, help: "Exit with status 1 when the first connection to the broker fails, instead of trying again.")
+    var exitOnConnectFailure = false
 
     @Option(name: .long, help: "Print a status line (processed messages, source counters) every N seconds; 0: off.")
     var statsInterval: Double = 0
@@ -82,11 +88,13 @@ struct RunCommand: AsyncParsableCommand {
     private func watch<P: DetectionPolicy>(_ policy: P, _ settings: AppSettings, logger: Logger) async throws {
         var mqtt = broker.clientConfiguration(settings.mqtt)
         mqtt.bufferCapacity = bufferSize
+        mqtt.retryFirstConnection = !exitOnConnectFailure
         let topics = settings.mqtt.topics
         let source: MQTTMessageSource
         do {
             source = try MQTTMessageSource(configuration: .init(mqtt: mqtt, topics: topics), logger: logger)
-            try await source.connect()
+            // failing fast: before any service starts; otherwise the monitor connects, retrying
+            if exitOnConnectFailure { try await source.connect() }
         } catch let error as MQTTError {
             printError("crowd-notifier: \(error)")
             throw ExitCode(1)

@@ -132,16 +132,53 @@ struct LiveCommandTests {
         #expect(!run.stderr.contains("bench-token"))
     }
 
-    @Test("run cannot start: one line naming the broker and the reason, exit 1")
+    @Test("run --exit-on-connect-failure cannot start: one line naming the broker and the reason, exit 1")
     func cannotConnect() async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try MosquittoBroker.freePort()
-        let run = try Child(["run", "--mqtt-port", String(port)], in: dir, name: "run")
+        let run = try Child(["run", "--mqtt-port", String(port), "--exit-on-connect-failure"], in: dir, name: "run")
         #expect(await run.wait() == 1)
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1)
         #expect(lines.first?.contains("MQTT broker 127.0.0.1:\(port): cannot connect: Connection refused") == true, "\(run.stderr)")
+    }
+
+    @Test("broker down at start: run keeps trying, one line per attempt, /readyz 503 until subscribed, then processes the feed")
+    func brokerComesUpSecond() async throws {
+        let broker = try MosquittoBroker()
+        defer { broker.stop() }
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let httpPort = DemoWebTests.freePort()
+        let readyz = "http://127.0.0.1:\(httpPort)/readyz"
+        let run = try Child(
+            ["run", "--mqtt-port", String(broker.port), "--http-port", String(httpPort), "--stats-interval", "0.1", "--dwell", "2", "--cooldown", "0",
+             "--print-events", "jsonl"],
+            in: dir, name: "run", environment: ["MQTT_RECONNECT_MAX_SECONDS": "1"])
+        #expect(await eventually { await DemoWebTests.get(readyz)?.0 == 503 }, "\(run.stderr)")
+        #expect(await eventually { run.stderr.components(separatedBy: "cannot connect to the broker yet").count > 2 }, "\(run.stderr)")
+        #expect(run.stderr.contains("Connection refused"), "\(run.stderr)")
+        try await broker.start()
+        #expect(await eventually(timeout: .seconds(30)) { await DemoWebTests.get(readyz)?.0 == 200 }, "\(run.stderr)")
+        #expect(await eventually { run.stdout.contains("state=connected") })
+        let t0: Int64 = 1_714_632_600_000
+        try await publishReadings(port: broker.port, camera: "Q2GV-LATE-0001", (0...4).map { (t0 + Int64($0) * 1000, 5) })
+        #expect(await eventually { run.stdout.contains("processed=5 ") }, "\(run.stdout)")
+        run.interrupt()
+        #expect(await run.wait() == 0, "\(run.stderr)")
+        #expect(run.stdout.contains(#""camera":"Q2GV-LATE-0001""#), "\(run.stdout)")
+    }
+
+    @Test("SIGTERM while run is still waiting for the broker ends it promptly with status 0")
+    func stopWhileWaitingForBroker() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = try MosquittoBroker.freePort()
+        let run = try Child(["run", "--mqtt-port", String(port), "--http-port", "0"], in: dir, name: "run")
+        #expect(await eventually { run.stderr.contains("cannot connect to the broker yet") }, "\(run.stderr)")
+        run.interrupt()
+        #expect(await run.wait(timeout: .seconds(15)) == 0, "\(run.stderr)")
     }
 
     @Test("simulate and run reject bad options with a clear message")
@@ -229,7 +266,7 @@ struct LiveCommandTests {
         #expect(run.stderr.contains("watching mqtt://127.0.0.1:\(broker.port)"), "\(run.stderr)")
 
         let unused = try MosquittoBroker.freePort()
-        let refused = try Child(["run"], in: dir, name: "refused", environment: ["MQTT_SERVER": "127.0.0.1", "MQTT_PORT": String(unused)])
+        let refused = try Child(["run", "--exit-on-connect-failure"], in: dir, name: "refused", environment: ["MQTT_SERVER": "127.0.0.1", "MQTT_PORT": String(unused)])
         #expect(await refused.wait() == 1)
         #expect(refused.stderr.contains("MQTT broker 127.0.0.1:\(unused): cannot connect"), "\(refused.stderr)")
     }
@@ -255,7 +292,7 @@ struct LiveCommandTests {
         #expect(await good.wait() == 0)
         #expect(good.stderr.contains("watching mqtts://127.0.0.1:\(port)"))
 
-        let bad = try Child(["run", "--mqtt-port", port, "--mqtt-tls-ca", certs.otherCAFile], in: dir, name: "bad")
+        let bad = try Child(["run", "--mqtt-port", port, "--mqtt-tls-ca", certs.otherCAFile, "--exit-on-connect-failure"], in: dir, name: "bad")
         #expect(await bad.wait() == 1)
         #expect(bad.stderr.contains("MQTT broker 127.0.0.1:\(port): TLS failed"), "\(bad.stderr)")
         #expect(bad.stderr.contains("certificate verify failed"), "\(bad.stderr)")
@@ -270,7 +307,8 @@ struct LiveCommandTests {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try Child(
-            ["run", "--mqtt-port", String(broker.port), "--mqtt-username", "bob", "--mqtt-password", "hunter2-wrong"], in: dir, name: "run")
+            ["run", "--mqtt-port", String(broker.port), "--mqtt-username", "bob", "--mqtt-password", "hunter2-wrong", "--exit-on-connect-failure"],
+            in: dir, name: "run")
         #expect(await run.wait() == 1)
         #expect(run.stderr.contains("MQTT broker 127.0.0.1:\(broker.port): connection refused: Connection Refused: not authorised."), "\(run.stderr)")
         #expect(!run.stderr.contains("hunter2"))

@@ -19,6 +19,8 @@ struct AppSettings: Sendable {
         var verifyHostname: Bool
         /// `mqtt.bufferedReads` (opt-in).
         var bufferedReads = false
+        /// `mqtt.reconnectMaxSeconds`.
+        var reconnectMax: Duration = .seconds(30)
     }
 
     struct Detection: Sendable {
@@ -97,7 +99,8 @@ struct AppSettings: Sendable {
             certFile: try c.string("mqtt.tls.certFile"),
             keyFile: try c.string("mqtt.tls.keyFile"),
             verifyHostname: try c.bool("mqtt.tls.verifyHostname") ?? true,
-            bufferedReads: try c.bool("mqtt.bufferedReads") ?? false)
+            bufferedReads: try c.bool("mqtt.bufferedReads") ?? false,
+            reconnectMax: try c.seconds("mqtt.reconnectMaxSeconds", positive: true) ?? .seconds(30))
         if let ca = caFile, !FileManager.default.isReadableFile(atPath: ca) {
             throw ConfigurationError(key: "mqtt.tls.caFile", source: try c.value("mqtt.tls.caFile")?.source.description, expected: "a readable PEM file", got: ca)
         }

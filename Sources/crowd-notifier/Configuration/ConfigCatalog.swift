@@ -48,6 +48,7 @@ enum ConfigCatalog {
         .init(key: "mqtt.tls.certFile", kind: .string, defaultValue: nil, example: "/etc/crowdkit/client.pem", help: "Client certificate (TLS client authentication)."),
         .init(key: "mqtt.tls.keyFile", kind: .string, defaultValue: nil, example: "/etc/crowdkit/client.key", help: "Client private key (TLS client authentication)."),
         .init(key: "mqtt.bufferedReads", kind: .bool, defaultValue: "false", example: "true", help: "Opt-in: read the socket in 64 KiB blocks for libmosquitto by redirecting its read(2) import (plain TCP, Linux x86_64/aarch64; see Operations).", flag: "--mqtt-buffered-reads"),
+        .init(key: "mqtt.reconnectMaxSeconds", kind: .double, defaultValue: "30", example: "10", help: "Longest wait between connection attempts (from 0.5 s, doubling), at start and after a lost connection."),
         .init(key: "mqtt.tls.verifyHostname", kind: .bool, defaultValue: "true", example: "false", help: "Check the broker certificate's host name."),
         // Filters
         .init(key: "cameras", kind: .list, defaultValue: "*", example: "[Q2GV-ABCD-1234, Q2GV-EFGH-5678]", help: "Cameras to watch: * or a list of serials.", aliases: ["COLLECT_CAMERAS_SERIAL_NUMBERS"], flag: "--cameras"),
