@@ -153,7 +153,11 @@ let package = Package(
         .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CrowdNotifierTests",
-            dependencies: ["crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitTesting", "CrowdKitTestServers", log],
+            dependencies: [
+                "crowd-notifier", "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", "CrowdKitWebex", "CrowdKitTesting",
+                "CrowdKitTestServers", log, .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

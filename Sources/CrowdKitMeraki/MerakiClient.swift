@@ -237,9 +237,6 @@ public struct MerakiClient: Sendable {
     /// `2024-05-02T07:10:00Z` (UTC, second precision).
     /// Computed directly (an `ISO8601DateFormatter` costs more than the rest of the request).
     public static func iso8601(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let second = ms - ((ms % 1000) + 1000) % 1000
-        // "2024-05-02T07:10:00.000Z" without the milliseconds
-        return String(CrowdMessageFormatter.iso8601(second).dropLast(5)) + "Z"
+        TextFormat.iso8601(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)), milliseconds: false)
     }
 }

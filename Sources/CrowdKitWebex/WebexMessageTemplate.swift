@@ -87,9 +87,9 @@ public struct WebexMessageTemplate: Sendable, Hashable {
             "camera": (escape(camera), camera),
             "serial": same(e.camera),
             "cameraAndSerial": (escape(cameraAndSerial), cameraAndSerial),
-            "duration": same(formatDuration(e.durationMilliseconds(for: n.kind))),
-            "since": same(formatTime(e.startedAt, timeZone)),
-            "until": same(e.endedAt.map { formatTime($0, timeZone) } ?? "now"),
+            "duration": same(TextFormat.duration(milliseconds: e.durationMilliseconds(for: n.kind))),
+            "since": same(TextFormat.clockTime(e.startedAt, timeZone: timeZone)),
+            "until": same(e.endedAt.map { TextFormat.clockTime($0, timeZone: timeZone) } ?? "now"),
             "video": video,
             "videoURL": same(e.videoURL ?? ""),
             "visionURL": same(e.visionURL ?? ""),
@@ -127,25 +127,5 @@ public struct WebexMessageTemplate: Sendable, Hashable {
             out.append(c)
         }
         return out
-    }
-
-    /// "45 s", "2 min", "1 h 5 min".
-    public static func formatDuration(_ ms: Int64) -> String {
-        let seconds = max(0, ms) / 1000
-        if seconds < 120 { return "\(seconds) s" }
-        let minutes = seconds / 60
-        if minutes < 60 { return "\(minutes) min" }
-        let rest = minutes % 60
-        return rest == 0 ? "\(minutes / 60) h" : "\(minutes / 60) h \(rest) min"
-    }
-
-    /// "14:03:12" in `timeZone`.
-    public static func formatTime(_ epochMilliseconds: Int64, _ timeZone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let date = Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000)
-        let c = calendar.dateComponents([.hour, .minute, .second], from: date)
-        func two(_ v: Int?) -> String { let v = v ?? 0; return v < 10 ? "0\(v)" : "\(v)" }
-        return "\(two(c.hour)):\(two(c.minute)):\(two(c.second))"
     }
 }

@@ -77,7 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
         let host = settings.http.host.contains(":") ? "[\(settings.http.host)]" : settings.http.host
         let base = "http://\(host):\(settings.http.port)"
         let enricher = StaticNamesEnricher(cameraNames: names.cameras, zoneNames: names.zones) { camera, at in
-            settings.http.port == 0 ? nil : "\(base)/demo/video/\(camera)?t=\(CrowdMessageFormatter.iso8601(at))"
+            settings.http.port == 0 ? nil : "\(base)/demo/video/\(camera)?t=\(TextFormat.iso8601(at))"
         }
         let template = WebexMessageTemplate.standard
         // prints the exact Webex message (markdown) it would send
@@ -105,10 +105,7 @@ struct DemoCommand: AsyncParsableCommand {
 /// real deployment would open.
 enum DemoVideoPage {
     static func response(camera: String, serial: String, at: String) -> Response {
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        let esc = TextFormat.html
         let html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo video: \(esc(camera))</title>
             <style>body{font:16px system-ui,sans-serif;margin:3rem auto;max-width:40rem;color:#1d2433}

@@ -80,10 +80,10 @@ struct DetectionOptions: ParsableArguments {
 
     private static func seconds(_ value: Double?, _ option: String, default d: Duration, positive: Bool = false) throws -> Duration {
         guard let value else { return d }
-        guard value.isFinite, positive ? value > 0 : value >= 0, value < 1e9 else {
+        guard let seconds = TextFormat.seconds(value, positive: positive) else {
             throw ValidationError("\(option) must be a number of seconds \(positive ? "> 0" : ">= 0") (got \(value))")
         }
-        return .milliseconds(Int64((value * 1000).rounded()))
+        return seconds
     }
 
     func dwellParameters() throws -> DwellParameters {

@@ -93,9 +93,9 @@ enum ReplayTable {
         var rows = [header]
         for e in events {
             rows.append([
-                e.camera, e.zone, CrowdMessageFormatter.iso8601(e.startedAt), CrowdMessageFormatter.iso8601(e.firedAt),
-                e.endedAt.map(CrowdMessageFormatter.iso8601) ?? "ongoing",
-                e.endedAt.map { CrowdMessageFormatter.duration(milliseconds: $0 - e.startedAt) } ?? "-", "\(e.peak)",
+                e.camera, e.zone, TextFormat.iso8601(e.startedAt), TextFormat.iso8601(e.firedAt),
+                e.endedAt.map { TextFormat.iso8601($0) } ?? "ongoing",
+                e.endedAt.map { TextFormat.duration(milliseconds: $0 - e.startedAt) } ?? "-", "\(e.peak)",
             ])
         }
         if events.isEmpty { return "No crowd events (policy \(policy)).\n" }

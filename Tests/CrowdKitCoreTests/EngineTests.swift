@@ -130,10 +130,10 @@ struct EngineTests {
 struct CivilTimeTests {
     @Test("ISO 8601 in integers: no millisecond lost, before 1970 too")
     func iso() {
-        #expect(CrowdMessageFormatter.iso8601(1_732_780_812_600) == "2024-11-28T08:00:12.600Z")
-        #expect(CrowdMessageFormatter.iso8601(0) == "1970-01-01T00:00:00.000Z")
-        #expect(CrowdMessageFormatter.iso8601(-1) == "1969-12-31T23:59:59.999Z")
-        #expect(CrowdMessageFormatter.iso8601(951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(TextFormat.iso8601(1_732_780_812_600) == "2024-11-28T08:00:12.600Z")
+        #expect(TextFormat.iso8601(0) == "1970-01-01T00:00:00.000Z")
+        #expect(TextFormat.iso8601(-1) == "1969-12-31T23:59:59.999Z")
+        #expect(TextFormat.iso8601(951_782_400_000) == "2000-02-29T00:00:00.000Z")
         let t = CivilTime(epochMilliseconds: 1_714_632_600_123)
         #expect([t.year, t.month, t.day, t.hour, t.minute, t.second, t.millisecond] == [2024, 5, 2, 6, 50, 0, 123])
     }

@@ -105,12 +105,4 @@ struct WebexUnitTests {
         let exact = String(repeating: "a", count: 7439)
         #expect(WebexMessage.truncated(exact) == exact)
     }
-
-    @Test("durations read naturally")
-    func durations() {
-        #expect(WebexMessageTemplate.formatDuration(45_000) == "45 s")
-        #expect(WebexMessageTemplate.formatDuration(120_000) == "2 min")
-        #expect(WebexMessageTemplate.formatDuration(3_900_000) == "1 h 5 min")
-        #expect(WebexMessageTemplate.formatDuration(7_200_000) == "2 h")
-    }
 }

@@ -76,6 +76,8 @@ public actor DeliveryService {
     private var knownOrderStart = 0
     private var outboxReadDue = true
     private var lastExpiryScan = ContinuousClock.now - .seconds(2)
+    /// When ``claimDue()`` last looked at what is due.
+    private var lastClaimAt = ContinuousClock.now
     private let unrecordedGauge = Gauge(label: "crowdkit_delivery_unrecorded")
 
     private struct Known: Sendable {
@@ -285,6 +287,7 @@ public actor DeliveryService {
     private func claimDue() async -> [Claim] {
         if outboxReadDue { await readOutbox() }
         let instant = ContinuousClock.now
+        lastClaimAt = instant
         let nowMs = now()
         if instant - finishedPrunedAt >= .seconds(2) {
             // Entries older than any read still under way are of no use (reads take milliseconds);
@@ -370,18 +373,20 @@ public actor DeliveryService {
             var logger = self.logger
             logger[metadataKey: "delivery.id"] = "\(d.id)"
             logger[metadataKey: "delivery.notifier"] = "\(d.notifier)"
-            let age = CrowdMessageFormatter.duration(milliseconds: now() - d.createdAt)
-            let limit = CrowdMessageFormatter.duration(milliseconds: configuration.maxAge(for: d.kind).milliseconds)
+            let age = TextFormat.duration(milliseconds: now() - d.createdAt)
+            let limit = TextFormat.duration(milliseconds: configuration.maxAge(for: d.kind).milliseconds)
             var reason = "not sent within \(limit) (raised \(age) ago, \(d.attempts) attempt\(d.attempts == 1 ? "" : "s"))"
             if let error = d.lastError { reason += "; last error: \(error)" }
             await record(d, status: .expired(reason: reason), attempts: d.attempts, lastError: d.lastError, logger)
         }
     }
 
-    /// The next back-off or probe that ends in the future (past-due ones are claimed, or wait for
-    /// a slot whose release wakes the loop anyway).
+    /// The next back-off or probe that ends after the last claim looked (those due by then were
+    /// claimed, or wait for a slot whose release wakes the loop anyway). Measured from that
+    /// look, not from now: one that fell due between the two would otherwise get no timer and
+    /// wait for the next poll.
     private func earliestRetry() -> ContinuousClock.Instant? {
-        let now = ContinuousClock.now
+        let now = lastClaimAt
         let deliveries = notBefore.values.filter { $0 > now }.min()
         let probes = outages.values.map(\.until).filter { $0 > now }.min()
         switch (deliveries, probes) {

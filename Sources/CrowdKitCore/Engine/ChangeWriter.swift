@@ -259,7 +259,7 @@ final class ChangeWriter: Sendable {
         if let recovered {
             failingGauge.record(0)
             logger.notice(
-                "event store writes again: \(recovered.count) waiting changes written after \(CrowdMessageFormatter.duration(milliseconds: recovered.waited.milliseconds)) of failures")
+                "event store writes again: \(recovered.count) waiting changes written after \(TextFormat.duration(milliseconds: recovered.waited.milliseconds)) of failures")
         }
         return state.withLock { $0.queue.count == $0.head } ? .empty : .more
     }

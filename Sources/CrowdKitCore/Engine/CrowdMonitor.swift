@@ -298,13 +298,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         switch change.kind {
         case .fired:
             logger.notice(
-                "crowd fired: camera \(e.camera) zone \(e.zone) peak \(e.peak) people (started \(CrowdMessageFormatter.iso8601(e.startedAt)))",
+                "crowd fired: camera \(e.camera) zone \(e.zone) peak \(e.peak) people (started \(TextFormat.iso8601(e.startedAt)))",
                 metadata: meta)
         case .reminder:
             logger.info("crowd still there: camera \(e.camera) zone \(e.zone) \(e.lastCount) people", metadata: meta)
         case .ended:
             logger.info(
-                "crowd ended: camera \(e.camera) zone \(e.zone) peak \(e.peak) people after \(CrowdMessageFormatter.duration(milliseconds: e.durationMilliseconds))",
+                "crowd ended: camera \(e.camera) zone \(e.zone) peak \(e.peak) people after \(TextFormat.duration(milliseconds: e.durationMilliseconds))",
                 metadata: meta)
         }
     }

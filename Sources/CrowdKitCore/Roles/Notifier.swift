@@ -40,7 +40,7 @@ public struct CrowdNotification: Hashable, Sendable {
     /// "raised 14 min ago" when the notification is late, `nil` otherwise.
     public var lateNote: String? {
         guard delayMilliseconds >= Self.lateAfterMilliseconds else { return nil }
-        return "raised \(CrowdMessageFormatter.duration(milliseconds: delayMilliseconds)) ago"
+        return "raised \(TextFormat.age(milliseconds: delayMilliseconds)) ago"
     }
 
     public init(

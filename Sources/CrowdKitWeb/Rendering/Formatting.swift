@@ -3,52 +3,11 @@ import Foundation
 
 /// Text helpers shared by the page, the JSON and the CSV: escaping and time formatting.
 enum Format {
-    /// Escapes text for HTML element content and double- or single-quoted attribute values.
-    static func html(_ text: String) -> String {
-        // Fast path: most names and ids need no escaping.
-        if !text.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 || $0 == 0 }) {
-            return text
-        }
-        var out = ""
-        out.reserveCapacity(text.utf8.count + 8)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\0": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    /// Escapes text for HTML element content and quoted attribute values.
+    static func html(_ text: String) -> String { TextFormat.html(text) }
 
-    /// A JSON string literal, quotes included. Escapes `<`, `>`, `&` and the JavaScript line
-    /// separators too, so the text stays inert wherever it ends up.
-    static func json(_ text: String) -> String {
-        // Fast path: no quote, backslash, control character, <, >, & or U+2028/2029 (E2 80 A8/A9).
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0xE2 }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += unicodeEscape(scalar.value)
-            default:
-                if scalar.value < 0x20 { out += unicodeEscape(scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal, quotes included, inert inside a page (`<`, `>`, `&` escaped too).
+    static func json(_ text: String) -> String { TextFormat.json(text, htmlSafe: true) }
 
     static func json(_ text: String?) -> String { text.map { json($0) } ?? "null" }
 
@@ -58,11 +17,6 @@ enum Format {
         guard let value, value.isFinite else { return "null" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
-    }
-
-    private static func unicodeEscape(_ v: UInt32) -> String {
-        let hex = String(v, radix: 16)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// Percent-encodes a query parameter value (RFC 3986 unreserved characters stay).
@@ -188,16 +142,8 @@ enum Format {
         return era * 146_097 + doe - 719_468
     }
 
-    /// `45 s`, `2 min 05 s`, `1 h 03 min`, `2 d 4 h`.
-    static func duration(_ ms: Int64) -> String {
-        let total = max(0, ms) / 1000
-        if total < 60 { return "\(total) s" }
-        let minutes = total / 60
-        if minutes < 60 { return "\(minutes) min " + pad(total % 60, 2) + " s" }
-        let hours = minutes / 60
-        if hours < 48 { return "\(hours) h " + pad(minutes % 60, 2) + " min" }
-        return "\(hours / 24) d \(hours % 24) h"
-    }
+    /// `45 s`, `2 min 05 s`, `1 h 03 min`, `2 d 4 h` (``TextFormat/duration(milliseconds:)``).
+    static func duration(_ ms: Int64) -> String { TextFormat.duration(milliseconds: ms) }
 
     /// Only `http` and `https` links become `href`s: a `javascript:` URL from the network never
     /// reaches the page.

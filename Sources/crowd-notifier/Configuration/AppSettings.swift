@@ -329,9 +329,9 @@ struct ScopedReader {
 
     func seconds(_ name: String, positive: Bool = false) throws(ConfigurationError) -> Duration? {
         guard let (s, source) = try raw(name) else { return nil }
-        guard let d = Double(s.trimmingCharacters(in: .whitespaces)), d.isFinite, positive ? d > 0 : d >= 0, d < 1e9 else {
+        guard let d = TextFormat.seconds(s, positive: positive) else {
             throw ConfigurationError(key: key(name), source: source, expected: positive ? "a number of seconds > 0" : "a number of seconds >= 0", got: s)
         }
-        return .milliseconds(Int64((d * 1000).rounded()))
+        return d
     }
 }

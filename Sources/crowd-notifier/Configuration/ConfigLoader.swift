@@ -164,12 +164,10 @@ struct ConfigLoader: Sendable {
     func seconds(_ key: String, positive: Bool = false) throws(ConfigurationError) -> Duration? {
         guard let v = try value(key) else { return nil }
         let expected = positive ? "a number of seconds > 0" : "a number of seconds >= 0"
-        guard case .scalar(let s) = v.raw, let d = Double(s.trimmingCharacters(in: .whitespaces)), d.isFinite,
-            positive ? d > 0 : d >= 0, d < 1e9
-        else {
+        guard case .scalar(let s) = v.raw, let d = TextFormat.seconds(s, positive: positive) else {
             throw ConfigurationError(key: key, source: v.source.description, expected: expected, got: display(v))
         }
-        return .milliseconds(Int64((d * 1000).rounded()))
+        return d
     }
 
     func bool(_ key: String) throws(ConfigurationError) -> Bool? {
