@@ -12,7 +12,7 @@ import Synchronization
 /// ``messages()`` makes the first connection and throws an ``MQTTError`` if it fails; afterwards
 /// outages are retried forever. The feed has one consumer; it ends when that task is cancelled or
 /// at ``shutdown()``.
-public final class MQTTMessageSource: BatchMessageSource {
+public final class MQTTMessageSource: MessageSource {
     public struct Configuration: Sendable {
         /// The broker connection.
         public var mqtt: MQTTClient.Configuration
@@ -73,7 +73,7 @@ public final class MQTTMessageSource: BatchMessageSource {
 
     /// The feed a batch at a time, straight from the client's buffer (what ``CrowdMonitor``
     /// uses): connects like ``messages()``, and like it may be taken once.
-    public func batchReader() async throws -> BatchReader {
+    public func batchReader() async throws -> BatchReader? {
         try await startConsuming()
         return BatchReader(buffer: client.messages.buffer, taken: taken)
     }

@@ -69,7 +69,7 @@ struct MQTTMessageSourceTests {
         try publisher.publish(topic: "/merakimv/\(Self.camera)/light", payload: Array("{\"lux\": 1}".utf8), retain: true)
         try await Task.sleep(for: .milliseconds(200))
         let source = try makeSource(port: broker.port)
-        var reader = try await source.batchReader()
+        var reader = try #require(try await source.batchReader())
         await #expect(throws: MQTTError.self) { _ = try await source.messages() }
         await #expect(throws: MQTTError.self) { _ = try await source.batchReader() }
         let messages = Self.episode(zone: "0", start: Self.t0)

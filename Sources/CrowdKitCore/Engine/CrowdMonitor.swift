@@ -15,6 +15,12 @@ public struct NotificationPlan: Hashable, Sendable {
         self.kinds = kinds
     }
 
+    /// A plan for these notifiers (their ``Notifier/name``s): give the same list to
+    /// ``DeliveryService``.
+    public init(notifying notifiers: [any Notifier], kinds: Set<NotificationKind> = [.fired]) {
+        self.init(notifiers: notifiers.map(\.name), kinds: kinds)
+    }
+
     /// The deliveries a change makes due.
     public func deliveries(for change: EventChange, now: Int64) -> [Delivery] {
         guard kinds.contains(change.kind) else { return [] }
@@ -197,23 +203,19 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             }
         }
-        // A batch source hands over many messages at once in one byte buffer: no allocation and
-        // no async step per message.
-        func consume<S: BatchMessageSource>(batches source: S) async throws {
-            var reader = try await source.batchReader()
-            var batch = RawMessageBatch()
-            while try await reader.next(into: &batch) {
-                engine.process(batch, emit: { pending.append($0) }) { index, reason in
-                    rejectLog.note(.raw(batch.message(at: index)), reason, logger: logger)
-                }
-                processed.wrappingAdd(batch.count, ordering: .relaxed)
-                handOver()
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
         do {
-            if let batching = source as? any BatchMessageSource {
-                try await consume(batches: batching)
+            // A source that hands over many messages at once in one byte buffer: no allocation
+            // and no async step per message.
+            if var reader = try await source.batchReader() {
+                var batch = RawMessageBatch()
+                while try await reader.next(into: &batch) {
+                    engine.process(batch, emit: { pending.append($0) }) { index, reason in
+                        rejectLog.note(.raw(batch.message(at: index)), reason, logger: logger)
+                    }
+                    processed.wrappingAdd(batch.count, ordering: .relaxed)
+                    handOver()
+                    batch.removeAll(keepingCapacity: true)
+                }
             } else {
                 let messages = try await source.messages()
                 for try await message in messages {

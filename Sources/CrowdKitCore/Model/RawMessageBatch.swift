@@ -1,5 +1,5 @@
 /// Raw messages (topic and payload bytes) packed into one byte buffer: what a fast
-/// ``BatchMessageSource`` hands over at once, so that neither the producer nor the consumer
+/// ``MessageSource/batchReader()`` hands over at once, so that neither the producer nor the consumer
 /// allocates per message.
 ///
 /// Appending copies the bytes in; ``forEach(_:)`` lends them out as buffer pointers, valid only
@@ -77,21 +77,4 @@ public struct RawMessageBatch: Sendable {
         let payload = Array(bytes[topicEnd..<(topicEnd + Int(e.payloadLength))])
         return RawMessage(topic: topic, payload: payload, receivedAt: e.receivedAt)
     }
-}
-
-/// Reads a ``BatchMessageSource``'s feed a batch at a time.
-public protocol RawBatchReader {
-    /// Replaces the contents of `batch` with the next messages (at least one), waiting while none
-    /// are there. `batch` should be empty (its capacity is reused). Returns `false` at the end of
-    /// the feed or when the task is cancelled.
-    mutating func next(into batch: inout RawMessageBatch) async throws -> Bool
-}
-
-/// A ``MessageSource`` that can also hand its raw messages over in batches, without allocating
-/// per message. ``CrowdMonitor`` uses ``batchReader()`` when a source offers it; the messages and
-/// their order are the same as those of ``MessageSource/messages()``, and a source is consumed
-/// one way or the other, not both.
-public protocol BatchMessageSource: MessageSource {
-    associatedtype BatchReader: RawBatchReader
-    func batchReader() async throws -> BatchReader
 }

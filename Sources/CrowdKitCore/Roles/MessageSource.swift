@@ -15,9 +15,16 @@ import Foundation
 /// - Conforming types are `Sendable`: ``status`` may be read from any task while the feed runs.
 public protocol MessageSource: Sendable {
     associatedtype Messages: AsyncSequence where Messages.Element == SourceMessage
+    associatedtype BatchReader: RawBatchReader = NoBatchReader
 
     /// Starts the feed.
     func messages() async throws -> Messages
+
+    /// Starts the feed a ``RawMessageBatch`` at a time, when the source can hand its raw
+    /// messages over in batches without allocating per message (``CrowdMonitor`` then uses it
+    /// instead of ``messages()``); `nil` (the default) when it cannot. The messages and their
+    /// order are those of ``messages()``; a source is consumed one way or the other, not both.
+    func batchReader() async throws -> BatchReader?
 
     /// The feed's health, for readiness checks and the live page. The default says `.unknown`.
     var status: SourceStatus { get }

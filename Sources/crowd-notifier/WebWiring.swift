@@ -1,0 +1,74 @@
+import ArgumentParser
+import CrowdKitCore
+import CrowdKitSQLite
+import CrowdKitWeb
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Wiring of the event store and the web page for `crowd-notifier run`, from the settings the
+/// configuration loader produced (`store.path`/`--store`, `store.retentionDays`, `http.host`/
+/// `--http-host`, `http.port`/`--http-port`, `http.token`/`--http-token`,
+/// `http.allowUnauthenticatedRemote`).
+///
+/// ```swift
+/// let store = try WebWiring.openStore(settings, logger: logger)
+/// let monitor = CrowdMonitor(source: source, policy: policy, filter: settings.filter, store: store, ...)
+/// let web = try WebWiring.makeApplication(
+///     settings.http, store: store, logger: logger,
+///     liveStatus: { LiveStatus(zones: monitor.zones, feed: monitor.sourceStatus,
+///                              messagesPerSecond: monitor.messagesPerSecond) },
+///     changes: { monitor.changes() })
+/// // ServiceGroup: monitor, delivery, store (retention: `try await store.run()`), web (if non-nil)
+/// ```
+enum WebWiring {
+    /// Opens (creating and migrating when needed) the SQLite store at `settings.storePath`.
+    static func openStore(_ settings: AppSettings, logger: Logger) throws -> SQLiteEventStore {
+        try SQLiteEventStore(
+            configuration: .init(path: settings.storePath, retentionDays: settings.retentionDays), logger: logger)
+    }
+
+    /// The access control `http` asks for: a token when one is configured, open otherwise.
+    static func access(_ http: AppSettings.HTTP) -> CrowdWebConfiguration.Access {
+        if let token = http.token, !token.isEmpty { return .token(token) }
+        return .open
+    }
+
+    /// Refuses a non-loopback `http.host` without `http.token` unless
+    /// `http.allowUnauthenticatedRemote` is set.
+    static func checkBind(_ http: AppSettings.HTTP) throws(ConfigurationError) {
+        guard http.port != 0 else { return }
+        do {
+            try CrowdWebConfiguration.checkBind(
+                host: http.host, access: access(http), allowUnauthenticatedRemote: http.allowUnauthenticatedRemote)
+        } catch {
+            throw ConfigurationError(
+                key: "http.host", expected: "a loopback address (127.0.0.1, ::1) unless http.token is set or http.allowUnauthenticatedRemote is true",
+                got: http.host)
+        }
+    }
+
+    /// The web application (a swift-service-lifecycle `Service`: add it to the `ServiceGroup`),
+    /// or `nil` when `http.port` is 0.
+    static func makeApplication(
+        _ http: AppSettings.HTTP, store: any EventStore, logger: Logger,
+        liveStatus: @escaping @Sendable () async -> LiveStatus,
+        changes: @escaping @Sendable () -> AsyncStream<EventChange>,
+        metrics: (@Sendable () async -> String)? = nil,
+        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
+    ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
+        guard http.port != 0 else { return nil }
+        try checkBind(http)
+        let web = CrowdWeb(
+            store: store, configuration: CrowdWebConfiguration(access: access(http)), logger: logger,
+            liveStatus: liveStatus, changes: changes, metrics: metrics)
+        let router = Router()
+        web.addRoutes(to: router)
+        extraRoutes?(router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(http.host, port: http.port), serverName: "crowd-notifier"),
+            logger: logger)
+    }
+}
