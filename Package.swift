@@ -80,6 +80,9 @@ let package = Package(
         ),
         .target(name: "FileNotifier", dependencies: ["CrowdKitCore"], path: "Examples/FileNotifier", swiftSettings: swiftSettings),
         .executableTarget(
+            name: "EmbeddedNotifier", dependencies: ["CrowdKitCore", "CrowdKitMQTT", log], path: "Examples/EmbeddedNotifier",
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "crowdkit-bench",
             dependencies: ["CrowdKitCore"],
             path: "Benchmarks/crowdkit-bench",
@@ -124,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", log],
+            dependencies: ["FileNotifier", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
         // Fake Webex and Meraki servers (Hummingbird on 127.0.0.1), a capturing log handler and

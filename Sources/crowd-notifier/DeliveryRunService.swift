@@ -9,7 +9,6 @@ import ServiceLifecycle
 struct DeliveryRunService: Service {
     let delivery: DeliveryService
     let changes: AsyncStream<EventChange>
-    let store: any EventStore
     let drain: Duration
     let logger: Logger
 
@@ -18,18 +17,8 @@ struct DeliveryRunService: Service {
         let changes = self.changes
         let task = Task { await delivery.run(changes: changes) }
         try? await gracefulShutdown()
-        let deadline = ContinuousClock.now + drain
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            let pending = (try? await store.pendingDeliveries(limit: 1)) ?? []
-            if pending.isEmpty { break }
-            await delivery.wake()
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        await delivery.drain(within: drain)
         task.cancel()
         await task.value
-        let left = (try? await store.pendingDeliveries(limit: 10_000).count) ?? 0
-        if left > 0 {
-            logger.warning("delivery stopped with notifications still pending", metadata: ["delivery.pending": "\(left)"])
-        }
     }
 }

@@ -70,7 +70,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             .init(service: StoreRetentionService(store: store), serviceName: "store"),
             .init(
                 service: DeliveryRunService(
-                    delivery: delivery, changes: wakeUps, store: store, drain: reliability.shutdownTimeout * 0.4, logger: logger),
+                    delivery: delivery, changes: wakeUps, drain: reliability.shutdownTimeout * 0.4, logger: logger),
                 serviceName: "delivery"),
         ]
         if let web { services.append(.init(service: web, serviceName: "web")) }

@@ -135,6 +135,26 @@ public actor DeliveryService {
     /// Statuses of finished deliveries that the store has not taken yet (a failing store).
     public var unrecordedStatuses: Int { unrecorded.count }
 
+    /// The graceful end of delivery, while ``run(changes:)`` (or another `run`) still runs: keeps
+    /// sending until no notification is pending in the store or under way, or `limit` has passed,
+    /// and returns how many are still pending (they stay in the store for the next start). Stop
+    /// the monitor first, so that its last changes are in the store; cancel the run afterwards.
+    @discardableResult
+    public func drain(within limit: Duration) async -> Int {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            let pending = (try? await store.pendingDeliveries(limit: 1)) ?? []
+            if pending.isEmpty && inFlight.isEmpty { return 0 }
+            wake()
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = (try? await store.pendingDeliveries(limit: 10_000).count) ?? 0
+        if left > 0 {
+            logger.warning("Delivery stopped draining with notifications still pending", metadata: ["delivery.pending": "\(left)"])
+        }
+        return left
+    }
+
     /// Takes note of the deliveries of a change (no store read needed).
     private func offer(_ change: EventChange) {
         guard !change.deliveries.isEmpty else { return }
