@@ -224,3 +224,42 @@ struct InPlacePayloadTests {
         #expect(backtest.eventList == a.events)
     }
 }
+
+extension InPlacePayloadTests {
+    @Test("lines that only look like record's form are judged as the general parser judges them")
+    func nearRecordForm() throws {
+        let good = #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632600000,\"counts\":{\"person\":4}}"}"#
+        let lines = [
+            good,
+            good,  // now a known topic: read in place
+            #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632601000,\"counts\":{\"person\":4}}\"}"#,  // unterminated string
+            #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{"ts":1714632602000}"}"#,  // raw quotes: not one string
+            #"{"receivedAt":1.5,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632603000}"}"#,
+            #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632604000,\"counts\":{\"person\":4}}","x":1}"#,
+            #"{"receivedAt":1,"topic":"\/merakimv\/Q2GV-NEAR-0001\/0","payload":"{\"ts\":1714632605000,\"counts\":{\"person\":5}}"}"#,
+            #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632606000,\"counts\":{\"person\":\"5\"}}"}"#,
+            #"{"receivedAt":1,"topic":"/merakimv/Q2GV-NEAR-0001/0","payload":"{\"ts\":1714632607000,\"counts\":{\"person\":4}} "}"#,
+        ]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("near-\(UUID().uuidString).capture").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Replay(policy: DwellPolicy()).run(path: path)
+        // what the general parser says of each line on its own
+        var parser = CaptureParser()
+        var malformed: [Int] = []
+        var messages = 0
+        for (i, line) in lines.enumerated() {
+            var bytes = Array(line.utf8)
+            let r = bytes.withUnsafeMutableBytes { parser.parse(line: UnsafeRawBufferPointer($0)) { _, _, _ in true } }
+            switch r {
+            case .malformed: malformed.append(i + 1)
+            case .message: messages += 1
+            case .skipped: break
+            }
+        }
+        #expect(result.malformed.map(\.line) == malformed)
+        #expect(result.counters.messages == messages)
+        #expect(result.counters.observations == 5)  // lines 1, 2, 6 (another key is fine), 7 and 9
+        #expect(result.counters.rejectedByReason == [.wrongType: 1])  // line 8
+    }
+}

@@ -44,6 +44,11 @@ public struct DecodedCapture: Sendable {
                 capture.unusable += 1
                 return
             }
+            // the form `record` writes, read in place when it can be; anything else the general way
+            if let parts = CaptureParser.recordParts(bytes), capture.addInPlace(topic: parts.topic, escapedPayload: parts.escapedPayload, table: &table) {
+                capture.lines += 1
+                return
+            }
             let r = parser.parse(line: bytes, inPlace: true) { topic, payload, escaped, _ in
                 capture.add(topic: topic, payload: payload, escaped: escaped, table: &table, scratch: &scratch)
             }
@@ -58,6 +63,15 @@ public struct DecodedCapture: Sendable {
             }
         }
         return capture
+    }
+
+    /// Adds a zone count of a known topic read in place; `false` (nothing added) otherwise.
+    private mutating func addInPlace(topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, table: inout TopicTable) -> Bool {
+        guard let v = table.lookup(topic, hash: TopicTable.hash(topic)), v >= 0, !isCrossing[Int(v)],
+            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
+        else { return false }
+        append(Record(topic: v, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
+        return true
     }
 
     /// Adds a message; `escaped`: `payload` is still the content of a JSON string (unescaped

@@ -69,46 +69,19 @@ public struct CaptureParser {
         var payload: (start: Int, end: Int, escaped: Bool)?
         var payloadRaw: Range<Int>?  // payload given as a JSON value rather than a string
         var receivedAt: Int64?
-        guard s.consume(0x7B) else { return .malformed("not a JSON object") }
-        s.skipWhitespace()
-        if !s.consume(0x7D) {
-            while true {
-                s.skipWhitespace()
-                guard let key = s.scanString() else { return .malformed("invalid JSON") }
-                s.skipWhitespace()
-                guard s.consume(0x3A) else { return .malformed("invalid JSON") }
-                s.skipWhitespace()
-                if s.keyEquals(key, "topic") {
-                    guard s.peek() == 0x22, let v = s.scanString() else { return .malformed("\"topic\" is not a string") }
-                    topic = v
-                } else if s.keyEquals(key, "payload") {
-                    if s.peek() == 0x22 {
-                        guard let v = s.scanString() else { return .malformed("invalid JSON") }
-                        payload = v
-                        payloadRaw = nil
-                    } else {
-                        let from = s.pos
-                        guard s.skipValue(depth: 1) else { return .malformed("invalid JSON") }
-                        payloadRaw = from..<s.pos
-                        payload = nil
-                    }
-                } else if s.keyEquals(key, "receivedAt") {
-                    if case .integer(let v)? = s.scanNumber() {
-                        receivedAt = v
-                    } else {
-                        return .malformed("\"receivedAt\" is not an integer (epoch ms)")
-                    }
-                } else {
-                    guard s.skipValue(depth: 1) else { return .malformed("invalid JSON") }
-                }
-                s.skipWhitespace()
-                if s.consume(0x2C) { continue }
-                guard s.consume(0x7D) else { return .malformed("invalid JSON") }
-                break
+        // The exact form `record` writes, `{"receivedAt":N,"topic":"…","payload":"…"}`, read
+        // without the general object walk; anything else (spacing, order, other keys) starts over
+        // below. The strings are validated the same way either way.
+        if let line = Self.recordForm(&s) {
+            topic = line.topic
+            payload = line.payload
+            receivedAt = line.receivedAt
+        } else {
+            s.pos = 0
+            if let error = Self.parseObject(&s, topic: &topic, payload: &payload, payloadRaw: &payloadRaw, receivedAt: &receivedAt) {
+                return .malformed(error)
             }
         }
-        s.skipWhitespace()
-        guard s.atEnd else { return .malformed("text after the JSON object") }
         guard let t = topic else { return .malformed("missing \"topic\"") }
         guard payload != nil || payloadRaw != nil else { return .malformed("missing \"payload\"") }
 
@@ -150,5 +123,92 @@ public struct CaptureParser {
                 return .message(body(topicEscaped ? UnsafeRawBufferPointer(rebasing: ts[0..<topicLength]) : topicBuf, payloadBuf, false, receivedAt))
             }
         }
+    }
+
+    /// The general walk of a capture line's JSON object; the reason when it is not a capture line.
+    @usableFromInline
+    static func parseObject(
+        _ s: inout JSONScanner, topic: inout (start: Int, end: Int, escaped: Bool)?, payload: inout (start: Int, end: Int, escaped: Bool)?,
+        payloadRaw: inout Range<Int>?, receivedAt: inout Int64?
+    ) -> String? {
+        guard s.consume(0x7B) else { return "not a JSON object" }
+        s.skipWhitespace()
+        if !s.consume(0x7D) {
+            while true {
+                s.skipWhitespace()
+                guard let key = s.scanString() else { return "invalid JSON" }
+                s.skipWhitespace()
+                guard s.consume(0x3A) else { return "invalid JSON" }
+                s.skipWhitespace()
+                if s.keyEquals(key, "topic") {
+                    guard s.peek() == 0x22, let v = s.scanString() else { return "\"topic\" is not a string" }
+                    topic = v
+                } else if s.keyEquals(key, "payload") {
+                    if s.peek() == 0x22 {
+                        guard let v = s.scanString() else { return "invalid JSON" }
+                        payload = v
+                        payloadRaw = nil
+                    } else {
+                        let from = s.pos
+                        guard s.skipValue(depth: 1) else { return "invalid JSON" }
+                        payloadRaw = from..<s.pos
+                        payload = nil
+                    }
+                } else if s.keyEquals(key, "receivedAt") {
+                    if case .integer(let v)? = s.scanNumber() {
+                        receivedAt = v
+                    } else {
+                        return "\"receivedAt\" is not an integer (epoch ms)"
+                    }
+                } else {
+                    guard s.skipValue(depth: 1) else { return "invalid JSON" }
+                }
+                s.skipWhitespace()
+                if s.consume(0x2C) { continue }
+                guard s.consume(0x7D) else { return "invalid JSON" }
+                break
+            }
+        }
+        s.skipWhitespace()
+        guard s.atEnd else { return "text after the JSON object" }
+        return nil
+    }
+
+    /// `{"receivedAt":N,"topic":"…","payload":"…"}` exactly (strings validated as usual), or nil.
+    @inlinable
+    static func recordForm(_ s: inout JSONScanner) -> (topic: (start: Int, end: Int, escaped: Bool), payload: (start: Int, end: Int, escaped: Bool), receivedAt: Int64)? {
+        guard s.scanLiteral("{\"receivedAt\":"), case .integer(let r)? = s.scanNumber() else { return nil }
+        guard s.scanLiteral(",\"topic\":"), s.peek() == 0x22, let t = s.scanString() else { return nil }
+        guard s.scanLiteral(",\"payload\":"), s.peek() == 0x22, let p = s.scanString() else { return nil }
+        guard s.consume(0x7D), s.atEnd else { return nil }
+        return (t, p, r)
+    }
+
+    /// The raw parts of a line in the exact form `record` writes,
+    /// `{"receivedAt":N,"topic":"…","payload":"…"}`, found without validating the payload string:
+    /// for a reader that validates it itself (``DetectionEngine`` reads it in place and succeeds
+    /// only on well-formed content) and parses the line the general way when that fails. The
+    /// topic has no escape or control character; `nil` for anything else.
+    @inlinable
+    public static func recordParts(_ line: UnsafeRawBufferPointer) -> (topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, receivedAt: Int64)? {
+        guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        var end = line.count
+        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        var s = JSONScanner(base: base, count: end)
+        guard s.scanLiteral("{\"receivedAt\":"), case .integer(let r)? = s.scanNumber() else { return nil }
+        guard s.scanLiteral(",\"topic\":\"") else { return nil }
+        let topicStart = s.pos
+        while s.pos < end {
+            let c = base[s.pos]
+            if c == 0x22 { break }
+            if c == 0x5C || c < 0x20 { return nil }
+            s.pos += 1
+        }
+        let topicEnd = s.pos
+        guard s.scanLiteral("\",\"payload\":\""), end - s.pos >= 2, base[end - 2] == 0x22, base[end - 1] == 0x7D else { return nil }
+        return (
+            UnsafeRawBufferPointer(start: base + topicStart, count: topicEnd - topicStart),
+            UnsafeRawBufferPointer(start: base + s.pos, count: end - 2 - s.pos), r
+        )
     }
 }

@@ -74,6 +74,16 @@ public struct Replay<Policy: DetectionPolicy> {
                 if malformed.count < limit { malformed.append(MalformedLine(line: number, reason: "line too long")) }
                 return
             }
+            // the form `record` writes, read in place; anything else the general way
+            if let parts = CaptureParser.recordParts(bytes),
+                let outcome = engine.processInPlaceOnly(topic: parts.topic, escapedPayload: parts.escapedPayload, emit: emit)
+            {
+                lines += 1
+                if case .rejected(let reason) = outcome, rejected.count < limit {
+                    rejected.append(MalformedLine(line: number, reason: reason.description))
+                }
+                return
+            }
             let r = parser.parse(line: bytes, inPlace: true) { topic, payload, escaped, _ in
                 escaped
                     ? engine.process(topic: topic, escapedPayload: payload, emit: emit)

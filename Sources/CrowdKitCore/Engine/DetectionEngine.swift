@@ -193,6 +193,20 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         return processUnescaping(topic: topic, escapedPayload: escapedPayload, emit: emit)
     }
 
+    /// A known zone's count read in place from the content of a JSON string, or `nil` (nothing
+    /// counted or changed) when the topic is not a known zone or the payload is not in the common
+    /// form: the caller then processes the message the general way.
+    @inlinable
+    mutating func processInPlaceOnly(
+        topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
+    ) -> MessageOutcome? {
+        guard let v = topics.lookup(topic, hash: TopicTable.hash(topic)), v >= 0,
+            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
+        else { return nil }
+        counters.messages += 1
+        return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
+    }
+
     @usableFromInline
     mutating func processUnescaping(
         topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
