@@ -110,7 +110,8 @@ let package = Package(
         // Tests
         .testTarget(name: "CrowdKitCoreTests", dependencies: ["CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
         .testTarget(
-            name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore", "CrowdKitTesting", log], swiftSettings: swiftSettings),
+            name: "CrowdKitMQTTTests", dependencies: ["CrowdKitMQTT", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers", log],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "CrowdKitSQLiteTests",
             dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitTestServers"],

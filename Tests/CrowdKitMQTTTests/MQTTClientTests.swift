@@ -3,6 +3,7 @@ import CrowdKitMQTT
 import CrowdKitTesting
 import Foundation
 import Testing
+import CrowdKitTestServers
 
 @Suite("MQTTClient against a real mosquitto")
 struct MQTTClientTests {

@@ -3,6 +3,7 @@ import CrowdKitMQTT
 import CrowdKitTesting
 import Foundation
 import Testing
+import CrowdKitTestServers
 
 @Suite("MQTTMessageSource against a real mosquitto")
 struct MQTTMessageSourceTests {

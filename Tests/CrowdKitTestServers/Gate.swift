@@ -25,17 +25,6 @@ public final class Gate: Sendable {
     }
 }
 
-/// Polls `condition` until it holds (bounded: fails the wait after `limit`).
-public func eventually(_ limit: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return await condition()
-}
-
-
 /// Runs a program to its end without blocking a thread of the cooperative pool (tests run in
 /// parallel on few threads): writes `input` to its standard input, returns its exit status.
 public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil) async throws -> Int32 {

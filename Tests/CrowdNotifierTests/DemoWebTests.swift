@@ -4,6 +4,7 @@ import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+import CrowdKitTestServers
 #endif
 
 /// The README's first command as a user sees it: `crowd-notifier demo` serves the page, the API,
