@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrowdKitMerakiTests",
-            dependencies: ["CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers"],
+            dependencies: ["CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

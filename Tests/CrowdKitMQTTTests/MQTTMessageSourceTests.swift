@@ -207,3 +207,28 @@ struct MQTTMessageSourceTests {
         await source.shutdown()
     }
 }
+
+@Suite("MQTT source: the MessageSource conformance suite")
+struct MQTTSourceConformanceTests {
+    @Test("MQTTMessageSource passes against a real mosquitto (messages published once the source is subscribed)")
+    func conforms() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let port = broker.port
+        try await MessageSourceConformance.run { messages in
+            let source = try MQTTMessageSource(configuration: .init(mqtt: .init(port: port)), logger: testLogger)
+            Task {
+                // publish, in order and at QoS 1, once the source is connected and subscribed
+                guard await eventually(timeout: .seconds(10), { source.status.state == .connected }) else { return }
+                try await Task.sleep(for: .milliseconds(100))
+                let publisher = try MQTTClient(configuration: .init(port: port), logger: testLogger)
+                try await publisher.connect()
+                for m in messages { try publisher.publish(topic: m.topic, payload: m.payload, qos: .atLeastOnce) }
+                try await Task.sleep(for: .seconds(2))
+                await publisher.shutdown()
+            }
+            return source
+        }
+    }
+}

@@ -2,6 +2,7 @@ import CrowdKitCore
 import CrowdKitHTTP
 import CrowdKitMeraki
 import CrowdKitTestServers
+import CrowdKitTesting
 import Foundation
 import Testing
 
@@ -376,5 +377,19 @@ struct MerakiTimestampTests {
         #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 1_709_164_800)) == "2024-02-29T00:00:00Z")
         #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
         #expect(MerakiClient.iso8601(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59Z")
+    }
+}
+
+@Suite("Meraki enricher: the EventEnricher conformance suite")
+struct MerakiEnricherConformanceTests {
+    @Test("MerakiEnricher passes against the fake Dashboard API, never carrying the API key")
+    func conforms() async throws {
+        let fake = try await namedFake()
+        let logs = LogCapture()
+        try await EventEnricherConformance.run(
+            makeEnricher: { MerakiEnricher(client: MerakiClient(configuration: configuration(fake), logger: logs.logger()), logger: logs.logger()) },
+            secrets: [apiKey])
+        #expect(!logs.allText.contains(apiKey))
+        await fake.stop()
     }
 }

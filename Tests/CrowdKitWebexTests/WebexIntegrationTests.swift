@@ -2,6 +2,7 @@ import CrowdKitCore
 import CrowdKitHTTP
 import CrowdKitMeraki
 import CrowdKitTestServers
+import CrowdKitTesting
 import CrowdKitWebex
 import Foundation
 import Testing
@@ -159,5 +160,24 @@ extension FakeResponse {
         var copy = self
         copy.headers.append(header)
         return copy
+    }
+}
+
+@Suite("Webex notifier: the Notifier conformance suite")
+struct WebexNotifierConformanceTests {
+    @Test("WebexNotifier passes against the fake Webex API (an outage for the failing case), never naming the token")
+    func conforms() async throws {
+        let webex = try await FakeWebex(token: botToken)
+        let down = try await FakeWebex(token: botToken)
+        down.setOutage(.json(503, ["message": "Service unavailable"]))
+        let logs = LogCapture()
+        try await NotifierConformance.run(
+            makeNotifier: { WebexNotifier(client: webexClient(webex, logs, retry: RetryPolicy(maxAttempts: 1)), logger: logs.logger()) },
+            accepted: { webex.accepted.count },
+            makeFailing: { WebexNotifier(client: webexClient(down, logs, retry: RetryPolicy(maxAttempts: 1)), logger: logs.logger()) },
+            secrets: [botToken])
+        #expect(!logs.allText.contains(botToken))
+        await webex.stop()
+        await down.stop()
     }
 }
