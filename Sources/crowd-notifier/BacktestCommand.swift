@@ -191,20 +191,25 @@ struct BacktestCommand: AsyncParsableCommand {
         let setups = try await setups(sweeps, combos)
         let labels = try labels.map(Self.readLabels)
         let reading = progress ? ProgressLine(path: capture) : nil
-        let decoded: DecodedCapture
+        let path = capture
+        let meter = progress ? CombinationProgress(total: combos.count) : nil
+        let jobs = self.jobs
+        // synchronous, CPU-bound work: on threads of its own, never the cooperative pool's
+        let results: [BacktestOutcome]
         do {
-            decoded = try DecodedCapture.read(path: capture) { reading?.update(lines: $0) }
+            results = try await Backtest.detached { () throws -> [BacktestOutcome] in
+                let decoded = try DecodedCapture.read(path: path) { reading?.update(lines: $0) }
+                reading?.finish()
+                var done: (@Sendable (Int) -> Void)?
+                if let meter { done = { meter.update($0) } }
+                return Backtest.parallelMap(count: combos.count, jobs: jobs, done: done) { (i: Int) -> BacktestOutcome in
+                    Self.evaluate(decoded, setups[i], labels: labels, keepEvents: keepEvents)
+                }
+            }
         } catch let e as CaptureError {
             reading?.finish()
             writeStandardError("error: cannot read capture \(e.path): \(e.reason)\n")
             throw ExitCode(66)
-        }
-        reading?.finish()
-        let meter = progress ? CombinationProgress(total: combos.count) : nil
-        var done: (@Sendable (Int) -> Void)?
-        if let meter { done = { meter.update($0) } }
-        let results: [BacktestOutcome] = Backtest.parallelMap(count: combos.count, jobs: jobs, done: done) { (i: Int) -> BacktestOutcome in
-            Self.evaluate(decoded, setups[i], labels: labels, keepEvents: keepEvents)
         }
         meter?.finish()
         return (sweeps, combos, results)

@@ -324,7 +324,7 @@ struct DeliveryFedByChangesTests {
             try await store.apply(c)  // stored before it is announced, as the monitor does
             feed.yield(c)
         }
-        #expect(await eventually(timeout: .seconds(20)) { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        #expect(await eventually(timeout: .seconds(60)) { await store.allDeliveries.allSatisfy { $0.status != .pending } })
         task.cancel()
         await task.value
         let deliveries = await store.allDeliveries

@@ -142,8 +142,10 @@ struct FailingStoreTests {
         let start = ContinuousClock.now
         source.continuation.finish()
         try await task.value
+        // bounded (the store never recovers: without the writer's limit this would never end);
+        // generous, as the suite runs in parallel on a loaded machine
         let took = ContinuousClock.now - start
-        #expect(took < .seconds(5), "took \(took)")
+        #expect(took < .seconds(30), "took \(took)")
         var kinds: [NotificationKind] = []
         for await c in changes { kinds.append(c.kind) }
         #expect(kinds == [.fired, .ended])

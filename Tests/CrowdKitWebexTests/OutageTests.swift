@@ -62,7 +62,7 @@ struct OutageTests {
         #expect(webex.accepted.isEmpty)
 
         webex.setOutage(nil)
-        #expect(await eventually(timeout: .seconds(10)) { await store.allDeliveries.allSatisfy { $0.status != .pending } })
+        #expect(await eventually(timeout: .seconds(60)) { await store.allDeliveries.allSatisfy { $0.status != .pending } })
         // more polls: nothing is sent twice
         try await Task.sleep(for: .milliseconds(300))
         task.cancel()

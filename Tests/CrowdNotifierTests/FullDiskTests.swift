@@ -80,7 +80,7 @@ struct FullDiskTests {
 
         // room again
         try await Self.setFileSizeLimit(pid, "unlimited")
-        #expect(await eventually(timeout: .seconds(20)) { await DemoWebTests.get(readyz)?.0 == 200 })
+        #expect(await eventually(timeout: .seconds(60)) { await DemoWebTests.get(readyz)?.0 == 200 })
         #expect(await eventually { run.stderr.contains("Delivery statuses recorded again") }, "\(run.stderr)")
         try await Task.sleep(for: .seconds(6))
         run.interrupt()

@@ -36,7 +36,7 @@ struct RunNotifyTests {
             ["simulate", "--mqtt-port", port, "--speed", "0", "--duration", "120", "--start-time", "1714632600000"], in: dir,
             name: "simulate")
         #expect(await simulate.wait() == 0)
-        #expect(await eventually(timeout: .seconds(10)) { run.stderr.contains("crowd fired: ") }, "\(run.stderr)")
+        #expect(await eventually(timeout: .seconds(60)) { run.stderr.contains("crowd fired: ") }, "\(run.stderr)")
         func fired() -> Int { run.stderr.components(separatedBy: "crowd fired: ").count - 1 }
         // delivery is at least once: a request whose answer is lost is sent again, so count distinct messages
         func distinct() -> Int { Set(webex.accepted.map { $0.text ?? "" }).count }

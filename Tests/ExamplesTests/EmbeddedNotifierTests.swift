@@ -40,7 +40,7 @@ struct EmbeddedNotifierTests {
         err.fileHandleForReading.readabilityHandler = { stderr.append($0.availableData) }
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        #expect(await eventually(timeout: .seconds(20)) { stderr.text.contains("mqtt connected") }, "\(stderr.text)")
+        #expect(await eventually(timeout: .seconds(60)) { stderr.text.contains("mqtt connected") }, "\(stderr.text)")
         // 5 people for 12 s of camera time, then nobody: fired once the 10 s dwell is reached, then ended
         let t0: Int64 = 1_714_632_600_000
         let readings = (0...12).map { (t0 + Int64($0) * 1000, 5) } + [(t0 + 20_000, 0)]
@@ -49,7 +49,7 @@ struct EmbeddedNotifierTests {
             "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(broker.port), "-t", "/merakimv/Q2GV-EMBD-0001/0", "-l", "-q", "1"],
             input: Data(lines.utf8))
         #expect(published == 0)
-        #expect(await eventually(timeout: .seconds(20)) { stdout.text.contains("ended: Q2GV-EMBD-0001/0") }, "\(stdout.text)\n\(stderr.text)")
+        #expect(await eventually(timeout: .seconds(60)) { stdout.text.contains("ended: Q2GV-EMBD-0001/0") }, "\(stdout.text)\n\(stderr.text)")
         #expect(stdout.text.contains("fired: Q2GV-EMBD-0001/0, 5 people since 2024-05-02T06:50:00.000Z"), "\(stdout.text)")
         #expect(stdout.text.components(separatedBy: "fired:").count == 2, "notified once")
         process.terminate()  // SIGTERM

@@ -205,6 +205,16 @@ public enum Backtest {
         return outcome
     }
 
+    /// Runs `body` on a thread of its own (not one of Swift concurrency's few cooperative
+    /// threads, which a long synchronous computation would hold up) and returns its result.
+    public static func detached<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, any Error>) in
+            let thread = Thread { k.resume(with: Result { try body() }) }
+            thread.name = "crowdkit-backtest"
+            thread.start()
+        }
+    }
+
     /// Calls `body` for every index in `0..<count` on up to `jobs` threads (all cores by default)
     /// and returns the results in index order. `done` is called (from any thread, serialised) after
     /// each one with the number finished.

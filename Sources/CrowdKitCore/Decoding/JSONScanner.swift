@@ -113,6 +113,61 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
         return nil
     }
 
+    // MARK: objects, member by member
+
+    /// Opens an object: `true` when members follow, `false` for `{}`, `nil` when the next value
+    /// is not an object. Use with ``memberKey()`` and ``afterMember()``:
+    ///
+    ///     guard var more = s.openObject() else { /* not an object */ }
+    ///     while more {
+    ///         guard let key = s.memberKey() else { /* malformed */ }
+    ///         /* read or skip the value */
+    ///         guard let next = s.afterMember() else { /* malformed */ }
+    ///         more = next
+    ///     }
+    @inlinable
+    mutating func openObject() -> Bool? {
+        skipWhitespace()
+        guard consume(0x7B) else { return nil }
+        skipWhitespace()
+        return !consume(0x7D)
+    }
+
+    /// A member's key, the scanner left at its value; `nil` when malformed.
+    @inlinable
+    mutating func memberKey() -> (start: Int, end: Int, escaped: Bool)? {
+        skipWhitespace()
+        guard let key = scanString() else { return nil }
+        skipWhitespace()
+        guard consume(0x3A) else { return nil }
+        skipWhitespace()
+        return key
+    }
+
+    /// After a member's value: `true` when another member follows, `false` at the object's end,
+    /// `nil` when malformed.
+    @inlinable
+    mutating func afterMember() -> Bool? {
+        skipWhitespace()
+        if consume(0x2C) { return true }
+        return consume(0x7D) ? false : nil
+    }
+
+    /// ``afterMember()`` into `more`; `false` when malformed.
+    @inlinable
+    mutating func endMember(_ more: inout Bool) -> Bool {
+        guard let next = afterMember() else { return false }
+        more = next
+        return true
+    }
+
+    /// Whether only whitespace is left.
+    @inlinable
+    mutating func finished() -> Bool {
+        skipWhitespace()
+        return atEnd
+    }
+
     /// A string quoted `\"…\"` whose content has no backslash or control character.
     @inlinable
     mutating func scanEscapedQuoteString() -> (start: Int, end: Int, escaped: Bool)? {
@@ -226,18 +281,12 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
         case 0x22 where !Quoting.escaped: return scanString() != nil
         case 0x5C where Quoting.escaped: return scanString() != nil
         case 0x7B:
-            pos += 1
-            skipWhitespace()
-            if consume(0x7D) { return true }
-            while true {
-                skipWhitespace()
-                guard scanString() != nil else { return false }
-                skipWhitespace()
-                guard consume(0x3A), skipValue(depth: depth + 1) else { return false }
-                skipWhitespace()
-                if consume(0x2C) { continue }
-                return consume(0x7D)
+            guard var more = openObject() else { return false }
+            while more {
+                guard memberKey() != nil, skipValue(depth: depth + 1), let next = afterMember() else { return false }
+                more = next
             }
+            return true
         case 0x5B:
             pos += 1
             skipWhitespace()

@@ -196,96 +196,74 @@ public enum MVSenseDecoder {
         var vehicles = 0
         var countsWrong = false
         var negative = false
-        s.skipWhitespace()
-        guard s.consume(0x7B) else { return .failure(.notJSON) }
-        s.skipWhitespace()
-        if !s.consume(0x7D) {
-            while true {
-                s.skipWhitespace()
-                guard let key = s.scanString() else { return .failure(.notJSON) }
-                s.skipWhitespace()
-                guard s.consume(0x3A) else { return .failure(.notJSON) }
-                s.skipWhitespace()
-                if s.keyEquals(key, "ts") {
-                    let c = s.peek()
-                    if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
-                        guard let num = s.scanNumber() else { return .failure(.notJSON) }
-                        switch num {
-                        case .integer(let v):
-                            ts = v
+        guard var more = s.openObject() else { return .failure(.notJSON) }
+        while more {
+            guard let key = s.memberKey() else { return .failure(.notJSON) }
+            if s.keyEquals(key, "ts") {
+                let c = s.peek()
+                if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                    guard let num = s.scanNumber() else { return .failure(.notJSON) }
+                    switch num {
+                    case .integer(let v):
+                        ts = v
+                        tsWrong = false
+                    case .double(let d):
+                        if d.isFinite, d.rounded(.down) == d, abs(d) < 9.0e18 {
+                            ts = Int64(d)
                             tsWrong = false
-                        case .double(let d):
-                            if d.isFinite, d.rounded(.down) == d, abs(d) < 9.0e18 {
-                                ts = Int64(d)
-                                tsWrong = false
-                            } else {
-                                tsWrong = true
-                            }
+                        } else {
+                            tsWrong = true
                         }
-                    } else {
-                        guard s.skipValue() else { return .failure(.notJSON) }
-                        tsWrong = true
                     }
-                } else if s.keyEquals(key, "counts") {
-                    people = 0
-                    vehicles = 0
-                    countsWrong = false
-                    negative = false
-                    if s.peek() == 0x7B {
-                        s.pos += 1
-                        s.skipWhitespace()
-                        if !s.consume(0x7D) {
-                            while true {
-                                s.skipWhitespace()
-                                guard let ckey = s.scanString() else { return .failure(.notJSON) }
-                                s.skipWhitespace()
-                                guard s.consume(0x3A) else { return .failure(.notJSON) }
-                                s.skipWhitespace()
-                                let isPerson = s.keyEquals(ckey, "person")
-                                let isVehicle = !isPerson && s.keyEquals(ckey, "vehicle")
-                                if isPerson || isVehicle {
-                                    var value: Int?
-                                    let c = s.peek()
-                                    if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
-                                        guard let num = s.scanNumber() else { return .failure(.notJSON) }
-                                        switch num {
-                                        case .integer(let v): value = Int(v)
-                                        case .double(let d):
-                                            if d.isFinite, d.rounded(.down) == d, abs(d) < 1.0e15 { value = Int(d) }
-                                        }
-                                    } else {
-                                        guard s.skipValue(depth: 2) else { return .failure(.notJSON) }
-                                    }
-                                    if let v = value {
-                                        if v < 0 { negative = true }
-                                        if isPerson { people = v } else { vehicles = v }
-                                    } else {
-                                        countsWrong = true
-                                    }
-                                } else {
-                                    guard s.skipValue(depth: 2) else { return .failure(.notJSON) }
+                } else {
+                    guard s.skipValue() else { return .failure(.notJSON) }
+                    tsWrong = true
+                }
+            } else if s.keyEquals(key, "counts") {
+                people = 0
+                vehicles = 0
+                countsWrong = false
+                negative = false
+                if s.peek() == 0x7B {
+                    var inner = s.openObject() ?? false
+                    while inner {
+                        guard let ckey = s.memberKey() else { return .failure(.notJSON) }
+                        let isPerson = s.keyEquals(ckey, "person")
+                        let isVehicle = !isPerson && s.keyEquals(ckey, "vehicle")
+                        if isPerson || isVehicle {
+                            var value: Int?
+                            let c = s.peek()
+                            if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                                guard let num = s.scanNumber() else { return .failure(.notJSON) }
+                                switch num {
+                                case .integer(let v): value = Int(v)
+                                case .double(let d):
+                                    if d.isFinite, d.rounded(.down) == d, abs(d) < 1.0e15 { value = Int(d) }
                                 }
-                                s.skipWhitespace()
-                                if s.consume(0x2C) { continue }
-                                guard s.consume(0x7D) else { return .failure(.notJSON) }
-                                break
+                            } else {
+                                guard s.skipValue(depth: 2) else { return .failure(.notJSON) }
                             }
+                            if let v = value {
+                                if v < 0 { negative = true }
+                                if isPerson { people = v } else { vehicles = v }
+                            } else {
+                                countsWrong = true
+                            }
+                        } else {
+                            guard s.skipValue(depth: 2) else { return .failure(.notJSON) }
                         }
-                    } else {
-                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
-                        countsWrong = true
+                        guard s.endMember(&inner) else { return .failure(.notJSON) }
                     }
                 } else {
                     guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                    countsWrong = true
                 }
-                s.skipWhitespace()
-                if s.consume(0x2C) { continue }
-                guard s.consume(0x7D) else { return .failure(.notJSON) }
-                break
+            } else {
+                guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
             }
+            guard s.endMember(&more) else { return .failure(.notJSON) }
         }
-        s.skipWhitespace()
-        guard s.atEnd else { return .failure(.notJSON) }
+        guard s.finished() else { return .failure(.notJSON) }
         if tsWrong || countsWrong { return .failure(.wrongType) }
         guard let t = ts else { return .failure(.missingTimestamp) }
         if negative { return .failure(.negativeCount) }
@@ -320,69 +298,57 @@ public enum MVSenseDecoder {
         var eventWrong = false
         var type: ObjectType? = .person
         var label: Range<Int>?
-        s.skipWhitespace()
-        guard s.consume(0x7B) else { return .failure(.notJSON) }
-        s.skipWhitespace()
-        if !s.consume(0x7D) {
-            while true {
-                s.skipWhitespace()
-                guard let key = s.scanString() else { return .failure(.notJSON) }
-                s.skipWhitespace()
-                guard s.consume(0x3A) else { return .failure(.notJSON) }
-                s.skipWhitespace()
-                if s.keyEquals(key, "ts") {
-                    let c = s.peek()
-                    tsWrong = true
-                    if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
-                        guard let num = s.scanNumber() else { return .failure(.notJSON) }
-                        switch num {
-                        case .integer(let v):
-                            if v >= 0 {
-                                ts = v
-                                tsWrong = false
-                            }
-                        case .double(let d):
-                            if d.isFinite, d.rounded(.down) == d, d >= 0, d < 9.0e15 {
-                                ts = Int64(d)
-                                tsWrong = false
-                            }
+        guard var more = s.openObject() else { return .failure(.notJSON) }
+        while more {
+            guard let key = s.memberKey() else { return .failure(.notJSON) }
+            if s.keyEquals(key, "ts") {
+                let c = s.peek()
+                tsWrong = true
+                if c == 0x2D || (c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                    guard let num = s.scanNumber() else { return .failure(.notJSON) }
+                    switch num {
+                    case .integer(let v):
+                        if v >= 0 {
+                            ts = v
+                            tsWrong = false
                         }
-                    } else {
-                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                    case .double(let d):
+                        if d.isFinite, d.rounded(.down) == d, d >= 0, d < 9.0e15 {
+                            ts = Int64(d)
+                            tsWrong = false
+                        }
                     }
-                    if tsWrong { ts = nil }
-                } else if s.keyEquals(key, "event") {
-                    if s.peek() == 0x22 {
-                        guard let v = s.scanString() else { return .failure(.notJSON) }
-                        direction = s.keyEquals(v, "crossing_in") ? .into : s.keyEquals(v, "crossing_out") ? .outOf : .other
-                        eventWrong = false
-                    } else {
-                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
-                        direction = nil
-                        eventWrong = true
-                    }
-                } else if s.keyEquals(key, "type") {
-                    if s.peek() == 0x22 {
-                        guard let v = s.scanString() else { return .failure(.notJSON) }
-                        type = s.keyEquals(v, "person") ? .person : s.keyEquals(v, "vehicle") ? .vehicle : nil
-                    } else {
-                        guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
-                        type = nil
-                    }
-                } else if s.keyEquals(key, "label"), s.peek() == 0x22 {
-                    guard let v = s.scanString() else { return .failure(.notJSON) }
-                    label = v.escaped ? nil : v.start..<v.end
                 } else {
                     guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
                 }
-                s.skipWhitespace()
-                if s.consume(0x2C) { continue }
-                guard s.consume(0x7D) else { return .failure(.notJSON) }
-                break
+                if tsWrong { ts = nil }
+            } else if s.keyEquals(key, "event") {
+                if s.peek() == 0x22 {
+                    guard let v = s.scanString() else { return .failure(.notJSON) }
+                    direction = s.keyEquals(v, "crossing_in") ? .into : s.keyEquals(v, "crossing_out") ? .outOf : .other
+                    eventWrong = false
+                } else {
+                    guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                    direction = nil
+                    eventWrong = true
+                }
+            } else if s.keyEquals(key, "type") {
+                if s.peek() == 0x22 {
+                    guard let v = s.scanString() else { return .failure(.notJSON) }
+                    type = s.keyEquals(v, "person") ? .person : s.keyEquals(v, "vehicle") ? .vehicle : nil
+                } else {
+                    guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
+                    type = nil
+                }
+            } else if s.keyEquals(key, "label"), s.peek() == 0x22 {
+                guard let v = s.scanString() else { return .failure(.notJSON) }
+                label = v.escaped ? nil : v.start..<v.end
+            } else {
+                guard s.skipValue(depth: 1) else { return .failure(.notJSON) }
             }
+            guard s.endMember(&more) else { return .failure(.notJSON) }
         }
-        s.skipWhitespace()
-        guard s.atEnd else { return .failure(.notJSON) }
+        guard s.finished() else { return .failure(.notJSON) }
         if tsWrong || eventWrong { return .failure(.wrongType) }
         guard let t = ts else { return .failure(.missingTimestamp) }
         guard let direction else { return .failure(.missingEvent) }
