@@ -31,6 +31,9 @@ final class GroupCommit: Sendable {
     /// cooperative pool, on which detection and delivery run.
     private let queue = DispatchQueue(label: "crowdkit.sqlite.group-commit", qos: .userInitiated)
 
+    /// Writes waiting for the next transaction (tests).
+    var queuedForTesting: Int { state.withLock { $0.queue.count } }
+
     /// Enqueues `change` and returns once it is committed (or failed). When no write is under
     /// way, this caller starts one on `queue`, which writes the queue until it is empty.
     func apply(_ change: PendingWrite, write: @escaping @Sendable ([PendingWrite]) -> [Result<Void, any Error>]) async throws {

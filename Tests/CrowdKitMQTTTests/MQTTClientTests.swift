@@ -37,8 +37,9 @@ struct MQTTClientTests {
         await publisher.shutdown()
         await subscriber.shutdown()
         #expect(subscriber.status.state == .finished)
-        let after = await collect(1, from: subscriber.messages, timeout: .seconds(5))
-        #expect(after.isEmpty)
+        let after = await ends(subscriber.messages)
+        #expect(after.ended, "shutdown ends the feed")
+        #expect(after.elements.isEmpty)
     }
 
     @Test("buffered reads: small and large messages (past the 64 KiB buffer) arrive whole and in order", arguments: [true, false])

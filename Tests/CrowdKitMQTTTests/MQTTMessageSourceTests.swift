@@ -68,7 +68,12 @@ struct MQTTMessageSourceTests {
         try await publisher.connect()
         // retained before the source subscribes: delivered with the retain flag
         try publisher.publish(topic: "/merakimv/\(Self.camera)/light", payload: Array("{\"lux\": 1}".utf8), retain: true)
-        try await Task.sleep(for: .milliseconds(200))
+        // the broker holds it once a fresh subscriber is handed it as retained (no fixed sleep)
+        let probe = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await probe.subscribe("/merakimv/\(Self.camera)/light")
+        try await probe.connect()
+        #expect(await collect(1, from: probe.messages).first?.retain == true)
+        await probe.shutdown()
         let source = try makeSource(port: broker.port)
         var reader = try #require(try await source.batchReader())
         await #expect(throws: MQTTError.self) { _ = try await source.messages() }

@@ -3,6 +3,7 @@ import CrowdKitCore
 import CrowdKitMQTT
 import CrowdKitTesting
 import Logging
+import Testing
 
 /// Tests keep quiet; set CROWDKIT_TEST_LOG=1 to see the client's log.
 let testLogger: Logger = {
@@ -17,30 +18,50 @@ enum ProcessInfoEnv {
     }()
 }
 
-/// Takes up to `n` elements from `sequence`, giving up after `timeout`.
-func collect<S: AsyncSequence & Sendable>(_ n: Int, from sequence: S, timeout: Duration = .seconds(10)) async -> [S.Element]
+/// The first `n` elements of `sequence`; a timeout before `n` is an issue of the test (it cannot
+/// pass by collecting nothing).
+func collect<S: AsyncSequence & Sendable>(
+    _ n: Int, from sequence: S, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation
+) async -> [S.Element]
 where S.Element: Sendable, S.Failure == Never {
-    await withTaskGroup(of: [S.Element]?.self) { group in
+    let got = await collectUntil(n, from: sequence, timeout: timeout)
+    if !got.ended && got.elements.count < n {
+        Issue.record("collected \(got.elements.count) of \(n) elements within \(timeout)", sourceLocation: sourceLocation)
+    }
+    return got.elements
+}
+
+/// Whether `sequence` ends (its iteration returns nil) within `timeout`, and what it gave first.
+func ends<S: AsyncSequence & Sendable>(_ sequence: S, within timeout: Duration = .seconds(30)) async -> (ended: Bool, elements: [S.Element])
+where S.Element: Sendable, S.Failure == Never {
+    let got = await collectUntil(Int.max, from: sequence, timeout: timeout)
+    return (got.ended, got.elements)
+}
+
+/// Up to `n` elements, and whether the sequence ended on its own before `timeout`.
+private func collectUntil<S: AsyncSequence & Sendable>(_ n: Int, from sequence: S, timeout: Duration) async -> (elements: [S.Element], ended: Bool)
+where S.Element: Sendable, S.Failure == Never {
+    await withTaskGroup(of: ([S.Element], Bool)?.self) { group in
         group.addTask {
             var out: [S.Element] = []
-            guard n > 0 else { return out }
+            guard n > 0 else { return (out, false) }
             for await element in sequence {
                 out.append(element)
-                if out.count == n { break }
+                if out.count == n { return (out, false) }
             }
-            return out
+            return (out, !Task.isCancelled)
         }
         group.addTask {
             try? await Task.sleep(for: timeout)
             return nil
         }
-        var result: [S.Element] = []
+        var result: ([S.Element], Bool) = ([], false)
         for await r in group {
             if let r {
                 result = r
                 break
             }
-            // The timer went off first: stop the collector (it returns what it has).
+            // the timer went off first: stop the collector (it returns what it has, not ended)
             group.cancelAll()
         }
         group.cancelAll()

@@ -1,8 +1,9 @@
 import CrowdKitCore
-import CrowdKitSQLite
+@testable import CrowdKitSQLite
 import CrowdKitTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// A temporary directory removed when the value goes away.
@@ -283,5 +284,57 @@ struct GroupCommitTests {
             #expect(try await store.record(id: id) == nil, "a failed change leaves nothing behind")
         }
         #expect(try await store.pendingDeliveries(limit: 1000).count == 64 - failed.count)
+    }
+}
+
+/// The group commit itself: writes that arrive while a transaction is being written go into the
+/// next one together.
+@Suite("Group commit batching")
+struct GroupCommitBatchingTests {
+    @Test("64 writes arriving during a slow transaction are written in one more transaction, each with its own result")
+    func batches() async throws {
+        let commit = GroupCommit()
+        let firstStarted = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let batches = Mutex<[Int]>([])
+        let write: @Sendable ([PendingWrite]) -> [Result<Void, any Error>] = { writes in
+            let n = batches.withLock { b in
+                b.append(writes.count)
+                return b.count
+            }
+            if n == 1 {
+                firstStarted.signal()
+                release.wait()  // a slow first transaction (on the commit's own thread)
+            }
+            return writes.map { w in
+                if case .delivery(let d) = w, d.notifier == "bad" { return .failure(EventStoreError(.invalid, "bad")) }
+                return .success(())
+            }
+        }
+        func delivery(_ i: Int) -> PendingWrite {
+            .delivery(Delivery(eventID: CrowdEventID(rawValue: "e\(i)"), notifier: i == 7 ? "bad" : "n", kind: .fired, createdAt: Int64(i)))
+        }
+        async let first: Void = commit.apply(delivery(0), write: write)
+        await withCheckedContinuation { k in DispatchQueue.global().async { firstStarted.wait(); k.resume() } }
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for i in 1...64 {
+                group.addTask {
+                    do {
+                        try await commit.apply(delivery(i), write: write)
+                        return (i, true)
+                    } catch { return (i, false) }
+                }
+            }
+            // all 64 are queued behind the slow transaction before it ends
+            while commit.queuedForTesting < 64 { try? await Task.sleep(for: .milliseconds(5)) }
+            release.signal()
+            var out: [Int: Bool] = [:]
+            for await (i, ok) in group { out[i] = ok }
+            return out
+        }
+        try await first
+        #expect(batches.withLock { $0 } == [1, 64])
+        #expect(outcomes.filter { !$0.value }.map(\.key) == [7])
+        #expect(outcomes.count == 64)
     }
 }
