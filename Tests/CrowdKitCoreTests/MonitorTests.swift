@@ -111,3 +111,47 @@ actor FlakyStore: EventStore {
     func updateDelivery(_ delivery: Delivery) async throws { try await inner.updateDelivery(delivery) }
     func prune(startedBefore cameraTime: Int64) async throws -> Int { try await inner.prune(startedBefore: cameraTime) }
 }
+
+/// A source that only hands over batches: its messages() fails, so a monitor that did not take
+/// the batch path would fail.
+struct BatchOnlySource: MessageSource {
+    let batches: [[RawMessage]]
+
+    struct NotThisWay: Error {}
+
+    func messages() async throws -> AsyncStream<SourceMessage> { throw NotThisWay() }
+
+    struct Reader: RawBatchReader {
+        var pending: [[RawMessage]]
+        mutating func next(into batch: inout RawMessageBatch) async throws -> Bool {
+            guard !pending.isEmpty else { return false }
+            for m in pending.removeFirst() { batch.append(m) }
+            return true
+        }
+    }
+
+    func batchReader() async throws -> Reader? { Reader(pending: batches) }
+}
+
+@Suite("CrowdMonitor batch path")
+struct MonitorBatchPathTests {
+    @Test("a source with batches is read a batch at a time: the same events as replay, rejected messages counted")
+    func batches() async throws {
+        let readings = (0...30).map { RawMessage(topic: "/merakimv/Q2GV-BTCH-0001/0", payload: #"{"ts":\#(1_714_632_600_000 + Int64($0) * 1000),"counts":{"person":\#($0 < 20 ? 5 : 0)}}"#) }
+        let bad = RawMessage(topic: "/merakimv/Q2GV-BTCH-0001/0", payload: "not json")
+        let batches = [Array(readings[0..<10]) + [bad], Array(readings[10...])]
+        let store = InMemoryEventStore()
+        let policy = DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(5), gap: .seconds(1)))
+        let monitor = CrowdMonitor(source: BatchOnlySource(batches: batches), policy: policy, store: store, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        try await monitor.run()
+        #expect(monitor.processedMessages == 32)
+        #expect(monitor.statistics.rejectedByReason == [.notJSON: 1])
+        var engine = DetectionEngine(policy: policy)
+        var expected: [CrowdEventID: CrowdEvent] = [:]
+        for m in readings { _ = engine.process(m) { expected[$0.event.id] = $0.event } }
+        let stored = try await store.events(EventQuery(limit: 10)).records.map(\.event)
+        #expect(!stored.isEmpty)
+        #expect(stored.map(\.id) == expected.values.map(\.id))
+        #expect(stored.first?.endedAt == expected.values.first?.endedAt)
+    }
+}

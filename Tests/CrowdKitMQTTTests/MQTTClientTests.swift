@@ -83,6 +83,42 @@ struct MQTTClientTests {
         await subscriber.shutdown()
     }
 
+    @Test("buffered reads: a lone message is delivered at once, not left in the buffer until more traffic; and after a reconnect", arguments: [true, false])
+    func bufferedReadsLoneMessageAndReconnect(buffered: Bool) async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        var configuration = MQTTClient.Configuration(port: broker.port, reconnect: .init(initialDelay: .milliseconds(50), maxDelay: .milliseconds(300)))
+        configuration.bufferedReads = buffered
+        let subscriber = try MQTTClient(configuration: configuration, logger: testLogger)
+        try await subscriber.subscribe("/merakimv/#")
+        try await subscriber.connect()
+        let publisher = try MQTTClient(configuration: .init(port: broker.port, reconnect: .init(initialDelay: .milliseconds(50), maxDelay: .milliseconds(300))), logger: testLogger)
+        try await publisher.connect()
+        // three messages in one go (one block read), then a lone one: each must come without more traffic
+        for i in 0..<3 { try publisher.publish(topic: "/merakimv/Q2GV-LONE-0001/0", payload: countPayload(ts: Int64(i), people: 1)) }
+        #expect(await collect(3, from: subscriber.messages, timeout: .seconds(20)).count == 3)
+        try publisher.publish(topic: "/merakimv/Q2GV-LONE-0001/0", payload: countPayload(ts: 3, people: 2))
+        let lone = await collect(1, from: subscriber.messages, timeout: .seconds(20))
+        #expect(lone.first.map { String(decoding: $0.payload, as: UTF8.self) } == countPayload(ts: 3, people: 2))
+        // the broker goes away and comes back on the same port: both clients reconnect, the
+        // subscription is renewed, and reads (through a fresh buffer) are whole again
+        broker.kill()
+        #expect(await eventually { subscriber.status.state != .connected })
+        try await broker.start()
+        #expect(await eventually(timeout: .seconds(60)) { subscriber.status.state == .connected && publisher.status.state == .connected })
+        #expect(subscriber.status.reconnects >= 1)
+        try await Task.sleep(for: .milliseconds(200))  // the renewed SUBSCRIBE's acknowledgement
+        let big = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try publisher.publish(topic: "/merakimv/Q2GV-LONE-0001/0", payload: big, qos: .atLeastOnce)
+        try publisher.publish(topic: "/merakimv/Q2GV-LONE-0001/0", payload: countPayload(ts: 4, people: 3), qos: .atLeastOnce)
+        let after = await collect(2, from: subscriber.messages, timeout: .seconds(30))
+        #expect(after.first?.payload == big)
+        #expect(after.last.map { String(decoding: $0.payload, as: UTF8.self) } == countPayload(ts: 4, people: 3))
+        await publisher.shutdown()
+        await subscriber.shutdown()
+    }
+
     @Test("MQTT 5 works too")
     func mqtt5() async throws {
         let broker = try MosquittoBroker()

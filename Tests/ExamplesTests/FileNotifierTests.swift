@@ -48,22 +48,39 @@ struct FileNotifierTests {
         }
     }
 
-    @Test("plugged into a monitor, every fired event reaches the file")
+    @Test("plugged into a monitor and DeliveryService, every fired event reaches the file once and is recorded as sent")
     func endToEnd() async throws {
         let path = Self.tempPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let notifier = FileNotifier(path: path)
+        let notifiers: [any Notifier] = [FileNotifier(path: path)]
+        let store = InMemoryEventStore()
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let source = ScriptedSource(camera: "Q2", zone: "0", readings: (0...20).map { (Int64($0) * 1000, $0 < 10 ? 4 : 0) })
         let monitor = CrowdMonitor(
-            source: source, policy: DwellPolicy(DwellParameters(dwell: .seconds(5), gap: .zero)), store: InMemoryEventStore(),
-            logger: Logger(label: "test"))
+            source: source, policy: DwellPolicy(DwellParameters(dwell: .seconds(5), gap: .zero)), store: store,
+            notifiers: NotificationPlan(notifying: notifiers), logger: logger)
+        let delivery = DeliveryService(store: store, notifiers: notifiers, logger: logger)
         let changes = monitor.changes()
+        let delivering = Task { await delivery.run(changes: changes) }
         try await monitor.run()
-        for await change in changes where change.kind == .fired {
-            _ = try await notifier.send(CrowdNotification(kind: change.kind, event: change.event))
-        }
+        #expect(await delivery.drain(within: .seconds(30)) == 0)
+        delivering.cancel()
+        await delivering.value
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.split(separator: "\n").count == 1)
         #expect(text.contains(#""camera":"Q2""#))
+        let deliveries = try await store.events(EventQuery(limit: 10)).records.flatMap(\.deliveries)
+        #expect(deliveries.count == 1)
+        if case .sent = deliveries.first?.status {} else { Issue.record("recorded as \(String(describing: deliveries.first?.status)), not sent") }
+    }
+
+    @Test("the example passes the Notifier conformance suite")
+    func conforms() async throws {
+        let path = Self.tempPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await NotifierConformance.run(
+            makeNotifier: { FileNotifier(path: path) },
+            accepted: { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count },
+            makeFailing: { FileNotifier(path: NSTemporaryDirectory()) })
     }
 }
