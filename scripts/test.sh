@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
 # Installs what the tests need (system packages included) and runs every test: one build, then
 # the tests without rebuilding. Integration tests start their own mosquitto on 127.0.0.1.
+#   scripts/test.sh [--sanitize=thread|address] [swift test options, e.g. --filter X]
+# With --sanitize the suite is built in its own folder (.build-thread, .build-address) with
+# ThreadSanitizer or AddressSanitizer and run under it; a finding fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 scripts/bootstrap.sh --test
-swift build --build-tests
-swift test --skip-build "$@"
+sanitizer=""
+args=()
+for a in "$@"; do
+  case "$a" in
+    --sanitize=thread|--sanitize=address) sanitizer="${a#--sanitize=}" ;;
+    --sanitize=*) echo "test.sh: --sanitize takes thread or address" >&2; exit 64 ;;
+    *) args+=("$a") ;;
+  esac
+done
+if [ -z "$sanitizer" ]; then
+  swift build --build-tests
+  swift test --skip-build ${args[@]+"${args[@]}"}
+else
+  scratch=".build-$sanitizer"
+  # TSan: report and fail on the first race; suppressions (with their reasons) in scripts/tsan.supp
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
+  export ASAN_OPTIONS="detect_leaks=0 halt_on_error=1 ${ASAN_OPTIONS:-}"
+  swift build --build-tests --scratch-path "$scratch" --sanitize="$sanitizer"
+  swift test --skip-build --scratch-path "$scratch" --sanitize="$sanitizer" ${args[@]+"${args[@]}"}
+fi
