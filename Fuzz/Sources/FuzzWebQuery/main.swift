@@ -1,0 +1,13 @@
+// Fuzzes the page's query and filter parsing (`/`, `/api/events`, `/api/events.csv`): any
+// query string is either a filter or a clear error, never a crash.
+@testable import CrowdKitWeb
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let query = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    if let filter = try? EventFilter(query: query, defaultLimit: 50) {
+        _ = filter.query
+        _ = filter.isFiltered
+    }
+    return 0
+}
