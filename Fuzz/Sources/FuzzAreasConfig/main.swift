@@ -1,11 +1,12 @@
 // Fuzzes what an area's configuration is made of (SEMANTICS.md §8): line specs
 // (`<serial>/<boundaryId>[:reverse]`) and daily reset times in any time zone; a reset is
 // always found at or before and after any instant.
+import CFuzzDriver
 import CrowdKitCore
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let parts = text.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
     if let line = AreaLine(parsing: parts[0]) {
@@ -20,3 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard before <= ms, after > ms, after - before <= 2 * 86_400_000 else { fatalError("reset instants around \(ms) are wrong") }
     return 0
 }
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })

@@ -1,12 +1,14 @@
+import Foundation
 // Fuzzes the capture line parser (both line forms, SEMANTICS.md §5) and the fast path for the
 // form `record` writes: whenever that path reads a line, the general parser must read the same
 // topic, payload and receivedAt from it.
+import CFuzzDriver
 @testable import CrowdKitCore
 
 nonisolated(unsafe) var parser = CaptureParser()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     let line = UnsafeRawBufferPointer(start: data, count: size)
     var general: ([UInt8], [UInt8], Int64?)?
     let r = parser.parse(line: line) { topic, payload, receivedAt in
@@ -22,3 +24,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })

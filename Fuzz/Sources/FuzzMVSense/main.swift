@@ -1,14 +1,16 @@
+import Foundation
 // Fuzzes the MV Sense decoder (zone counts and line crossings, SEMANTICS.md §1 and §8) through
 // the engine: the first line of the input is the topic, the rest the payload. Checks that the
 // in-place decoder of JSON Lines payloads never disagrees with the plain one.
+import CFuzzDriver
 @testable import CrowdKitCore
 
 nonisolated(unsafe) var engine = DetectionEngine(
     policy: DwellPolicy(DwellParameters(minPeople: 1, dwell: .zero)),
     areas: AreaSetup(areas: [AreaDefinition(name: "a", lines: [AreaLine(parsing: "C/1")!, AreaLine(parsing: "C/2:reverse")!])]))
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     let bytes = UnsafeBufferPointer(start: data, count: size)
     let split = bytes.firstIndex(of: 0x0A) ?? size
     let topic = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[..<split])
@@ -28,3 +30,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })
