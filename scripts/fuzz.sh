@@ -13,12 +13,10 @@ seconds="${1:-60}"
 [ $# -gt 0 ] && shift
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(FuzzMVSense FuzzCapture FuzzWebQuery FuzzAreasConfig)
-# coverage for libFuzzer and AddressSanitizer in every module; libFuzzer without its main (each
-# target's main hands its function to LLVMFuzzerRunDriver)
-fuzzer_lib=$(ls /opt/swift/usr/lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-*.a "$(dirname "$(command -v swift)")"/../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-*.a 2>/dev/null | head -1)
-[ -n "$fuzzer_lib" ] || { echo "fuzz.sh: libclang_rt.fuzzer_no_main not found in the Swift toolchain" >&2; exit 1; }
-swift build --package-path Fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=address \
-  -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp -Xswiftc -use-ld=lld -Xlinker "$fuzzer_lib" -Xlinker -lstdc++
+# libFuzzer's coverage and AddressSanitizer in every module; each target's own main hands its
+# function to LLVMFuzzerRunDriver (SwiftPM's entry point is defined, so libFuzzer's main is not
+# linked in)
+swift build --package-path Fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 bin=".build-fuzz/debug"
 corpus=".build-fuzz/corpus"
 mkdir -p "$corpus" Fuzz/crashes

@@ -263,3 +263,44 @@ extension InPlacePayloadTests {
         #expect(result.counters.rejectedByReason == [.wrongType: 1])  // line 8
     }
 }
+
+extension InPlacePayloadTests {
+    /// Found by `scripts/fuzz.sh` (FuzzCapture): a line in record's form whose keys repeat. The
+    /// fast path locates the first topic, the general parser keeps the last (as JSON parsers do);
+    /// the fast path must not be taken, and replay must read the line as the general parser does.
+    @Test("regression (fuzzing): repeated keys in a record-like line are read the general way")
+    func repeatedKeys() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/capture-repeated-keys.line")
+        let data = try Data(contentsOf: url)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString).capture").path
+        try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var parser = CaptureParser()
+        var bytes = Array(data)
+        var general: [UInt8]?
+        let verdict = bytes.withUnsafeMutableBytes { line in
+            parser.parse(line: UnsafeRawBufferPointer(line)) { topic, _, _ in
+                general = Array(topic)
+                return true
+            }
+        }
+        let result = try Replay(policy: DwellPolicy()).run(path: path)
+        switch verdict {
+        case .malformed: #expect(result.malformedCount == 1)
+        case .message:
+            // the general parser keeps the last topic written, which is not an MV Sense topic
+            #expect(general.map { String(decoding: $0, as: UTF8.self) }?.hasPrefix("-merakimv") == true)
+            #expect(result.counters.messages == 1)
+            #expect(result.counters.rejectedByReason == [.badTopic: 1])
+        case .skipped: Issue.record("not skipped")
+        }
+        // whichever it is, the fast path alone never decides it
+        let fast = bytes.withUnsafeBytes { CaptureParser.recordParts($0) }
+        if let fast { #expect(MVSenseDecoder.decodeCountsInPlace(fast.escapedPayload).isSuccess == false) }
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}

@@ -1,7 +1,7 @@
 import Foundation
 // Fuzzes the capture line parser (both line forms, SEMANTICS.md §5) and the fast path for the
-// form `record` writes: whenever that path reads a line, the general parser must read the same
-// topic, payload and receivedAt from it.
+// form `record` writes: whenever replay would take that path (the parts are found and the
+// payload reads in place), the general parser must read the same topic, payload and receivedAt.
 import CFuzzDriver
 @testable import CrowdKitCore
 
@@ -15,15 +15,23 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         general = (Array(topic), Array(payload), receivedAt)
         return 0
     }
-    if let fast = CaptureParser.recordParts(line) {
-        // the fast path only locates; where the general parser reads a message, they agree on
-        // the topic and receivedAt (the payload is still escaped on the fast path)
-        if case .message = r, let general {
-            guard general.0 == Array(fast.topic), general.2 == fast.receivedAt else { fatalError("fast and general paths disagree") }
+    // replay takes the fast path only when the payload also reads in place: then the general
+    // parser must read the very same message (topic, receivedAt, unescaped payload)
+    if let fast = CaptureParser.recordParts(line), case .success = MVSenseDecoder.decodeCountsInPlace(fast.escapedPayload) {
+        guard case .message = r, let general, general.0 == Array(fast.topic), general.2 == fast.receivedAt else {
+            fatalError("fast and general paths disagree")
         }
+        var plain: [UInt8] = []
+        let n = JSONScanner.unescape(
+            base: fast.escapedPayload.baseAddress!.assumingMemoryBound(to: UInt8.self), from: 0, to: fast.escapedPayload.count, into: &plain)
+        guard let n, Array(plain[..<n]) == general.1 else { fatalError("fast and general paths read different payloads") }
     }
     return 0
 }
+
+/// libFuzzer's own entry (its driver refers to it), the same function.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { fuzz(data, size) }
 
 var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
