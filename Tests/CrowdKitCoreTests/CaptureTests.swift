@@ -304,3 +304,31 @@ extension InPlacePayloadTests {
 extension Result {
     var isSuccess: Bool { if case .success = self { true } else { false } }
 }
+
+extension InPlacePayloadTests {
+    /// Found by `scripts/fuzz.sh` (FuzzCapture): raw newlines inside a JSON Lines payload string
+    /// (invalid JSON: control characters must be escaped) were taken for the inner JSON's
+    /// whitespace by the in-place decoder. It now reads only spaces as is, like the outer string.
+    @Test("regression (fuzzing): a payload string with raw control characters is not read in place")
+    func rawNewlineInPayload() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/capture-raw-newline-in-payload.line")
+        var bytes = Array(try Data(contentsOf: url))
+        var parser = CaptureParser()
+        let verdict = bytes.withUnsafeMutableBytes { parser.parse(line: UnsafeRawBufferPointer($0)) { _, _, _ in true } }
+        guard case .malformed = verdict else {
+            Issue.record("the general parser reads it: \(verdict)")
+            return
+        }
+        let fast = bytes.withUnsafeBytes { CaptureParser.recordParts($0) }
+        let read = fast.map { MVSenseDecoder.decodeCountsInPlace($0.escapedPayload).isSuccess } ?? false
+        #expect(!read, "a line the general parser rejects must not be read in place")
+        // and a payload with raw tab or newline between its members is not read in place either
+        for ws in ["\n", "\t", "\r"] {
+            var p = Array((#"{\"ts\":1,"# + ws + #"\"counts\":{}}"#).utf8)
+            #expect(p.withUnsafeMutableBytes { MVSenseDecoder.decodeCountsInPlace(UnsafeRawBufferPointer($0)).isSuccess } == false)
+        }
+        var spaced = Array(#"{ \"ts\" : 1 , \"counts\" : { } }"#.utf8)
+        #expect(spaced.withUnsafeMutableBytes { MVSenseDecoder.decodeCountsInPlace(UnsafeRawBufferPointer($0)).isSuccess })
+    }
+}

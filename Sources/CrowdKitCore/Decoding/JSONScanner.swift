@@ -50,6 +50,11 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
 
     @inlinable
     mutating func skipWhitespace() {
+        if Quoting.escaped {
+            // inside a JSON string only the space is written as is (a newline or tab is `\n`, `\t`)
+            while pos < end && base[pos] == 0x20 { pos += 1 }
+            return
+        }
         while pos < end {
             let c = base[pos]
             if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { return }
