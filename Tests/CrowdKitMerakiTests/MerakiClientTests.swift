@@ -163,8 +163,8 @@ struct MerakiClientTests {
         }
         let times = fake.server.requests.map(\.arrivedAt).sorted()
         #expect(times.count == 12)
-        // 12 starts at 4 per second take at least 2 s; the slack absorbs transport jitter.
-        #expect(times[11] - times[0] >= .milliseconds(1500))
+        // 12 starts at 4 per second take at least 2 s; the slack absorbs arrival jitter (parallel suite, sanitizers).
+        #expect(times[11] - times[0] >= .milliseconds(1200))
         // five in one window would be a broken limiter; arrival times at the server carry the
         // machine's scheduling jitter (the suite runs in parallel), hence the slack
         for i in 4..<times.count {
