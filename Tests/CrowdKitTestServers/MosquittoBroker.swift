@@ -130,19 +130,24 @@ public func findTool(_ name: String) -> String? {
 /// output if it fails.
 public func runTool(_ tool: String, _ args: [String], in dir: URL) throws {
     guard let path = tool.contains("/") ? tool : findTool(tool) else { throw BrokerError("\(tool) not found") }
+    let (status, out) = try runToolCapturing(path, args, in: dir)
+    guard status == 0 else { throw BrokerError("\(path) \(args.joined(separator: " ")) failed: \(out)") }
+}
+
+/// Runs a tool (a path) to its end and returns its exit status and its output (standard output
+/// and error together).
+public func runToolCapturing(_ path: String, _ args: [String], in dir: URL? = nil) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
-    p.currentDirectoryURL = dir
+    if let dir { p.currentDirectoryURL = dir }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
     try p.run()
     let out = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-        throw BrokerError("\(path) \(args.joined(separator: " ")) failed: \(String(decoding: out, as: UTF8.self))")
-    }
+    return (p.terminationStatus, String(decoding: out, as: UTF8.self))
 }
 
 /// A test CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated CA.

@@ -1,3 +1,4 @@
+import CrowdKitTestServers
 import Foundation
 import Testing
 
@@ -47,12 +48,12 @@ struct DeploymentTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("crowd-notifier.service")
         try unit.write(to: path, atomically: true, encoding: .utf8)
-        let (status, output) = try Self.run(analyze, ["verify", path.path])
+        let (status, output) = try runToolCapturing(analyze, ["verify", path.path])
         #expect(status == 0, "\(output)")
         #expect(!output.contains("crowd-notifier.service:"), "\(output)")
         // a broken unit is caught: the check can fail
         try unit.replacingOccurrences(of: "Restart=on-failure", with: "Restart=sometimes").write(to: path, atomically: true, encoding: .utf8)
-        let (_, broken) = try Self.run(analyze, ["verify", path.path])
+        let (_, broken) = try runToolCapturing(analyze, ["verify", path.path])
         #expect(broken.contains("restart specifier"), "\(broken)")
     }
 
@@ -70,18 +71,5 @@ struct DeploymentTests {
         #expect(text.contains("ENTRYPOINT [\"/usr/local/bin/crowd-notifier\"]"))
         // every system package the build needs (scripts/bootstrap.sh's list) is installed
         for p in ["libmosquitto-dev", "libcurl4-openssl-dev", "libsqlite3-dev"] { #expect(text.contains(p), "\(p)") }
-    }
-
-    static func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -81,12 +81,7 @@ public struct DecodedCapture: Sendable {
         scratch: inout [UInt8]
     ) -> Bool {
         guard escaped else { return add(topic: topic, payload: payload, table: &table) }
-        if let v = table.lookup(topic, hash: TopicTable.hash(topic)), v >= 0, !isCrossing[Int(v)],
-            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(payload)
-        {
-            append(Record(topic: v, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
-            return true
-        }
+        if addInPlace(topic: topic, escapedPayload: payload, table: &table) { return true }
         guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self),
             let n = JSONScanner.unescape(base: base, from: 0, to: payload.count, into: &scratch)
         else { return false }

@@ -184,13 +184,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     mutating func process(
         topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
     ) -> MessageOutcome {
-        if let v = topics.lookup(topic, hash: TopicTable.hash(topic)), v >= 0,
-            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
-        {
-            counters.messages += 1
-            return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
-        }
-        return processUnescaping(topic: topic, escapedPayload: escapedPayload, emit: emit)
+        processInPlaceOnly(topic: topic, escapedPayload: escapedPayload, emit: emit)
+            ?? processUnescaping(topic: topic, escapedPayload: escapedPayload, emit: emit)
     }
 
     /// A known zone's count read in place from the content of a JSON string, or `nil` (nothing
