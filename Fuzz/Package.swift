@@ -11,9 +11,10 @@ let package = Package(
     dependencies: [.package(path: "..")],
     targets: [
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "FuzzMVSense", dependencies: ["CFuzzDriver", .product(name: "CrowdKitCore", package: "main")]),
-        .executableTarget(name: "FuzzCapture", dependencies: ["CFuzzDriver", .product(name: "CrowdKitCore", package: "main")]),
-        .executableTarget(name: "FuzzWebQuery", dependencies: ["CFuzzDriver", .product(name: "CrowdKitWeb", package: "main")]),
-        .executableTarget(name: "FuzzAreasConfig", dependencies: ["CFuzzDriver", .product(name: "CrowdKitCore", package: "main")]),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
+        .executableTarget(name: "FuzzMVSense", dependencies: ["FuzzSupport", .product(name: "CrowdKitCore", package: "main")]),
+        .executableTarget(name: "FuzzCapture", dependencies: ["FuzzSupport", .product(name: "CrowdKitCore", package: "main")]),
+        .executableTarget(name: "FuzzWebQuery", dependencies: ["FuzzSupport", .product(name: "CrowdKitWeb", package: "main")]),
+        .executableTarget(name: "FuzzAreasConfig", dependencies: ["FuzzSupport", .product(name: "CrowdKitCore", package: "main")]),
     ]
 )

@@ -1,7 +1,7 @@
 // Fuzzes what an area's configuration is made of (SEMANTICS.md §8): line specs
 // (`<serial>/<boundaryId>[:reverse]`) and daily reset times in any time zone; a reset is
 // always found at or before and after any instant.
-import CFuzzDriver
+import FuzzSupport
 import CrowdKitCore
 import Foundation
 
@@ -22,10 +22,4 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's own entry (its driver refers to it), the same function.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { fuzz(data, size) }
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })
+runFuzzer(fuzz)

@@ -2,7 +2,7 @@ import Foundation
 // Fuzzes the capture line parser (both line forms, SEMANTICS.md §5) and the fast path for the
 // form `record` writes: whenever replay would take that path (the parts are found and the
 // payload reads in place), the general parser must read the same topic, payload and receivedAt.
-import CFuzzDriver
+import FuzzSupport
 @testable import CrowdKitCore
 
 nonisolated(unsafe) var parser = CaptureParser()
@@ -29,10 +29,4 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's own entry (its driver refers to it), the same function.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { fuzz(data, size) }
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })
+runFuzzer(fuzz)

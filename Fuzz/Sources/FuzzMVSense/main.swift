@@ -2,7 +2,7 @@ import Foundation
 // Fuzzes the MV Sense decoder (zone counts and line crossings, SEMANTICS.md §1 and §8) through
 // the engine: the first line of the input is the topic, the rest the payload. Checks that the
 // in-place decoder of JSON Lines payloads never disagrees with the plain one.
-import CFuzzDriver
+import FuzzSupport
 @testable import CrowdKitCore
 
 nonisolated(unsafe) var engine = DetectionEngine(
@@ -31,10 +31,4 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's own entry (its driver refers to it), the same function.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { fuzz(data, size) }
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })
+runFuzzer(fuzz)

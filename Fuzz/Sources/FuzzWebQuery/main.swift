@@ -1,7 +1,7 @@
 import Foundation
 // Fuzzes the page's query and filter parsing (`/`, `/api/events`, `/api/events.csv`): any
 // query string is either a filter or a clear error, never a crash.
-import CFuzzDriver
+import FuzzSupport
 @testable import CrowdKitWeb
 
 func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
@@ -15,10 +15,4 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's own entry (its driver refers to it), the same function.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { fuzz(data, size) }
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzz(data, size) })
+runFuzzer(fuzz)
