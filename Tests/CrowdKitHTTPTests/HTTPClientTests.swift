@@ -184,10 +184,11 @@ struct HTTPClientTests {
         #expect(times.count == 15)
         // 15 starts at 5 per second take at least 2 s; any 5 + 1 consecutive arrivals span most
         // of a window. The slack absorbs the transport's jitter between the client's start and
-        // the server's arrival. Without the limiter all 15 arrive within a few milliseconds.
-        #expect(times[14] - times[0] >= .milliseconds(1500))
+        // the server's arrival (up to ~50 ms seen on a loaded CI machine, so 100 ms is allowed).
+        // Without the limiter all 15 arrive within a few milliseconds.
+        #expect(times[14] - times[0] >= .milliseconds(1400))
         for i in 5..<times.count {
-            #expect(times[i] - times[i - 5] >= .milliseconds(500), "requests \(i - 5)...\(i) too close")
+            #expect(times[i] - times[i - 5] >= .milliseconds(400), "requests \(i - 5)...\(i) too close")
         }
     }
 
