@@ -50,10 +50,10 @@ final class ClientCore: Sendable {
     /// `DispatchTime` uptime (ns) after which a stopping network thread gives up flushing.
     let stopDeadline = Atomic<UInt64>(.max)
     let wakeup = DispatchSemaphore(value: 0)
-    let control: Mutex<Control>
+    let control: LockedBox<Control>
     /// The last error or warning libmosquitto logged (TLS details); separate lock because the
     /// log callback can run inside other libmosquitto calls.
-    let lastLog = Mutex<String?>(nil)
+    let lastLog = LockedBox<String?>(nil)
     /// The socket read buffer (``MQTTClient/Configuration/bufferedReads``), used by the network
     /// thread only; `nil` when reads are not buffered.
     let reads: ReadBuffer?
@@ -68,7 +68,7 @@ final class ClientCore: Sendable {
         logger[metadataKey: "mqtt.broker"] = "\(configuration.broker)"
         self.logger = logger
         self.buffer = MessageBuffer(capacity: configuration.bufferCapacity)
-        self.control = Mutex(Control(backoff: configuration.reconnect.initialDelay))
+        self.control = LockedBox(Control(backoff: configuration.reconnect.initialDelay))
         self.handle = MosquittoHandle(try Self.makeHandle(configuration))
         self.reads = configuration.bufferedReads && configuration.tls == nil ? ReadBuffer(capacity: 64 * 1024) : nil
         // The handle exists and `self` is complete: wire the callbacks.

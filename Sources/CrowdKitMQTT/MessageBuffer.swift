@@ -1,5 +1,4 @@
 import CrowdKitCore
-import Synchronization
 
 /// A bounded buffer between one producer thread (libmosquitto's) and one consuming task.
 ///
@@ -32,12 +31,12 @@ final class MessageBuffer: Sendable {
     let coalescing: Duration
     /// What counts as a small batch.
     static var smallBatch: Int { 512 }
-    private let state: Mutex<State>
+    private let state: LockedBox<State>
 
     init(capacity: Int, coalescing: Duration = .milliseconds(1)) {
         self.capacity = max(1, capacity)
         self.coalescing = coalescing
-        self.state = Mutex(State())
+        self.state = LockedBox(State())
     }
 
     /// Copies one message in (producer side; never blocks beyond the lock). Returns `false` when

@@ -1,7 +1,6 @@
 import CrowdKitCore
 import Dispatch
 import GRDB
-import Synchronization
 
 /// One write waiting for a group commit.
 enum PendingWrite: Sendable {
@@ -22,7 +21,7 @@ final class GroupCommit: Sendable {
         var flushing = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedBox(State())
     /// Largest number of changes in one transaction.
     private let maximumBatch = 512
 

@@ -2,7 +2,6 @@ import CrowdKitCore
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 
 /// The zone states of the file, as written: every zone's encoded record in its slot, and the
 /// blocks (``ZoneStateMirror/zonesPerBlock`` slots each) that must be written again. Only touched
@@ -10,7 +9,7 @@ import Synchronization
 final class ZoneStateMirror: Sendable {
     static let zonesPerBlock = 32
 
-    struct State: ~Copyable {
+    struct State {
         var loaded = false
         var slots: [ZoneKey: Int] = [:]
         /// Encoded record per slot (key, policy and data).
@@ -21,7 +20,7 @@ final class ZoneStateMirror: Sendable {
         var staleFrom: Int?
     }
 
-    let state = Mutex(State())
+    let state = LockedBox(State())
 }
 
 /// Zone states (``ZoneStateStore``) in the SQLite file, in blocks of 32 zones: a save replaces

@@ -1,6 +1,5 @@
 import CrowdKitCore
 import Foundation
-import Synchronization
 
 /// What the live panel and `/api/zones` show: every zone's state and the feed's health.
 public struct LiveStatus: Sendable {
@@ -49,7 +48,7 @@ public final class MessageRateMeter: Sendable {
     }
 
     private let window: TimeInterval
-    private let state = Mutex<Sample?>(nil)
+    private let state = LockedBox<Sample?>(nil)
 
     public init(window: Duration = .seconds(2)) {
         let (s, a) = window.components

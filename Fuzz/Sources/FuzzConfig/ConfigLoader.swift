@@ -1,0 +1,1 @@
+../../../Sources/crowd-notifier/Configuration/ConfigLoader.swift
