@@ -16,6 +16,28 @@ extension SQLiteEventStore {
         }
     }
 
+    /// One write transaction (SQLite has one writer at a time, so two claims never overlap): reads
+    /// the pending deliveries in outbox order, selects as ``DeliveryClaim/select(from:)`` says, and
+    /// writes the lease of each selected one.
+    public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        guard claim.limit > 0 else { return [] }
+        return try await write { db in
+            let pending = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: """
+                        SELECT \(Self.deliveryColumns) FROM deliveries WHERE status = 'pending'
+                        ORDER BY createdAt, CASE kind WHEN 'fired' THEN 0 WHEN 'reminder' THEN sequence ELSE 2147483647 END, id
+                        """)
+            )
+            var selection = DeliveryClaim.Selection(claim)
+            while !selection.isFull, let row = try pending.next() { selection.offer(try Self.delivery(from: row)) }
+            let claimed = selection.taken
+            let lease = try db.cachedStatement(sql: "UPDATE deliveries SET leaseOwner = ?, leaseUntil = ? WHERE id = ?")
+            for d in claimed { try lease.execute(arguments: [claim.owner, claim.leaseUntil, d.id]) }
+            return claimed
+        }
+    }
+
     /// Group-committed with other concurrent writes (a burst of notifications finishing at once
     /// is one transaction).
     public func updateDelivery(_ delivery: Delivery) async throws {
@@ -26,9 +48,14 @@ extension SQLiteEventStore {
         let (status, remoteID, reason) = columns(of: delivery.status)
         let stmt = try db.cachedStatement(
             sql:
-                "UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ?, lastError = ? WHERE id = ?"
+                """
+                UPDATE deliveries SET status = ?, remoteID = ?, failureReason = ?, attempts = ?, updatedAt = ?, lastError = ?,
+                retryAt = ?, leaseOwner = NULL, leaseUntil = NULL WHERE id = ?
+                """
         )
-        try stmt.execute(arguments: [status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.lastError, delivery.id])
+        try stmt.execute(arguments: [
+            status, remoteID, reason, delivery.attempts, delivery.updatedAt, delivery.lastError, delivery.retryAt, delivery.id,
+        ])
         if db.changesCount == 0 {
             throw EventStoreError(.notFound, "no delivery \(delivery.id)")
         }

@@ -10,7 +10,7 @@ extension SQLiteEventStore {
     static let eventColumns =
         "id, camera, zone, cameraName, zoneName, startedAt, firedAt, endedAt, peak, lastCount, lastNotifiedAt, reminders, policyName, policyParameters, videoURL, visionURL, snapshotURL, enrichmentNotes, firedCount"
     static let deliveryColumns =
-        "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt, lastError"
+        "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt, lastError, leaseOwner, leaseUntil, retryAt"
 
     static func apply(_ change: EventChange, in db: Database) throws {
         let e = change.event
@@ -40,13 +40,14 @@ extension SQLiteEventStore {
         guard !change.deliveries.isEmpty else { return }
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO deliveries (\(deliveryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO deliveries (\(deliveryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO NOTHING
                 """)
         for d in change.deliveries {
             let (status, remoteID, reason) = columns(of: d.status)
             var dargs: [(any DatabaseValueConvertible)?] = [d.id, d.eventID.rawValue, d.notifier, d.kind.rawValue]
             dargs += [d.sequence, status, remoteID, reason, d.attempts, d.createdAt, d.updatedAt, d.lastError]
+            dargs += [d.lease?.owner, d.lease?.until, d.retryAt]
             do {
                 try insert.execute(arguments: StatementArguments(dargs))
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -66,37 +67,42 @@ extension SQLiteEventStore {
 
     static func event(from row: Row) throws -> CrowdEvent {
         var e = CrowdEvent(
-            camera: row[1], zone: row[2], startedAt: row[5], firedAt: row[6], endedAt: row[7], peak: row[8],
-            lastCount: row[9], policy: PolicyDescription(name: row[12], parameters: try CompactJSON.decodeParameters(row[13])),
-            cameraName: row[3], zoneName: row[4])
-        e.id = CrowdEventID(rawValue: row[0])
-        e.lastNotifiedAt = row[10]
-        e.reminders = row[11]
-        e.videoURL = row[14]
-        e.visionURL = row[15]
-        e.snapshotURL = row[16]
-        e.enrichmentNotes = try CompactJSON.decodeStrings(row[17])
-        e.firedCount = row[18]
+            camera: row["camera"], zone: row["zone"], startedAt: row["startedAt"], firedAt: row["firedAt"],
+            endedAt: row["endedAt"], peak: row["peak"], lastCount: row["lastCount"],
+            policy: PolicyDescription(name: row["policyName"], parameters: try CompactJSON.decodeParameters(row["policyParameters"])),
+            cameraName: row["cameraName"], zoneName: row["zoneName"])
+        e.id = CrowdEventID(rawValue: row["id"])
+        e.lastNotifiedAt = row["lastNotifiedAt"]
+        e.reminders = row["reminders"]
+        e.videoURL = row["videoURL"]
+        e.visionURL = row["visionURL"]
+        e.snapshotURL = row["snapshotURL"]
+        e.enrichmentNotes = try CompactJSON.decodeStrings(row["enrichmentNotes"])
+        e.firedCount = row["firedCount"]
         return e
     }
 
     static func delivery(from row: Row) throws -> Delivery {
-        let kindText: String = row[3]
+        let kindText: String = row["kind"]
         guard let kind = NotificationKind(rawValue: kindText) else {
             throw EventStoreError(.unavailable, "unknown notification kind \(kindText) in delivery store")
         }
-        let statusText: String = row[5]
+        let statusText: String = row["status"]
         let status: DeliveryStatus
         switch statusText {
-        case "sent": status = .sent(remoteID: row[6])
-        case "failed": status = .failed(reason: row[7] ?? "")
-        case "expired": status = .expired(reason: row[7] ?? "")
+        case "sent": status = .sent(remoteID: row["remoteID"])
+        case "failed": status = .failed(reason: row["failureReason"] ?? "")
+        case "expired": status = .expired(reason: row["failureReason"] ?? "")
         default: status = .pending
         }
         var d = Delivery(
-            eventID: CrowdEventID(rawValue: row[1]), notifier: row[2], kind: kind, sequence: row[4],
-            status: status, attempts: row[8], createdAt: row[9], updatedAt: row[10], lastError: row[11])
-        d.id = row[0]
+            eventID: CrowdEventID(rawValue: row["eventID"]), notifier: row["notifier"], kind: kind, sequence: row["sequence"],
+            status: status, attempts: row["attempts"], createdAt: row["createdAt"], updatedAt: row["updatedAt"],
+            lastError: row["lastError"], retryAt: row["retryAt"])
+        if let owner: String = row["leaseOwner"], let until: Int64 = row["leaseUntil"] {
+            d.lease = DeliveryLease(owner: owner, until: until)
+        }
+        d.id = row["id"]
         return d
     }
 

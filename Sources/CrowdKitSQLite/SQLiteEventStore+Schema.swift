@@ -107,6 +107,17 @@ extension SQLiteEventStore {
                 );
                 """
         ),
+        (
+            // One outbox: delivery workers claim due deliveries with a lease (owner, until), and
+            // a transient failure's back-off is stored with the delivery (retryAt), so that any
+            // worker of any process sees the same due list.
+            name: "v6-delivery-claims",
+            sql: """
+                ALTER TABLE deliveries ADD COLUMN leaseOwner TEXT;
+                ALTER TABLE deliveries ADD COLUMN leaseUntil INTEGER;
+                ALTER TABLE deliveries ADD COLUMN retryAt INTEGER;
+                """
+        ),
     ]
 
     static let migrator: DatabaseMigrator = {

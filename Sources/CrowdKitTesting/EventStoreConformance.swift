@@ -35,6 +35,10 @@ public enum EventStoreConformance {
         case enrichFillsOnlyMissingEnrichment
         case pruneDeletesOlderEventsAndTheirDeliveries
         case concurrentAppliesAndReads
+        case claimsLeaseDueDeliveriesInOrder
+        case claimsAreExclusive
+        case expiredLeaseCanBeClaimedAgain
+        case claimRespectsLimitsBackOffAndSeriesOrder
 
         public var description: String { rawValue }
     }
@@ -123,6 +127,10 @@ public enum EventStoreConformance {
         case .enrichFillsOnlyMissingEnrichment: enrichFillsOnlyMissingEnrichment
         case .pruneDeletesOlderEventsAndTheirDeliveries: pruneDeletesOlderEventsAndTheirDeliveries
         case .concurrentAppliesAndReads: concurrentAppliesAndReads
+        case .claimsLeaseDueDeliveriesInOrder: claimsLeaseDueDeliveriesInOrder
+        case .claimsAreExclusive: claimsAreExclusive
+        case .expiredLeaseCanBeClaimedAgain: expiredLeaseCanBeClaimedAgain
+        case .claimRespectsLimitsBackOffAndSeriesOrder: claimRespectsLimitsBackOffAndSeriesOrder
         }
     }
 
@@ -373,6 +381,129 @@ public enum EventStoreConformance {
         try t.equal(
             Set(record.deliveries), Set([a, b, c, d]), "updated deliveries read back (expired status and the last error included)")
         try t.equal(try await store.pendingDeliveries(limit: 10), [c], "a pending delivery with attempts stays pending")
+    }
+
+    // MARK: Claims (one outbox for every worker)
+
+    static func claim(_ owner: String, now: Int64 = 5_000, lease: Int64 = 60_000, limit: Int = 100, notifiers: [String] = ["n"])
+        -> DeliveryClaim
+    {
+        DeliveryClaim(
+            owner: owner, now: now, leaseUntil: now + lease, limit: limit,
+            perNotifier: Dictionary(uniqueKeysWithValues: notifiers.map { ($0, limit) }))
+    }
+
+    /// Six events' deliveries (notifier "n"), created in an order their ids do not follow.
+    static func storeSix(_ store: any EventStore, _ t: Tester) async throws -> [String] {
+        var byAge: [String] = []
+        for (i, start) in [Int64(10_000), 9_000, 11_000, 8_000, 12_000, 9_500].enumerated() {
+            let change = fired(sampleEvent(camera: "CAM-\(i)", zone: "0", startedAt: start), notifiers: ["n"], createdAt: 1_000 + Int64(i) * 10)
+            try await store.apply(change)
+            byAge.append(change.deliveries[0].id)
+        }
+        return byAge
+    }
+
+    static func claimsLeaseDueDeliveriesInOrder(_ store: any EventStore, _ t: Tester) async throws {
+        let byAge = try await storeSix(store, t)
+        let first = try await store.claimDeliveries(claim("w1", limit: 4))
+        try t.equal(first.map(\.id), Array(byAge.prefix(4)), "a claim takes the oldest due deliveries, up to its limit")
+        try t.check(
+            first.allSatisfy { $0.lease == DeliveryLease(owner: "w1", until: 65_000) }, "claimed deliveries carry the claim's lease")
+        let stored = try await t.require(store.record(id: first[0].eventID), "record").deliveries[0]
+        try t.equal(stored.lease, DeliveryLease(owner: "w1", until: 65_000), "the lease is stored")
+        try t.equal(stored.status, .pending, "a claimed delivery stays pending until its status is recorded")
+        let rest = try await store.claimDeliveries(claim("w2"))
+        try t.equal(rest.map(\.id), Array(byAge.suffix(2)), "a second worker gets only what is not leased")
+        var done = first[0]
+        done.status = .sent(remoteID: "m1")
+        done.lease = nil
+        try await store.updateDelivery(done)
+        var retry = first[1]
+        retry.attempts = 1
+        retry.lastError = "HTTP 503"
+        retry.lease = nil
+        try await store.updateDelivery(retry)
+        let again = try await store.claimDeliveries(claim("w3"))
+        try t.equal(again.map(\.id), [retry.id], "recording ends the lease: a pending delivery is due again, a sent one never")
+        try t.equal(again.first?.attempts, 1, "the attempts recorded come back with the claim")
+        let sent = try await t.require(store.record(id: done.eventID), "record").deliveries[0]
+        try t.equal(sent.lease, nil, "a recorded delivery has no lease")
+    }
+
+    static func claimsAreExclusive(_ store: any EventStore, _ t: Tester) async throws {
+        var all: [String] = []
+        for i in 0..<60 {
+            let change = fired(sampleEvent(camera: "CAM-\(i)", startedAt: 1_000 + Int64(i)), notifiers: ["n"], createdAt: 1_000 + Int64(i))
+            try await store.apply(change)
+            all.append(change.deliveries[0].id)
+        }
+        // eight workers claim at once, several times each
+        let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+            for w in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    for _ in 0..<4 { mine += try await store.claimDeliveries(claim("w\(w)", limit: 3)).map(\.id) }
+                    return mine
+                }
+            }
+            var out: [[String]] = []
+            for try await ids in group { out.append(ids) }
+            return out
+        }
+        let flat = claims.flatMap { $0 }
+        try t.equal(flat.count, Set(flat).count, "no delivery is handed to two workers while its lease holds")
+        try t.check(Set(flat).isSubset(of: Set(all)), "claims return stored deliveries only")
+        let left = try await store.claimDeliveries(claim("late"))
+        try t.equal(Set(left.map(\.id)), Set(all).subtracting(flat), "what no worker claimed is still there to claim")
+        try t.equal(try await store.claimDeliveries(claim("later")).count, 0, "nothing is left once everything is leased")
+    }
+
+    static func expiredLeaseCanBeClaimedAgain(_ store: any EventStore, _ t: Tester) async throws {
+        let byAge = try await storeSix(store, t)
+        _ = try await store.claimDeliveries(claim("dead", now: 5_000, lease: 1_000))
+        try t.equal(try await store.claimDeliveries(claim("w2", now: 5_999)).count, 0, "a lease holds until its end")
+        let taken = try await store.claimDeliveries(claim("w2", now: 6_000))
+        try t.equal(taken.map(\.id), byAge, "once a lease has ended (its worker died) another worker claims the delivery")
+        try t.check(taken.allSatisfy { $0.lease?.owner == "w2" }, "the new lease is the new worker's")
+    }
+
+    static func claimRespectsLimitsBackOffAndSeriesOrder(_ store: any EventStore, _ t: Tester) async throws {
+        // one event: fired, reminder 1, ended for notifier "a", all pending at once
+        let event = sampleEvent()
+        let series = [
+            Delivery(eventID: event.id, notifier: "a", kind: .fired, createdAt: 1_000),
+            Delivery(eventID: event.id, notifier: "a", kind: .reminder, sequence: 1, createdAt: 1_000),
+            Delivery(eventID: event.id, notifier: "a", kind: .ended, createdAt: 1_000),
+        ]
+        try await store.apply(EventChange(kind: .fired, event: event, deliveries: series.reversed()))
+        let other = sampleEvent(camera: "CAM-B")
+        try await store.apply(fired(other, notifiers: ["a", "b", "c"], createdAt: 2_000))
+        let first = try await store.claimDeliveries(claim("w", limit: 10, notifiers: ["a", "b"]))
+        try t.equal(
+            first.map(\.id), [series[0].id, Delivery.makeID(eventID: other.id, notifier: "a", kind: .fired, sequence: 0),
+                               Delivery.makeID(eventID: other.id, notifier: "b", kind: .fired, sequence: 0)],
+            "one delivery per event and notifier at a time (fired before its reminder and its end); unnamed notifiers are not claimed")
+        var fired = first[0]
+        fired.status = .sent(remoteID: nil)
+        try await store.updateDelivery(fired)
+        var next = try await store.claimDeliveries(claim("w", limit: 10, notifiers: ["a"]))
+        try t.equal(next.map(\.id), [series[1].id], "after the fired one, the reminder")
+        var reminder = next[0]
+        reminder.attempts = 1
+        reminder.retryAt = 9_000
+        try await store.updateDelivery(reminder)
+        try t.equal(try await store.claimDeliveries(claim("w", now: 8_999, notifiers: ["a"])).count, 0, "a back-off holds until retryAt")
+        var ignoring = claim("w", now: 8_999, notifiers: ["a"])
+        ignoring.ignoringBackOff = ["a"]
+        next = try await store.claimDeliveries(ignoring)
+        try t.equal(next.map(\.id), [series[1].id], "ignoringBackOff releases what waited for a notifier that answers again")
+        var perNotifier = claim("x", now: 100_000, notifiers: [])
+        perNotifier.perNotifier = ["a": 0]
+        perNotifier.otherNotifiers = 1
+        let others = try await store.claimDeliveries(perNotifier)
+        try t.equal(
+            others.map(\.notifier), ["b"], "otherNotifiers bounds the claim of unnamed notifiers; a limit of 0 claims none")
     }
 
     static func updateUnknownDeliveryThrowsNotFound(_ store: any EventStore, _ t: Tester) async throws {

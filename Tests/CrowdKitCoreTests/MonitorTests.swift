@@ -108,6 +108,7 @@ actor FlakyStore: EventStore {
     func record(id: CrowdEventID) async throws -> EventRecord? { try await inner.record(id: id) }
     func events(_ query: EventQuery) async throws -> EventPage { try await inner.events(query) }
     func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await inner.pendingDeliveries(limit: limit) }
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] { try await inner.claimDeliveries(claim) }
     func updateDelivery(_ delivery: Delivery) async throws { try await inner.updateDelivery(delivery) }
     func prune(startedBefore cameraTime: Int64) async throws -> Int { try await inner.prune(startedBefore: cameraTime) }
 }

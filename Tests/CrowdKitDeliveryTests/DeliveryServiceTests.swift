@@ -265,6 +265,11 @@ actor SlowReadStore: EventStore {
         try await Task.sleep(for: .milliseconds(30))  // the rows are now stale
         return snapshot
     }
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        let claimed = try await base.claimDeliveries(claim)
+        try await Task.sleep(for: .milliseconds(30))  // sends finish meanwhile
+        return claimed
+    }
     func updateDelivery(_ delivery: Delivery) async throws { try await base.updateDelivery(delivery) }
     func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
 }

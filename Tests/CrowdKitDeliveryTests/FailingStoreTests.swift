@@ -34,6 +34,10 @@ final class WriteFailingStore: EventStore {
     func record(id: CrowdEventID) async throws -> EventRecord? { try await inner.record(id: id) }
     func events(_ query: EventQuery) async throws -> EventPage { try await inner.events(query) }
     func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await inner.pendingDeliveries(limit: limit) }
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        try check()  // a claim writes its lease
+        return try await inner.claimDeliveries(claim)
+    }
     func updateDelivery(_ delivery: Delivery) async throws {
         try check()
         try await inner.updateDelivery(delivery)

@@ -205,7 +205,8 @@ struct SQLiteEventStoreTests {
     }
 }
 
-/// A store that breaks two clauses: it lists oldest first and forgets delivery status updates.
+/// A store that breaks three clauses: it lists oldest first, forgets delivery status updates, and
+/// hands out deliveries without leasing them (two workers get the same ones).
 struct BrokenStore: EventStore {
     let base: SQLiteEventStore
     func apply(_ change: EventChange) async throws { try await base.apply(change) }
@@ -215,6 +216,13 @@ struct BrokenStore: EventStore {
         return EventPage(records: page.records.reversed(), nextCursor: page.nextCursor)
     }
     func pendingDeliveries(limit: Int) async throws -> [Delivery] { try await base.pendingDeliveries(limit: limit) }
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        try await base.pendingDeliveries(limit: claim.limit).map { d in
+            var leased = d
+            leased.lease = DeliveryLease(owner: claim.owner, until: claim.leaseUntil)
+            return leased
+        }
+    }
     func updateDelivery(_ delivery: Delivery) async throws {}
     func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }
 }
@@ -234,6 +242,7 @@ struct EventStoreConformanceSelfTests {
         } catch let failure as EventStoreConformanceFailure {
             #expect(failure.message.contains("listsNewestFirstWithIDTieBreak"))
             #expect(failure.message.contains("updateDeliveryStoresStatus"))
+            #expect(failure.message.contains("claimsAreExclusive"))
             #expect(!failure.message.contains("recordOfUnknownIDIsNil"))
         }
     }

@@ -7,7 +7,7 @@ public actor TestEventStore: EventStore {
     public let base = InMemoryEventStore()
     private var eventOrder: [CrowdEventID] = []
     public private(set) var applied: [EventChange] = []
-    /// Calls of `record(id:)` and `pendingDeliveries(limit:)` (the delivery service's reads).
+    /// Calls of `record(id:)`, and of `pendingDeliveries(limit:)` and `claimDeliveries(_:)` (the delivery service's reads).
     public private(set) var eventReads = 0
     public private(set) var outboxReads = 0
 
@@ -27,6 +27,10 @@ public actor TestEventStore: EventStore {
     public func pendingDeliveries(limit: Int) async throws -> [Delivery] {
         outboxReads += 1
         return try await base.pendingDeliveries(limit: limit)
+    }
+    public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        outboxReads += 1
+        return try await base.claimDeliveries(claim)
     }
     public func updateDelivery(_ delivery: Delivery) async throws { try await base.updateDelivery(delivery) }
     public func prune(startedBefore cameraTime: Int64) async throws -> Int { try await base.prune(startedBefore: cameraTime) }

@@ -483,6 +483,7 @@ struct FailingStore: EventStore {
     func record(id: CrowdEventID) async throws -> EventRecord? { throw fail() }
     func events(_ query: EventQuery) async throws -> EventPage { throw fail() }
     func pendingDeliveries(limit: Int) async throws -> [Delivery] { throw fail() }
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] { throw fail() }
     func updateDelivery(_ delivery: Delivery) async throws { throw fail() }
     func prune(startedBefore cameraTime: Int64) async throws -> Int { throw fail() }
 }

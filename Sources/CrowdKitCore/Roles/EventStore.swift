@@ -17,8 +17,14 @@
 ///   are being added.
 /// - ``pendingDeliveries(limit:)`` returns deliveries with status `.pending`, oldest first; after
 ///   a restart a durable store returns those that were pending (or in flight) when it stopped.
+/// - ``claimDeliveries(_:)`` is atomic: it selects as ``DeliveryClaim/select(from:)`` says (due
+///   pending deliveries in ``Delivery/outboxOrder``, within the claim's limits, none after a
+///   pending delivery of the same event and notifier) and gives each the claim's lease in the
+///   same transaction, so that two claims at once (two workers, two processes) never return the
+///   same delivery while its lease holds. A lease that ended can be claimed again.
 /// - ``updateDelivery(_:)`` replaces the stored delivery with the same id (status, attempts,
-///   `updatedAt`); it throws ``EventStoreError`` `.notFound` for an unknown id.
+///   `updatedAt`, last error, ``Delivery/retryAt``) and ends its lease; it throws
+///   ``EventStoreError`` `.notFound` for an unknown id.
 /// - Errors thrown are the store's failures (disk, database); they never contain secrets.
 public protocol EventStore: Sendable {
     /// Records one change to the event log and its new deliveries, atomically.
@@ -44,7 +50,11 @@ public protocol EventStore: Sendable {
     /// Deliveries still to be sent, oldest first.
     func pendingDeliveries(limit: Int) async throws -> [Delivery]
 
-    /// Stores a delivery's new status.
+    /// Claims due deliveries for one worker with a lease (the outbox's only way to hand out
+    /// work). Returns them with ``Delivery/lease`` set, in outbox order.
+    func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery]
+
+    /// Stores a delivery's new status (and back-off) and ends its lease.
     func updateDelivery(_ delivery: Delivery) async throws
 
     /// Deletes events (and their deliveries) that started before `cameraTime` (epoch ms).

@@ -44,10 +44,20 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore {
         return pendingOrder.prefix(max(limit, 0)).compactMap { deliveries[$0] }
     }
 
+    public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        pendingOrder.removeAll { deliveries[$0]?.status != .pending }
+        let pending = pendingOrder.compactMap { deliveries[$0] }.sorted(by: Delivery.outboxOrder)
+        let claimed = claim.select(from: pending)
+        for d in claimed { deliveries[d.id]?.lease = d.lease }
+        return claimed
+    }
+
     public func updateDelivery(_ delivery: Delivery) async throws {
         guard let old = deliveries[delivery.id] else {
             throw EventStoreError(.notFound, "no delivery \(delivery.id)")
         }
+        var delivery = delivery
+        delivery.lease = nil
         deliveries[delivery.id] = delivery
         if delivery.status == .pending && old.status != .pending { pendingOrder.append(delivery.id) }
     }
