@@ -60,7 +60,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             guard p.isRunning else { throw BrokerError("mosquitto exited: \(log)") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw BrokerError("mosquitto did not listen on \(port): \(log)")
+        throw BrokerError("mosquitto did not listen on \(port) (\(Self.connectError(port: port) ?? "connects now")): \(log)")
     }
 
     /// Kills the broker with SIGKILL (an outage, not a clean shutdown) and waits for it to exit.
@@ -98,17 +98,21 @@ public final class MosquittoBroker: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    public static func canConnect(port: Int) -> Bool {
+    public static func canConnect(port: Int) -> Bool { connectError(port: port) == nil }
+
+    /// `nil` when a TCP connection to 127.0.0.1:`port` succeeds, else the failing call and errno.
+    public static func connectError(port: Int) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return "socket: errno \(errno)" }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        let status = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        return status == 0 ? nil : "connect: errno \(errno)"
     }
 }
 
