@@ -1,3 +1,5 @@
+import Foundation
+
 /// Settings of the ``DeliveryService``.
 ///
 /// A delivery is retried with capped back-off until it is sent, until it meets a permanent error
@@ -33,12 +35,23 @@ public struct DeliveryConfiguration: Sendable, Hashable {
     public var batchSize: Int
     /// Enriched events remembered, so each event is enriched once.
     public var enrichmentCacheSize: Int
+    /// The name this worker claims deliveries under (``DeliveryClaim/owner``). Stable across
+    /// restarts, so that a worker that died while sending takes those deliveries back at once
+    /// when it starts again; every worker running at the same time (several services on one
+    /// store, several instances on one database) needs its own. Default: the host name and the
+    /// ``defaultWorkerName``.
+    public var workerName: String
+    /// How long a claim holds (``DeliveryLease``): longer than the longest send (enrichment and
+    /// the notifier's request). When a worker dies, other workers take its deliveries after this.
+    /// Default 5 minutes.
+    public var lease: Duration
 
     public init(
         maxConcurrent: Int = 32, maxConcurrentPerNotifier: Int = 16, pollInterval: Duration = .seconds(5),
         maxAttempts: Int? = nil, maxAge: Duration = .seconds(3600), followUpMaxAge: Duration = .seconds(600),
         initialBackoff: Duration = .seconds(5), maxBackoff: Duration = .seconds(300), maxProbeInterval: Duration = .seconds(60),
-        batchSize: Int = 200, enrichmentCacheSize: Int = 4096
+        batchSize: Int = 200, enrichmentCacheSize: Int = 4096, workerName: String = DeliveryConfiguration.defaultWorkerName,
+        lease: Duration = .seconds(300)
     ) {
         self.maxConcurrent = max(1, maxConcurrent)
         self.maxConcurrentPerNotifier = max(1, maxConcurrentPerNotifier)
@@ -51,7 +64,12 @@ public struct DeliveryConfiguration: Sendable, Hashable {
         self.maxProbeInterval = max(maxProbeInterval, initialBackoff)
         self.batchSize = max(1, batchSize)
         self.enrichmentCacheSize = max(1, enrichmentCacheSize)
+        self.workerName = workerName.isEmpty ? Self.defaultWorkerName : workerName
+        self.lease = max(lease, .seconds(1))
     }
+
+    /// `<host name>:delivery`: one delivery worker per host, the same after a restart.
+    public static var defaultWorkerName: String { "\(ProcessInfo.processInfo.hostName):delivery" }
 
     /// The wait after `attempts` failed attempts.
     public func backoff(afterAttempts attempts: Int) -> Duration {

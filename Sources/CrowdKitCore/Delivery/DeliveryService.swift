@@ -2,39 +2,41 @@ import Foundation
 import Logging
 import Metrics
 
-/// Works off the store's outbox: sends every pending ``Delivery`` with its ``Notifier`` and records
-/// the outcome, so that no fired event is ever dropped.
+/// Works off the store's outbox: claims due deliveries, enriches their events, sends them with
+/// their ``Notifier`` and records the outcome, so that no fired event is ever dropped.
 ///
+/// - **The store is the only truth about deliveries.** Each pass claims what is due with
+///   ``EventStore/claimDeliveries(_:)`` under ``DeliveryConfiguration/workerName`` and a lease of
+///   ``DeliveryConfiguration/lease``; a claimed delivery is sent by this worker only, and every
+///   outcome is written back with ``EventStore/updateDelivery(_:)`` (which ends the lease).
+///   Several services (in one process or several, on a shared store) share one outbox; the
+///   deliveries of a worker that died are claimed again when its lease ends (at once by the same
+///   worker name after a restart).
 /// - Wakes up on ``wake()`` (or each element of the sequence given to ``run(wakingOn:)``), on each
 ///   change given to ``run(changes:)`` (the monitor's `changes()`), on a periodic poll, and when a
-///   retry is due.
-/// - Keeps the deliveries it knows to be pending in memory: those of the ``EventChange``s it is
-///   woken with (stored before they are broadcast, or waiting in the monitor's memory queue while
-///   the store fails) and those of its outbox reads. It reads the outbox when it starts, on every
-///   poll (deliveries written by another process, or changes it missed) and after ``wake()``, so
-///   a burst of notifications costs no store read per delivery.
-/// - Loads the event (or takes it from the change that announced the delivery), enriches it once
-///   (what the enricher added is saved with ``EventStore/enrich(_:)``, and remembered for the
-///   event's later notifications), and calls the named notifier with a ``CrowdNotification``
-///   (whose `delayMilliseconds` lets the message say "raised 14 min ago" when it is late).
+///   retry is due. The events of those changes are kept briefly so that sending them needs no
+///   store read; and while the store refuses writes (a full disk, when even a claim fails), the
+///   deliveries of those changes (waiting in the monitor's memory queue) are sent from them.
+/// - Enriches each event once (what the enricher added is saved with ``EventStore/enrich(_:)``
+///   and remembered for the event's later notifications), and calls the named notifier with a
+///   ``CrowdNotification`` (whose `delayMilliseconds` lets the message say "raised 14 min ago").
 /// - Retries are this service's alone (notifiers should not retry on their own): a transient
-///   error leaves the delivery `.pending` with its attempt count and last error, and puts its
-///   notifier in an *outage*: it is then probed with one notification at a time, at waits that
-///   double up to ``DeliveryConfiguration/maxProbeInterval`` (or the server's `Retry-After`), and
-///   its first success releases every waiting notification at once. A storm of 503 answers
-///   costs a few requests, not one per notification and attempt.
+///   error leaves the delivery `.pending` with its attempt count, last error and back-off
+///   (``Delivery/retryAt``), and puts its notifier in an *outage*: it is then probed with one
+///   notification at a time, at waits that double up to ``DeliveryConfiguration/maxProbeInterval``
+///   (or the server's `Retry-After`), and its first success releases every waiting notification
+///   at once. A storm of 503 answers costs a few requests, not one per notification and attempt.
 /// - A delivery ends `.sent(remoteID:)`, `.failed(reason:)` on a permanent error (or after
 ///   ``DeliveryConfiguration/maxAttempts`` when set), or `.expired(reason:)` once older than
-///   its maximum age (``DeliveryConfiguration/maxAge(for:)``), never sent. Every update sets
-///   `attempts` and `updatedAt`.
-/// - A status the store cannot take (a failing disk) is kept in memory and written again on
-///   every poll; until then the outbox still lists the delivery as pending, and this service
-///   never sends it again.
+///   its maximum age (``DeliveryConfiguration/maxAge(for:)``), never sent.
+/// - A final status the store cannot take (a failing disk) is kept in memory and written again on
+///   every poll; until then the outbox still lists the delivery as pending, and when it is
+///   claimed again the kept status is written instead of sending it again.
 /// - Sends concurrently (bounded in all and per notifier); the deliveries of one event for one
-///   notifier go out in order (fired before reminders before ended). A slow notifier or zone
+///   notifier go out in order, one at a time (the store's claim rule). A slow notifier or zone
 ///   never holds up the others, and detection never waits on delivery.
 /// - On cancellation (graceful shutdown) it stops; interrupted sends stay `.pending` in the
-///   store and are sent after the restart.
+///   store and are sent after the restart. ``drain(within:)`` is the graceful end.
 public actor DeliveryService {
     private let store: any EventStore
     private let notifiers: [String: any Notifier]
@@ -44,49 +46,44 @@ public actor DeliveryService {
     private let now: @Sendable () -> Int64
 
     private var signal: AsyncStream<Void>.Continuation?
+    /// Deliveries being sent by this worker, and how many per notifier.
     private var inFlight: Set<String> = []
-    private var busyKeys: Set<String> = []
     private var perNotifier: [String: Int] = [:]
-    private var notBefore: [String: ContinuousClock.Instant] = [:]
     /// Notifiers answering with transient errors: probed one notification at a time.
     private var outages: [String: Outage] = [:]
-    /// Final statuses the store could not take yet, by delivery id: written again on every poll;
-    /// their deliveries are never sent again by this process.
+    /// Notifiers that answered again after an outage: their waiting deliveries are claimed
+    /// regardless of their back-off until a claim finds no more of them.
+    private var released: Set<String> = []
+    /// When this worker's own back-offs end (the store holds them; this only sets the timer).
+    private var retryInstants: [String: ContinuousClock.Instant] = [:]
+    /// Final statuses the store could not take yet, by delivery id: written again on every poll
+    /// and instead of sending when the delivery is claimed again.
     private var unrecorded: [String: Delivery] = [:]
     /// Enrichments the store could not take yet (its event may still wait in the monitor's
     /// memory queue), by event: saved again with the statuses.
     private var unsavedEnrichments: [CrowdEventID: CrowdEvent] = [:]
     private var unrecordedLoggedAt: ContinuousClock.Instant?
     private var flushing = false
-    /// When deliveries last finished (sent, failed, interrupted): an outbox read that started
-    /// before may still list them as pending (claims interleave at the read's suspension point),
-    /// and must not send them again.
-    private var finishedAt: [String: ContinuousClock.Instant] = [:]
-    private var finishedPrunedAt = ContinuousClock.now
-    /// Start instants of outbox reads under way (their rows may be stale).
-    private var readsUnderWay: [ContinuousClock.Instant] = []
+    private var claimFailureLoggedAt: ContinuousClock.Instant?
+    private var lastFlush = ContinuousClock.now
     private var timerDue: ContinuousClock.Instant?
     private var enrichments: [CrowdEventID: Enrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
     private var enrichTasks: [CrowdEventID: Task<Enrichment, Never>] = [:]
-    /// Deliveries known to be pending (in flight, waiting for a back-off, or not claimed yet), by
-    /// id, with the event when it came with them; `knownOrder` keeps their arrival order.
-    private var known: [String: Known] = [:]
-    private var knownOrder: [String] = []
-    private var knownOrderStart = 0
-    private var outboxReadDue = true
-    private var lastExpiryScan = ContinuousClock.now - .seconds(2)
-    /// When ``claimDue()`` last looked at what is due.
-    private var lastClaimAt = ContinuousClock.now
+    /// Deliveries announced by changes, with their event: no store read to send them, and what
+    /// is sent while the store refuses claims. Dropped once finished, or after a minute once the
+    /// store answers claims again (another worker may have taken them).
+    private var offered: [String: Offered] = [:]
     private let unrecordedGauge = Gauge(label: "crowdkit_delivery_unrecorded")
 
-    private struct Known: Sendable {
+    private struct Offered: Sendable {
         var delivery: Delivery
-        /// The event as last seen (from the change, or the store).
-        var event: CrowdEvent?
-        /// Whether `event` is the newest version (it came with the change just now): no read.
-        var fresh: Bool
+        var event: CrowdEvent
         var addedAt: ContinuousClock.Instant
+        /// When the store was last asked whether it holds the delivery.
+        var checkedAt: ContinuousClock.Instant?
+        /// The store does not hold it (its change waits in the monitor's queue): sent from here.
+        var unstored = false
     }
 
     private struct Outage: Sendable {
@@ -102,14 +99,14 @@ public actor DeliveryService {
         case answered
         /// Recorded as failed or expired without the notifier's answer, or interrupted.
         case done
-        /// A transient error: try the delivery again after `backoff`, the notifier after `wait`.
+        /// A transient error: try the delivery again after its back-off, the notifier after `wait`.
         case retry(attempts: Int, lastError: String, retryAfter: Duration?)
     }
 
     /// - Parameters:
     ///   - notifiers: the notifiers by their ``Notifier/name``; a delivery for a name not listed
     ///     is marked failed.
-    ///   - now: host time in epoch milliseconds (for `updatedAt` and the age of deliveries).
+    ///   - now: host time in epoch milliseconds (for `updatedAt`, leases and the age of deliveries).
     public init(
         store: any EventStore, notifiers: [any Notifier], enricher: any EventEnricher = NoEnrichment(),
         configuration: DeliveryConfiguration = .init(), logger: Logger,
@@ -125,10 +122,8 @@ public actor DeliveryService {
         self.now = now
     }
 
-    /// Asks the running service to read the outbox and send what is due now (cheap; safe from
-    /// any task).
+    /// Asks the running service to claim and send what is due now (cheap; safe from any task).
     public func wake() {
-        outboxReadDue = true
         signal?.yield()
     }
 
@@ -155,19 +150,12 @@ public actor DeliveryService {
         return left
     }
 
-    /// Takes note of the deliveries of a change (no store read needed).
+    /// Keeps the event of a change's deliveries (no store read to send them).
     private func offer(_ change: EventChange) {
-        guard !change.deliveries.isEmpty else { return }
         let instant = ContinuousClock.now
-        for d in change.deliveries where d.status == .pending {
-            guard known[d.id] == nil, finishedAt[d.id] == nil, unrecorded[d.id] == nil else { continue }
-            known[d.id] = Known(delivery: d, event: change.event, fresh: true, addedAt: instant)
-            knownOrder.append(d.id)
+        for d in change.deliveries where d.status == .pending && offered[d.id] == nil && unrecorded[d.id] == nil {
+            offered[d.id] = Offered(delivery: d, event: change.event, addedAt: instant)
         }
-    }
-
-    private func requestOutboxRead() {
-        outboxReadDue = true
     }
 
     /// Runs until the task is cancelled, polling the outbox periodically.
@@ -178,23 +166,20 @@ public actor DeliveryService {
     /// Runs until the task is cancelled; each element of `wakeUps` makes it look at the outbox
     /// at once (as ``wake()`` does).
     public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async where WakeUps.Element == Void {
-        await runLoop { service, signal in
+        await runLoop { _, signal in
             do {
-                for try await _ in wakeUps {
-                    await service.requestOutboxRead()
-                    signal()
-                }
+                for try await _ in wakeUps { signal() }
             } catch {}
         }
     }
 
-    /// Runs until the task is cancelled, taking the deliveries of each change (for example the
-    /// monitor's `changes()`): they are sent without an outbox read, and even while the store
-    /// cannot be written (the change then waits in the monitor's memory queue).
+    /// Runs until the task is cancelled, taking the events of each change (for example the
+    /// monitor's `changes()`) so that their deliveries are sent without a store read, and even
+    /// while the store cannot be written (the change then waits in the monitor's memory queue).
     public func run<Changes: AsyncSequence & Sendable>(changes: Changes) async where Changes.Element == EventChange {
         await runLoop { service, signal in
             do {
-                for try await change in changes {
+                for try await change in changes where !change.deliveries.isEmpty {
                     await service.offer(change)
                     signal()
                 }
@@ -209,7 +194,10 @@ public actor DeliveryService {
         let pollInterval = configuration.pollInterval
         logger.info(
             "Delivery started",
-            metadata: ["delivery.notifiers": "\(notifiers.keys.sorted().joined(separator: ","))"])
+            metadata: [
+                "delivery.notifiers": "\(notifiers.keys.sorted().joined(separator: ","))",
+                "delivery.worker": "\(configuration.workerName)",
+            ])
 
         // A discarding group: finished sends leave nothing behind (a plain task group keeps every
         // child's result until it is awaited, which grew memory with every notification).
@@ -217,7 +205,6 @@ public actor DeliveryService {
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: pollInterval) } catch { break }
-                    await self.requestOutboxRead()
                     continuation.yield()
                 }
             }
@@ -258,133 +245,152 @@ public actor DeliveryService {
         logger.info("Delivery stopped", metadata: ["delivery.interrupted": "\(inFlight.count)"])
     }
 
-    // MARK: Scheduling (actor-isolated, no I/O but the outbox read)
+    // MARK: Claiming
 
-    private static func key(_ d: Delivery) -> String { "\(d.eventID.rawValue)/\(d.notifier)" }
-
-    /// Reads the outbox into `known` (deliveries written elsewhere, missed changes, a restart).
-    private func readOutbox() async {
-        outboxReadDue = false
-        await flushUnrecorded()
-        let limit = min(configuration.batchSize + known.count, 10_000)
-        let readStart = ContinuousClock.now
-        readsUnderWay.append(readStart)
-        defer { if let i = readsUnderWay.firstIndex(of: readStart) { readsUnderWay.remove(at: i) } }
-        let pending: [Delivery]
-        do {
-            pending = try await store.pendingDeliveries(limit: limit)
-        } catch {
-            logger.error("Cannot read the outbox", metadata: ["error": "\(error)"])
-            return
-        }
-        let ids = Set(pending.map(\.id))
-        if pending.count < limit {
-            // The whole outbox was read: forget deliveries no longer pending (pruned, or updated
-            // elsewhere) that were known before the read began, so that no timer waits for them.
-            // Those that came with a change may not be stored yet (a failing store): kept.
-            for (id, k) in known
-            where !ids.contains(id) && !inFlight.contains(id) && k.addedAt < readStart && k.event == nil {
-                known[id] = nil
-                notBefore[id] = nil
-            }
-        }
-        let instant = ContinuousClock.now
-        for d in pending where known[d.id] == nil && unrecorded[d.id] == nil {
-            if let done = finishedAt[d.id], done >= readStart { continue }  // stale row: finished meanwhile
-            known[d.id] = Known(delivery: d, event: nil, fresh: false, addedAt: instant)
-            knownOrder.append(d.id)
-        }
-    }
-
-    /// A claimed delivery: what to send, and whether it probes a notifier in an outage.
+    /// A claimed delivery: what to send, the event when known, and whether it probes a notifier
+    /// in an outage.
     private struct Claim: Sendable {
         var delivery: Delivery
         var event: CrowdEvent?
-        var fresh: Bool
         var probe: Bool
     }
 
+    /// What this worker can take now: free slots per notifier (one probe for a notifier in an
+    /// outage once its wait is over, none before), the rest for unknown notifiers.
+    private func claimRequest(instant: ContinuousClock.Instant, nowMs: Int64) -> DeliveryClaim? {
+        let free = configuration.maxConcurrent - inFlight.count
+        guard free > 0 else { return nil }
+        var slots: [String: Int] = [:]
+        for name in notifiers.keys {
+            let busy = perNotifier[name, default: 0]
+            if let outage = outages[name] {
+                slots[name] = outage.until <= instant && busy == 0 ? 1 : 0
+            } else {
+                slots[name] = max(0, configuration.maxConcurrentPerNotifier - busy)
+            }
+        }
+        guard slots.values.contains(where: { $0 > 0 }) || free > 0 else { return nil }
+        return DeliveryClaim(
+            owner: configuration.workerName, now: nowMs, leaseUntil: nowMs + configuration.lease.milliseconds,
+            limit: min(free, configuration.batchSize), perNotifier: slots, otherNotifiers: min(free, 8),
+            ignoringBackOff: released, excluding: inFlight)
+    }
+
     private func claimDue() async -> [Claim] {
-        if outboxReadDue { await readOutbox() }
         let instant = ContinuousClock.now
-        lastClaimAt = instant
+        if instant - lastFlush >= configuration.pollInterval {
+            lastFlush = instant
+            await flushUnrecorded()
+        }
+        // announced deliveries another worker took (or that were pruned): forgotten after a minute,
+        // unless the store does not hold them (they are sent from here)
+        offered = offered.filter { instant - $0.value.addedAt < .seconds(60) || $0.value.unstored || inFlight.contains($0.key) }
         let nowMs = now()
-        if instant - finishedPrunedAt >= .seconds(2) {
-            // Entries older than any read still under way are of no use (reads take milliseconds);
-            // ten seconds also cover a change announced twice. Kept short: at a thousand
-            // notifications a second this map is most of delivery's memory.
-            var cutoff = instant - .seconds(10)
-            if let oldest = readsUnderWay.min(), oldest < cutoff { cutoff = oldest }
-            finishedAt = finishedAt.filter { $0.value >= cutoff }
-            finishedPrunedAt = instant
+        guard let request = claimRequest(instant: instant, nowMs: nowMs) else { return [] }
+        var taken: [Delivery]
+        var fromStore = true
+        do {
+            taken = try await store.claimDeliveries(request)
+            claimFailureLoggedAt = nil
+            taken += await unstoredAnnounced(request, claimed: taken, instant: instant)
+        } catch {
+            // The store refuses even a claim: send what the changes announced, under the same
+            // rules, without a lease (nothing can be written now anyway).
+            fromStore = false
+            if claimFailureLoggedAt.map({ instant - $0 >= .seconds(60) }) ?? true {
+                claimFailureLoggedAt = instant
+                logger.error(
+                    "Cannot claim deliveries from the event store; sending those announced by recent changes",
+                    metadata: ["error": "\(error)", "delivery.announced": "\(offered.count)"])
+            }
+            let local = offered.values.map(\.delivery).filter { unrecorded[$0.id] == nil }.sorted(by: Delivery.outboxOrder)
+            taken = request.select(from: local)
         }
-        // forget the ids of finished deliveries at the front of the arrival order
-        while knownOrderStart < knownOrder.count, known[knownOrder[knownOrderStart]] == nil { knownOrderStart += 1 }
-        if knownOrderStart > 1024 && knownOrderStart * 2 > knownOrder.count {
-            knownOrder.removeFirst(knownOrderStart)
-            knownOrderStart = 0
+        // the claim's request was made before the store's suspension point: re-check in-flight
+        taken.removeAll { inFlight.contains($0.id) }
+        if fromStore {
+            for name in released where !taken.contains(where: { $0.notifier == name }) { released.remove(name) }
         }
-        var blocked = Set<String>()
-        var saturated = Set<String>()
-        var claimed: [Claim] = []
+        var claims: [Claim] = []
         var expired: [Delivery] = []
-        // too old to send: at most once a second, over everything known (not in flight)
-        if instant - lastExpiryScan >= .seconds(1) {
-            lastExpiryScan = instant
-            for id in knownOrder[knownOrderStart...] where !inFlight.contains(id) {
-                guard let d = known[id]?.delivery else { continue }
-                if nowMs - d.createdAt > configuration.maxAge(for: d.kind).milliseconds { expired.append(d) }
-            }
-            for d in expired {
-                known[d.id] = nil
-                notBefore[d.id] = nil
-                finishedAt[d.id] = instant
-            }
-        }
-        for id in knownOrder[knownOrderStart...] {
-            // every notifier busy (saturated, or waiting for its probe): nothing further down can go now
-            if !notifiers.isEmpty && saturated.count >= notifiers.count { break }
-            guard let k = known[id] else { continue }
-            let d = k.delivery
-            let key = Self.key(d)
-            if inFlight.contains(d.id) || busyKeys.contains(key) || blocked.contains(key) {
-                blocked.insert(key)
+        var kept: [Delivery] = []
+        for d in taken {
+            retryInstants[d.id] = nil
+            if let status = unrecorded[d.id] {
+                kept.append(status)
                 continue
             }
-            if saturated.contains(d.notifier) {
-                blocked.insert(key)
+            if nowMs - d.createdAt > configuration.maxAge(for: d.kind).milliseconds {
+                expired.append(d)
                 continue
             }
-            let outage = outages[d.notifier]
-            if let outage, outage.until > instant || perNotifier[d.notifier, default: 0] > 0 {
-                // the notifier is down: wait for its next probe (one at a time)
-                blocked.insert(key)
-                saturated.insert(d.notifier)
-                continue
-            }
-            if let due = notBefore[d.id], due > instant {
-                blocked.insert(key)
-                continue
-            }
-            if inFlight.count >= configuration.maxConcurrent { break }
-            if perNotifier[d.notifier, default: 0] >= configuration.maxConcurrentPerNotifier {
-                blocked.insert(key)
-                saturated.insert(d.notifier)
-                continue
-            }
-            notBefore[d.id] = nil
             inFlight.insert(d.id)
-            busyKeys.insert(key)
             perNotifier[d.notifier, default: 0] += 1
-            blocked.insert(key)
-            claimed.append(Claim(delivery: d, event: k.event, fresh: k.fresh, probe: outage != nil))
-            if outage != nil { saturated.insert(d.notifier) }
+            claims.append(Claim(delivery: d, event: offered[d.id]?.event, probe: outages[d.notifier] != nil))
         }
-        if !expired.isEmpty {
+        if !expired.isEmpty || !kept.isEmpty {
             let batch = expired
-            Task { await self.expire(batch) }
+            Task {
+                await self.expire(batch)
+                await self.writeKept(kept)
+                self.wake()
+            }
         }
-        return claimed
+        return claims
+    }
+
+    /// Announced deliveries the store does not hold (their change waits in the monitor's memory
+    /// queue while the store refuses writes, yet claims still work: a full disk lets SQLite read):
+    /// a claim never returns them, so they are taken from their announcement, within what the
+    /// claim left free. The store is asked (one event read, at most once a second per delivery)
+    /// only about deliveries announced more than a second ago that this claim did not return
+    /// although their notifier had room.
+    private func unstoredAnnounced(_ request: DeliveryClaim, claimed: [Delivery], instant: ContinuousClock.Instant) async -> [Delivery] {
+        guard !offered.isEmpty else { return [] }
+        var claimedPer: [String: Int] = [:]
+        for d in claimed { claimedPer[d.notifier, default: 0] += 1 }
+        let claimedIDs = Set(claimed.map(\.id))
+        let hadRoom = { (n: String) in claimedPer[n, default: 0] < request.perNotifier[n, default: request.otherNotifiers] }
+        var toCheck: [String] = []
+        for (id, o) in offered where !o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
+            guard instant - o.addedAt >= .seconds(1), o.checkedAt.map({ instant - $0 >= .seconds(1) }) ?? true, hadRoom(o.delivery.notifier)
+            else { continue }
+            toCheck.append(id)
+            if toCheck.count >= 32 { break }
+        }
+        for id in toCheck {
+            guard let o = offered[id] else { continue }
+            offered[id]?.checkedAt = instant
+            do {
+                let record = try await store.record(id: o.delivery.eventID)
+                if record?.deliveries.contains(where: { $0.id == id }) != true { offered[id]?.unstored = true }
+            } catch {
+                continue  // cannot tell now
+            }
+        }
+        var unstored: [Delivery] = []
+        for (id, o) in offered where o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
+            unstored.append(o.delivery)
+        }
+        guard !unstored.isEmpty else { return [] }
+        var rest = request
+        rest.limit = max(0, request.limit - claimed.count)
+        for (n, c) in claimedPer { rest.perNotifier[n] = max(0, request.perNotifier[n, default: 0] - c) }
+        return rest.select(from: unstored.sorted(by: Delivery.outboxOrder))
+    }
+
+    /// A status handled before (and not written then) for a delivery claimed again: written now
+    /// instead of sending it again.
+    private func writeKept(_ statuses: [Delivery]) async {
+        for d in statuses {
+            do {
+                try await store.updateDelivery(d)
+                unrecorded[d.id] = nil
+            } catch {
+                continue  // still kept; written on the next poll
+            }
+        }
+        unrecordedGauge.record(unrecorded.count)
     }
 
     /// Records deliveries that got too old as expired.
@@ -401,14 +407,13 @@ public actor DeliveryService {
         }
     }
 
-    /// The next back-off or probe that ends after the last claim looked (those due by then were
-    /// claimed, or wait for a slot whose release wakes the loop anyway). Measured from that
-    /// look, not from now: one that fell due between the two would otherwise get no timer and
-    /// wait for the next poll.
+    /// When the next probe of a notifier in an outage, or the next back-off of this worker's
+    /// own deliveries, ends (later than now; those due now were just claimed, or wait for a slot
+    /// whose release wakes the loop anyway).
     private func earliestRetry() -> ContinuousClock.Instant? {
-        let now = lastClaimAt
-        let deliveries = notBefore.values.filter { $0 > now }.min()
-        let probes = outages.values.map(\.until).filter { $0 > now }.min()
+        let instant = ContinuousClock.now
+        let deliveries = retryInstants.values.filter { $0 > instant }.min()
+        let probes = outages.values.map(\.until).filter { $0 > instant }.min()
         switch (deliveries, probes) {
         case (let a?, let b?): return min(a, b)
         case (let a, let b): return a ?? b
@@ -422,26 +427,20 @@ public actor DeliveryService {
     private func finished(_ claim: Claim, _ outcome: Outcome) {
         let d = claim.delivery
         inFlight.remove(d.id)
-        busyKeys.remove(Self.key(d))
         perNotifier[d.notifier, default: 1] -= 1
         let instant = ContinuousClock.now
         switch outcome {
         case .answered, .done:
-            notBefore[d.id] = nil
-            known[d.id] = nil
+            offered[d.id] = nil
+            retryInstants[d.id] = nil
             if case .answered = outcome, outages.removeValue(forKey: d.notifier) != nil {
                 // the notifier is back: what waited for it goes now, not at its own back-off
-                for (id, k) in known where k.delivery.notifier == d.notifier { notBefore[id] = nil }
+                released.insert(d.notifier)
                 logger.notice("Notifier answers again; sending what waited", metadata: ["delivery.notifier": "\(d.notifier)"])
             }
         case .retry(let attempts, let lastError, let retryAfter):
-            notBefore[d.id] = instant + configuration.backoff(afterAttempts: attempts)
-            if var k = known[d.id] {
-                k.delivery.attempts = attempts
-                k.delivery.lastError = lastError
-                k.fresh = false  // read the newest version for the next attempt
-                known[d.id] = k
-            }
+            retryInstants[d.id] = instant + configuration.backoff(afterAttempts: attempts)
+            released.remove(d.notifier)
             var outage = outages[d.notifier] ?? Outage(failures: 0, until: instant)
             // sends that were under way when the outage began count once
             if claim.probe || outage.failures == 0 {
@@ -457,7 +456,6 @@ public actor DeliveryService {
             }
             outages[d.notifier] = outage
         }
-        finishedAt[d.id] = instant
     }
 
     // MARK: Sending (off the actor)
@@ -478,20 +476,18 @@ public actor DeliveryService {
             return .done
         }
         var event = claim.event
-        if !claim.fresh || event == nil {
+        if event == nil {
             do {
-                if let stored = try await store.record(id: d.eventID) {
-                    event = stored.event
-                } else if event == nil {
+                guard let stored = try await store.record(id: d.eventID) else {
                     await record(d, status: .failed(reason: "event \(d.eventID) is not in the store"), attempts: d.attempts, logger)
                     return .done
                 }
-                // not stored yet but known from its change: it waits in the monitor's queue
+                event = stored.event
             } catch {
-                if event == nil {
-                    logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
-                    return .retry(attempts: d.attempts, lastError: "cannot load the event: \(error)", retryAfter: nil)
-                }
+                logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
+                let reason = "cannot load the event: \(error)"
+                await record(d, status: .pending, attempts: d.attempts, lastError: reason, retryAt: now() + 1_000, logger)
+                return .retry(attempts: d.attempts, lastError: reason, retryAfter: nil)
             }
         }
         guard let loaded = event else { return .done }
@@ -529,19 +525,23 @@ public actor DeliveryService {
                     "delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(configuration.backoff(afterAttempts: attempts))",
                     "error": "\(reason)",
                 ])
-            await record(d, status: .pending, attempts: attempts, lastError: reason, logger)
+            var wait = configuration.backoff(afterAttempts: attempts)
+            if let retryAfter = failure?.retryAfter, retryAfter > wait { wait = retryAfter }
+            await record(d, status: .pending, attempts: attempts, lastError: reason, retryAt: now() + wait.milliseconds, logger)
             return .retry(attempts: attempts, lastError: reason, retryAfter: failure?.retryAfter)
         }
     }
 
     private nonisolated func record(
-        _ d: Delivery, status: DeliveryStatus, attempts: Int, lastError: String? = nil, _ logger: Logger
+        _ d: Delivery, status: DeliveryStatus, attempts: Int, lastError: String? = nil, retryAt: Int64? = nil, _ logger: Logger
     ) async {
         var updated = d
         updated.status = status
         updated.attempts = attempts
         updated.updatedAt = now()
         updated.lastError = lastError ?? d.lastError
+        updated.retryAt = status == .pending ? retryAt : nil
+        updated.lease = nil
         switch status {
         case .sent:
             logger.debug("Notification sent", metadata: ["delivery.attempts": "\(attempts)"])
@@ -594,7 +594,6 @@ public actor DeliveryService {
             do {
                 try await store.updateDelivery(d)
                 unrecorded[id] = nil
-                finishedAt[id] = ContinuousClock.now
             } catch {
                 // not stored yet (its event waits in the monitor's queue), or the store still fails
                 continue

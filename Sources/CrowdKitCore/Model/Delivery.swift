@@ -139,7 +139,9 @@ public struct DeliveryLease: Hashable, Sendable, Codable {
 
 /// What a delivery worker asks the outbox for (``EventStore/claimDeliveries(_:)``).
 public struct DeliveryClaim: Hashable, Sendable {
-    /// The claiming worker.
+    /// The claiming worker. Deliveries leased to this same name are its own (it restarted after
+    /// dying while sending them): they are claimable again at once, unless in ``excluding``.
+    /// Workers that run at the same time need names of their own.
     public var owner: String
     /// Host time now, epoch milliseconds: leases that ended and back-offs that passed by then are due.
     public var now: Int64
@@ -155,10 +157,13 @@ public struct DeliveryClaim: Hashable, Sendable {
     /// Notifiers whose deliveries are due regardless of their back-off (``Delivery/retryAt``): the
     /// notifier answered again, so what waited for it goes now.
     public var ignoringBackOff: Set<String>
+    /// Deliveries the worker is sending now: never returned (they still hold back the later
+    /// deliveries of their event and notifier).
+    public var excluding: Set<String>
 
     public init(
         owner: String, now: Int64, leaseUntil: Int64, limit: Int, perNotifier: [String: Int],
-        otherNotifiers: Int = 0, ignoringBackOff: Set<String> = []
+        otherNotifiers: Int = 0, ignoringBackOff: Set<String> = [], excluding: Set<String> = []
     ) {
         self.owner = owner
         self.now = now
@@ -167,12 +172,14 @@ public struct DeliveryClaim: Hashable, Sendable {
         self.perNotifier = perNotifier
         self.otherNotifiers = otherNotifiers
         self.ignoringBackOff = ignoringBackOff
+        self.excluding = excluding
     }
 
     /// The deliveries this claim takes from `pending` (every pending delivery of the store, in
     /// outbox order: ``Delivery/outboxOrder``), for stores that select in memory: a delivery is
-    /// due when its lease (if any) ended and its back-off (if any) passed, and no delivery before
-    /// it of the same event and notifier is still pending.
+    /// due when its lease (if any) ended or is the claimant's own, its back-off (if any) passed,
+    /// it is not excluded, and no delivery before it of the same event and notifier is still
+    /// pending.
     public func select(from pending: some Sequence<Delivery>) -> [Delivery] {
         var selection = Selection(self)
         for d in pending {
@@ -202,7 +209,8 @@ public struct DeliveryClaim: Hashable, Sendable {
             guard d.status == .pending, !isFull else { return }
             let series = DeliverySeries(eventID: d.eventID, notifier: d.notifier)
             guard earlierPending.insert(series).inserted else { return }
-            if let lease = d.lease, lease.until > claim.now { return }
+            if claim.excluding.contains(d.id) { return }
+            if let lease = d.lease, lease.until > claim.now, lease.owner != claim.owner { return }
             if let retryAt = d.retryAt, retryAt > claim.now, !claim.ignoringBackOff.contains(d.notifier) { return }
             if let max = claim.perNotifier[d.notifier] {
                 guard perNotifierTaken[d.notifier, default: 0] < max else { return }
