@@ -26,19 +26,11 @@ extension SQLiteEventStore {
 
     static func enrich(_ e: CrowdEvent, in db: Database) throws {
         let stmt = try db.cachedStatement(
-            sql: """
-                UPDATE events SET
-                enrichmentNotes = CASE WHEN cameraName IS NULL AND zoneName IS NULL AND videoURL IS NULL
-                    AND visionURL IS NULL AND snapshotURL IS NULL AND enrichmentNotes = '[]'
-                    THEN ? ELSE enrichmentNotes END,
-                cameraName = COALESCE(cameraName, ?), zoneName = COALESCE(zoneName, ?),
-                videoURL = COALESCE(videoURL, ?), visionURL = COALESCE(visionURL, ?),
-                snapshotURL = COALESCE(snapshotURL, ?)
-                WHERE id = ?
-                """)
-        var args: [(any DatabaseValueConvertible)?] = [CompactJSON.encode(e.enrichmentNotes), e.cameraName, e.zoneName]
-        args += [e.videoURL, e.visionURL, e.snapshotURL, e.id.rawValue]
-        try stmt.execute(arguments: StatementArguments(args))
+            sql: "UPDATE events SET \(keepingEnrichment(of: { $0 }, filledFrom: { ":\($0)" })) WHERE id = :id")
+        try stmt.execute(arguments: [
+            "cameraName": e.cameraName, "zoneName": e.zoneName, "videoURL": e.videoURL, "visionURL": e.visionURL,
+            "snapshotURL": e.snapshotURL, "enrichmentNotes": CompactJSON.encode(e.enrichmentNotes), "id": e.id.rawValue,
+        ])
         if db.changesCount == 0 {
             throw EventStoreError(.notFound, "no event \(e.id)")
         }

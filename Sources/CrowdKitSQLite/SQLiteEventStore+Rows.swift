@@ -12,25 +12,30 @@ extension SQLiteEventStore {
     static let deliveryColumns =
         "id, eventID, notifier, kind, sequence, status, remoteID, failureReason, attempts, createdAt, updatedAt, lastError, leaseOwner, leaseUntil, retryAt"
 
+    /// ``EventEnrichment``'s rule as SQL assignments, generated from ``EventEnrichment/columns``:
+    /// the event `kept` keeps each enrichment column it has and takes the rest from `other`; it
+    /// takes `other`'s notes only when it has no enrichment at all. `kept` and `other` map a
+    /// column name to an SQL expression (a column of a row, or a named argument).
+    static func keepingEnrichment(of kept: (String) -> String, filledFrom other: (String) -> String) -> String {
+        let columns = EventEnrichment.columns
+        let bare = (columns.map { "\(kept($0)) IS NULL" } + ["\(kept("enrichmentNotes")) = '[]'"]).joined(separator: " AND ")
+        return (columns.map { "\($0) = COALESCE(\(kept($0)), \(other($0)))" }
+            + ["enrichmentNotes = CASE WHEN \(bare) THEN \(other("enrichmentNotes")) ELSE \(kept("enrichmentNotes")) END"])
+            .joined(separator: ",\n")
+    }
+
     static func apply(_ change: EventChange, in db: Database) throws {
         let e = change.event
         let stmt = try db.cachedStatement(
             sql: """
                 INSERT INTO events (\(eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET camera = excluded.camera, zone = excluded.zone,
-                cameraName = COALESCE(excluded.cameraName, events.cameraName),
-                zoneName = COALESCE(excluded.zoneName, events.zoneName), startedAt = excluded.startedAt,
-                firedAt = excluded.firedAt, endedAt = excluded.endedAt, peak = excluded.peak,
-                lastCount = excluded.lastCount, lastNotifiedAt = excluded.lastNotifiedAt,
+                startedAt = excluded.startedAt, firedAt = excluded.firedAt, endedAt = excluded.endedAt,
+                peak = excluded.peak, lastCount = excluded.lastCount, lastNotifiedAt = excluded.lastNotifiedAt,
                 reminders = excluded.reminders, policyName = excluded.policyName,
                 policyParameters = excluded.policyParameters,
-                videoURL = COALESCE(excluded.videoURL, events.videoURL),
-                visionURL = COALESCE(excluded.visionURL, events.visionURL),
-                snapshotURL = COALESCE(excluded.snapshotURL, events.snapshotURL),
-                enrichmentNotes = CASE WHEN excluded.cameraName IS NULL AND excluded.zoneName IS NULL
-                    AND excluded.videoURL IS NULL AND excluded.visionURL IS NULL AND excluded.snapshotURL IS NULL
-                    THEN events.enrichmentNotes ELSE excluded.enrichmentNotes END,
-                firedCount = COALESCE(excluded.firedCount, events.firedCount)
+                firedCount = COALESCE(excluded.firedCount, events.firedCount),
+                \(keepingEnrichment(of: { "excluded.\($0)" }, filledFrom: { "events.\($0)" }))
                 """)
         var args: [(any DatabaseValueConvertible)?] = [e.id.rawValue, e.camera, e.zone, e.cameraName, e.zoneName]
         args += [e.startedAt, e.firedAt, e.endedAt, e.peak, e.lastCount, e.lastNotifiedAt, e.reminders]

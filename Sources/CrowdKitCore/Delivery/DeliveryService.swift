@@ -67,9 +67,9 @@ public actor DeliveryService {
     private var claimFailureLoggedAt: ContinuousClock.Instant?
     private var lastFlush = ContinuousClock.now
     private var timerDue: ContinuousClock.Instant?
-    private var enrichments: [CrowdEventID: Enrichment] = [:]
+    private var enrichments: [CrowdEventID: EventEnrichment] = [:]
     private var enrichmentOrder: [CrowdEventID] = []
-    private var enrichTasks: [CrowdEventID: Task<Enrichment, Never>] = [:]
+    private var enrichTasks: [CrowdEventID: Task<EventEnrichment, Never>] = [:]
     /// Deliveries announced by changes, with their event: no store read to send them, and what
     /// is sent while the store refuses claims. Dropped once finished, or after a minute once the
     /// store answers claims again (another worker may have taken them).
@@ -608,58 +608,22 @@ public actor DeliveryService {
 
     // MARK: Enrichment, once per event
 
-    /// What an enricher adds to an event.
-    struct Enrichment: Sendable, Hashable {
-        var cameraName: String?
-        var zoneName: String?
-        var videoURL: String?
-        var visionURL: String?
-        var snapshotURL: String?
-        var notes: [String]
-
-        init(_ e: CrowdEvent) {
-            cameraName = e.cameraName
-            zoneName = e.zoneName
-            videoURL = e.videoURL
-            visionURL = e.visionURL
-            snapshotURL = e.snapshotURL
-            notes = e.enrichmentNotes
-        }
-
-        /// `event` with the fields it lacks filled in.
-        func applied(to event: CrowdEvent) -> CrowdEvent {
-            var e = event
-            e.cameraName = e.cameraName ?? cameraName
-            e.zoneName = e.zoneName ?? zoneName
-            e.videoURL = e.videoURL ?? videoURL
-            e.visionURL = e.visionURL ?? visionURL
-            e.snapshotURL = e.snapshotURL ?? snapshotURL
-            if e.enrichmentNotes.isEmpty { e.enrichmentNotes = notes }
-            return e
-        }
-    }
-
-    /// Whether a stored event was enriched already (before a restart): only enrichers set these.
-    private static func looksEnriched(_ e: CrowdEvent) -> Bool {
-        e.videoURL != nil || e.snapshotURL != nil || !e.enrichmentNotes.isEmpty
-    }
-
     private func enriched(_ event: CrowdEvent, kind: NotificationKind) async -> CrowdEvent {
         if let known = enrichments[event.id] {
             let merged = known.applied(to: event)
             if merged != event { await save(merged) }
             return merged
         }
-        if Self.looksEnriched(event) {
-            remember(Enrichment(event), for: event.id)
+        if event.isEnriched {  // enriched before a restart
+            remember(event.enrichment, for: event.id)
             return event
         }
-        let task: Task<Enrichment, Never>
+        let task: Task<EventEnrichment, Never>
         if let running = enrichTasks[event.id] {
             task = running
         } else {
             let enricher = self.enricher
-            task = Task { Enrichment(await enricher.enrich(event)) }
+            task = Task { await enricher.enrich(event).enrichment }
             enrichTasks[event.id] = task
         }
         let enrichment = await task.value
@@ -687,7 +651,7 @@ public actor DeliveryService {
         }
     }
 
-    private func remember(_ enrichment: Enrichment, for id: CrowdEventID) {
+    private func remember(_ enrichment: EventEnrichment, for id: CrowdEventID) {
         if enrichments.updateValue(enrichment, forKey: id) == nil {
             enrichmentOrder.append(id)
             if enrichmentOrder.count > configuration.enrichmentCacheSize {

@@ -67,38 +67,19 @@ public struct CrowdEvent: Hashable, Sendable, Codable, Identifiable {
         self.enrichmentNotes = []
     }
 
-    /// This event with the enrichment of `stored` where this one has none: names, links, snapshot
-    /// and (when this one has no enrichment at all) the notes. What ``EventStore/apply(_:)`` stores.
+    /// This event with the enrichment of `stored` it lacks (``EventEnrichment``'s rule), and the
+    /// firing count when it has none. What ``EventStore/apply(_:)`` stores.
     public func keepingEnrichment(of stored: CrowdEvent?) -> CrowdEvent {
         guard let stored else { return self }
-        var e = fillingNamesAndLinks(from: stored)
-        if !hasNamesOrLinks { e.enrichmentNotes = stored.enrichmentNotes }
+        var e = stored.enrichment.applied(to: self)
         e.firedCount = firedCount ?? stored.firedCount
         return e
     }
 
-    /// This event with what `enriched` adds: names, links and snapshot where this one has none,
-    /// and the notes when this one has no enrichment at all. What ``EventStore/enrich(_:)`` stores.
+    /// This event with what `enriched` adds (``EventEnrichment``'s rule). What
+    /// ``EventStore/enrich(_:)`` stores.
     public func addingEnrichment(of enriched: CrowdEvent) -> CrowdEvent {
-        var e = fillingNamesAndLinks(from: enriched)
-        if !hasNamesOrLinks && enrichmentNotes.isEmpty { e.enrichmentNotes = enriched.enrichmentNotes }
-        return e
-    }
-
-    /// Whether any enrichment field (names, links, snapshot) is set.
-    private var hasNamesOrLinks: Bool {
-        cameraName != nil || zoneName != nil || videoURL != nil || visionURL != nil || snapshotURL != nil
-    }
-
-    /// This event with the names, links and snapshot of `other` where it has none.
-    private func fillingNamesAndLinks(from other: CrowdEvent) -> CrowdEvent {
-        var e = self
-        e.cameraName = cameraName ?? other.cameraName
-        e.zoneName = zoneName ?? other.zoneName
-        e.videoURL = videoURL ?? other.videoURL
-        e.visionURL = visionURL ?? other.visionURL
-        e.snapshotURL = snapshotURL ?? other.snapshotURL
-        return e
+        enriched.enrichment.applied(to: self)
     }
 
     /// The zone this event belongs to.
