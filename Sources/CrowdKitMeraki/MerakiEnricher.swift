@@ -44,8 +44,16 @@ public struct MerakiEnricher: EventEnricher {
     private let options: Options
     private let logger: Logger
     private let videoLinks = SharedAnswers<String, MerakiVideoLink, MerakiError>()
+    private let images: SnapshotImages?
 
-    public init(client: MerakiClient, names: MerakiNameDirectory? = nil, options: Options = .init(), logger: Logger) {
+    /// - Parameter images: where a snapshot image downloaded to see that it is ready (snapshot
+    ///   mode `.ready`) is kept for the notifier that uploads it (give it the same instance), so
+    ///   it is downloaded once.
+    public init(
+        client: MerakiClient, names: MerakiNameDirectory? = nil, options: Options = .init(), images: SnapshotImages? = nil,
+        logger: Logger
+    ) {
+        self.images = images
         self.client = client
         self.names = names ?? MerakiNameDirectory(client: client, logger: logger)
         self.options = options
@@ -79,12 +87,16 @@ public struct MerakiEnricher: EventEnricher {
                 }
             } ?? .failure(MerakiError(.http, "timed out"))) : nil
         let mode = options.snapshot
+        let images = self.images
         async let snapshot: Result<MerakiSnapshot, MerakiError>? =
             wantSnapshot
             ? (await Self.bounded(timeout) {
                 await Self.result { () async throws(MerakiError) in
                     let snap = try await client.generateSnapshot(serial: serial, at: start)
-                    if mode == .ready { _ = try await client.downloadSnapshot(snap) }
+                    if mode == .ready {
+                        let image = try await client.downloadSnapshot(snap)
+                        images?.put(.init(data: image.data, contentType: image.contentType), for: snap.url.absoluteString)
+                    }
                     return snap
                 }
             } ?? .failure(MerakiError(.http, "timed out"))) : nil

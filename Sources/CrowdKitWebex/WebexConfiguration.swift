@@ -46,6 +46,10 @@ public struct WebexConfiguration: Sendable {
     /// Time limit of one HTTP attempt.
     public var timeout: Duration
     /// Retries of 429/423 (with `Retry-After`, 15 s when missing) and 5xx; never 400/401/403/404.
+    /// One attempt by default: behind a `DeliveryService` (the usual case) retries are the
+    /// delivery service's alone, one layer with one budget, so that an outage costs one request
+    /// per delivery attempt (not four inside each). Set more attempts when you use the client on
+    /// its own.
     public var retry: RetryPolicy
 
     public static let defaultBaseURL = URL(string: "https://webexapis.com/v1")!
@@ -53,7 +57,7 @@ public struct WebexConfiguration: Sendable {
     public init(
         baseURL: URL = WebexConfiguration.defaultBaseURL, token: String, destination: WebexDestination,
         timeout: Duration = .seconds(15),
-        retry: RetryPolicy = RetryPolicy(maxAttempts: 4, maxTotalTime: .seconds(90), defaultRetryAfter: .seconds(15))
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 1, defaultRetryAfter: .seconds(15))
     ) {
         self.baseURL = baseURL
         self.token = token

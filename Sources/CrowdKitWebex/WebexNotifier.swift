@@ -26,22 +26,28 @@ public struct WebexNotifier: Notifier {
     private let formatter: Formatter
     private let attachment: Attachment
     private let images: HTTPClient
+    private let downloaded: SnapshotImages?
     private let logger: Logger
 
     public init(
         name: String = "webex", client: WebexClient, template: WebexMessageTemplate = .standard,
-        attachment: Attachment = .upload, transport: any HTTPTransport = URLSessionTransport.shared, logger: Logger
+        attachment: Attachment = .upload, transport: any HTTPTransport = URLSessionTransport.shared, images: SnapshotImages? = nil,
+        logger: Logger
     ) {
-        self.init(name: name, client: client, attachment: attachment, transport: transport, logger: logger) {
+        self.init(name: name, client: client, attachment: attachment, transport: transport, images: images, logger: logger) {
             template.render($0)
         }
     }
 
     /// With a custom formatter (it returns markdown and text; the file is added by the notifier).
+    /// - Parameter images: snapshot images an enricher downloaded already (the same instance as
+    ///   the enricher's): uploaded from there instead of downloaded again.
     public init(
         name: String = "webex", client: WebexClient, attachment: Attachment = .upload,
-        transport: any HTTPTransport = URLSessionTransport.shared, logger: Logger, formatter: @escaping Formatter
+        transport: any HTTPTransport = URLSessionTransport.shared, images: SnapshotImages? = nil, logger: Logger,
+        formatter: @escaping Formatter
     ) {
+        self.downloaded = images
         self.name = name
         self.client = client
         self.formatter = formatter
@@ -90,6 +96,9 @@ public struct WebexNotifier: Notifier {
     }
 
     private func download(_ url: URL) async -> WebexMessage.File? {
+        if let image = downloaded?.image(for: url.absoluteString) {
+            return file(image.data, contentType: image.contentType)
+        }
         do {
             let response = try await images.send(HTTPRequest(url: url, headers: ["Accept": "image/*"]))
             let type = response.headers["Content-Type"]?.split(separator: ";").first.map(String.init) ?? "image/jpeg"
@@ -97,11 +106,16 @@ public struct WebexNotifier: Notifier {
                 logger.info("Snapshot is not an image; sending its link", metadata: ["http.content.type": "\(type)"])
                 return nil
             }
-            let ext = type == "image/png" ? "png" : "jpg"
-            return .data(response.body, filename: "snapshot.\(ext)", contentType: type)
+            downloaded?.put(.init(data: response.body, contentType: type), for: url.absoluteString)
+            return file(response.body, contentType: type)
         } catch {
             logger.info("Cannot download the snapshot; sending its link", metadata: ["error": "\(error)"])
             return nil
         }
+    }
+
+    private func file(_ data: Data, contentType: String) -> WebexMessage.File {
+        let type = contentType.split(separator: ";").first.map(String.init) ?? "image/jpeg"
+        return .data(data, filename: "snapshot.\(type == "image/png" ? "png" : "jpg")", contentType: type)
     }
 }

@@ -113,6 +113,8 @@ extension AppSettings {
         }
         var notifiers: [any Notifier] = []
         var parts: [String] = []
+        // the snapshot image the enricher downloads to see that it is ready is the one uploaded
+        let images = SnapshotImages()
 
         if let webex {
             let destination: WebexDestination
@@ -129,7 +131,7 @@ extension AppSettings {
                     baseURL: base, token: webex.token, destination: destination,
                     retry: RetryPolicy(maxAttempts: 1, defaultRetryAfter: .seconds(15))),
                 transport: transport, logger: logger)
-            notifiers.append(WebexNotifier(client: client, transport: transport, logger: logger))
+            notifiers.append(WebexNotifier(client: client, transport: transport, images: images, logger: logger))
             parts.append("Webex (\(destination.field.name), \(Redactor.redact(url: base)))")
         }
         if let webhook {
@@ -149,7 +151,7 @@ extension AppSettings {
                 organizationID: meraki.organizationID)
             enricher = MerakiEnricher(
                 client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
-                options: .init(snapshot: snapshot), logger: logger)
+                options: .init(snapshot: snapshot), images: images, logger: logger)
             parts.append(
                 "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
                     + (meraki.networkID == nil ? "; no network id, so no camera names" : "") + ")")

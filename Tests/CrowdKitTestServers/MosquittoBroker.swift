@@ -54,7 +54,9 @@ public final class MosquittoBroker: @unchecked Sendable {
         p.standardError = FileHandle.nullDevice
         try p.run()
         process = p
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: under ThreadSanitizer with the whole suite running in parallel on two cores,
+        // this loop itself may get to run only every few seconds.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if Self.canConnect(port: port) { return }
             guard p.isRunning else { throw BrokerError("mosquitto exited: \(log)") }

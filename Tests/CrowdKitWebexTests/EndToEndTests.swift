@@ -53,10 +53,12 @@ struct EndToEndTests {
         let change = Self.fired("Q2GV-ABCD-1234")
         try await store.apply(change)
         let client = MerakiClient(configuration: Self.merakiConfiguration(meraki), logger: logs.logger())
+        let images = SnapshotImages()
         let service = DeliveryService(
             store: store,
-            notifiers: [WebexNotifier(client: webexClient(webex, logs), logger: logs.logger())],
-            enricher: MerakiEnricher(client: client, logger: logs.logger()), configuration: Self.fast, logger: logs.logger())
+            notifiers: [WebexNotifier(client: webexClient(webex, logs), images: images, logger: logs.logger())],
+            enricher: MerakiEnricher(client: client, images: images, logger: logs.logger()), configuration: Self.fast,
+            logger: logs.logger())
         try await run(service) {
             #expect(await eventually { await store.allDeliveries.first?.status != .pending })
         }
@@ -67,6 +69,8 @@ struct EndToEndTests {
         #expect(m.markdown?.contains("(camera *Front Desk*)") == true)
         #expect(m.markdown?.contains("*Full Frame*") == true)
         #expect(m.upload?.data == FakeMeraki.jpeg)
+        // the image the enricher downloaded once ready is the one uploaded: one 404, one download
+        #expect(meraki.requests("image").count == 2, "image requests: \(meraki.requests("image").count)")
         let stored = try #require(try await store.record(id: change.event.id)?.event)
         #expect(stored.videoURL == video)
         #expect(!logs.allText.contains(botToken))
@@ -119,6 +123,31 @@ struct EndToEndTests {
         #expect(d.attempts == 3)
         #expect(webex.attempts == 3)
         #expect(webex.accepted.count == 1)
+    }
+
+    @Test("one retry layer: with the Webex client's defaults, each delivery attempt is one POST (no retries inside)")
+    func oneRetryLayer() async throws {
+        let webex = try await FakeWebex(token: botToken)
+        defer { Task { await webex.stop() } }
+        webex.enqueue(
+            FakeWebex.error(503, "Service unavailable"), FakeWebex.error(503, "Service unavailable"),
+            FakeWebex.error(502, "Bad gateway"))
+        let store = TestEventStore()
+        try await store.apply(Self.fired("Q2GV-ABCD-1234"))
+        let logs = LogCapture()
+        let client = WebexClient(
+            configuration: WebexConfiguration(baseURL: webex.baseURL, token: botToken, destination: .room(id: "ROOM-1")),
+            logger: logs.logger())
+        let service = DeliveryService(
+            store: store, notifiers: [WebexNotifier(client: client, logger: logs.logger())], configuration: Self.fast,
+            logger: logs.logger())
+        try await run(service) {
+            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
+        }
+        let d = try #require(await store.allDeliveries.first)
+        #expect(d.status == .sent(remoteID: "msg-1"))
+        #expect(d.attempts == 4)
+        #expect(webex.attempts == d.attempts, "POSTs: \(webex.attempts) for \(d.attempts) delivery attempts")
     }
 
     @Test("a notification Webex rejects for good is recorded as failed with the reason")
