@@ -194,8 +194,10 @@ struct AppSettings: Sendable {
                 expected: "a number of seconds >= delivery.retrySeconds (\(Double(retry.milliseconds) / 1000))",
                 got: "\(Double(value.milliseconds) / 1000)")
         }
+        let lease = try c.seconds("delivery.leaseSeconds", positive: true) ?? .seconds(300)
         r.delivery = DeliveryConfiguration(
-            maxAge: maxAge, followUpMaxAge: followUp, initialBackoff: retry, maxBackoff: maxRetry, maxProbeInterval: maxProbe)
+            maxAge: maxAge, followUpMaxAge: followUp, initialBackoff: retry, maxBackoff: maxRetry, maxProbeInterval: maxProbe,
+            workerName: try c.string("delivery.workerName") ?? DeliveryConfiguration.defaultWorkerName, lease: lease)
         let capacity = try c.int("store.backlogCapacity", in: 1...10_000_000, expected: "a number of changes 1-10000000") ?? 10_000
         r.shutdownTimeout = try c.seconds("shutdown.timeoutSeconds", positive: true) ?? .seconds(10)
         r.saveZoneStates = try c.bool("store.zoneStates") ?? true

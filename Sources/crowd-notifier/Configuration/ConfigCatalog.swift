@@ -91,6 +91,8 @@ enum ConfigCatalog {
         .init(key: "delivery.followUpMaxAgeSeconds", kind: .double, defaultValue: "600", example: "300", help: "The same for reminders and ended notifications (at most delivery.maxAgeSeconds)."),
         .init(key: "delivery.retrySeconds", kind: .double, defaultValue: "5", example: "10", help: "First wait before a notification is tried again; doubles per attempt."),
         .init(key: "delivery.maxRetrySeconds", kind: .double, defaultValue: "300", example: "120", help: "Longest wait between two attempts of one notification."),
+        .init(key: "delivery.workerName", kind: .string, defaultValue: nil, example: "site-a-1", help: "Name this process claims notifications under (default: the host name); the same after a restart, distinct for processes sharing one store."),
+        .init(key: "delivery.leaseSeconds", kind: .double, defaultValue: "300", example: "120", help: "How long a claimed notification is this process's to send before another may take it (longer than the longest send)."),
         .init(key: "delivery.maxProbeSeconds", kind: .double, defaultValue: "60", example: "30", help: "While a notifier fails, it is tried with one notification at a time at most this far apart."),
         .init(key: "store.zoneStates", kind: .bool, defaultValue: "true", example: "false", help: "Save each zone's detection state (dwell timers, cool-downs, open crowds) so that a restart resumes it."),
         .init(key: "store.backlogCapacity", kind: .int, defaultValue: "10000", example: "50000", help: "Event changes kept in memory while the store cannot be written (then written in order)."),
