@@ -25,6 +25,9 @@ else
   # TSan: report and fail on the first race; suppressions (with their reasons) in scripts/tsan.supp
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}"
   export ASAN_OPTIONS="detect_leaks=0 halt_on_error=1 ${ASAN_OPTIONS:-}"
+  # sanitized code runs several times slower: time limits that only guard against hangs grow
+  # (Tests/CrowdKitTestServers: testTimeScale); no test asserts a duration with it
+  if [ "$sanitizer" = thread ]; then export CROWDKIT_TEST_TIME_SCALE="${CROWDKIT_TEST_TIME_SCALE:-10}"; else export CROWDKIT_TEST_TIME_SCALE="${CROWDKIT_TEST_TIME_SCALE:-3}"; fi
   swift build --build-tests --scratch-path "$scratch" --sanitize="$sanitizer"
   swift test --skip-build --scratch-path "$scratch" --sanitize="$sanitizer" ${args[@]+"${args[@]}"}
 fi

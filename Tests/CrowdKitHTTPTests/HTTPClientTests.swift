@@ -16,7 +16,7 @@ func scriptedServer(_ responses: [FakeResponse]) async throws -> FakeHTTPServer 
 
 func client(_ logs: LogCapture, retry: RetryPolicy = .default, timeout: Duration = .seconds(5)) -> HTTPClient {
     HTTPClient(
-        configuration: HTTPClientConfiguration(timeout: timeout, retry: retry, redactor: Redactor(secrets: [secretToken])),
+        configuration: HTTPClientConfiguration(timeout: scaled(timeout), retry: retry, redactor: Redactor(secrets: [secretToken])),
         logger: logs.logger())
 }
 
@@ -136,7 +136,10 @@ struct HTTPClientTests {
         let server = try await FakeHTTPServer { _ in FakeResponse.json(200, ["ok": true], delay: .milliseconds(150)) }
         defer { Task { await server.stop() } }
         let transport = limit.map { URLSessionTransport(maxConnectionsPerHost: $0) } ?? URLSessionTransport()
-        let http = HTTPClient(transport: transport, logger: LogCapture().logger())
+        // no retries: each of the 12 requests is sent once, so the server sees exactly 12
+        let http = HTTPClient(
+            transport: transport, configuration: HTTPClientConfiguration(timeout: scaled(.seconds(10)), retry: .none),
+            logger: LogCapture().logger())
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<12 {
                 group.addTask { try await http.send(HTTPRequest(url: server.baseURL.appendingPathComponent("r\(i)"))).status }

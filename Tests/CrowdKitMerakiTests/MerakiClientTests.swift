@@ -12,8 +12,8 @@ let startedAt: Int64 = 1_714_632_600_000  // 2024-05-02T06:50:00Z
 
 func configuration(_ fake: FakeMeraki, network: String? = "N_1", rps: Int = 10) -> MerakiConfiguration {
     MerakiConfiguration(
-        baseURL: fake.baseURL, apiKey: apiKey, networkID: network, requestsPerSecond: rps, timeout: .seconds(5),
-        retry: RetryPolicy(maxAttempts: 3, maxTotalTime: .seconds(10), initialBackoff: .milliseconds(10)),
+        baseURL: fake.baseURL, apiKey: apiKey, networkID: network, requestsPerSecond: rps, timeout: scaled(.seconds(5)),
+        retry: RetryPolicy(maxAttempts: 3, maxTotalTime: scaled(.seconds(10)), initialBackoff: .milliseconds(10)),
         snapshotInitialDelay: .milliseconds(10), snapshotPollInterval: .milliseconds(10), snapshotMaxPolls: 5)
 }
 

@@ -56,7 +56,7 @@ public final class MosquittoBroker: @unchecked Sendable {
         process = p
         // Generous: under ThreadSanitizer with the whole suite running in parallel on two cores,
         // this loop itself may get to run only every few seconds.
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + scaled(.seconds(60))
         while ContinuousClock.now < deadline {
             if Self.canConnect(port: port) { return }
             guard p.isRunning else { throw BrokerError("mosquitto exited: \(log)") }
@@ -180,8 +180,20 @@ public struct TestCertificates {
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
 /// The default is generous: the whole suite runs in parallel on two cores, and a condition that
 /// holds returns at once.
+/// How much slower than normal the code under test runs: `CROWDKIT_TEST_TIME_SCALE` (set by
+/// `scripts/test.sh --sanitize=...`: ThreadSanitizer and AddressSanitizer slow everything down
+/// several times), 1 otherwise. Time limits that only guard against hangs (request timeouts,
+/// waits for a condition) are multiplied by it; nothing asserts a duration with it.
+public let testTimeScale: Double = {
+    guard let text = ProcessInfo.processInfo.environment["CROWDKIT_TEST_TIME_SCALE"], let v = Double(text), v >= 1 else { return 1 }
+    return v
+}()
+
+/// `d` times ``testTimeScale``.
+public func scaled(_ d: Duration) -> Duration { d * testTimeScale }
+
 public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + scaled(timeout)
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(10))

@@ -14,7 +14,7 @@ import Testing
 struct EndToEndTests {
     static func merakiConfiguration(_ fake: FakeMeraki) -> MerakiConfiguration {
         MerakiConfiguration(
-            baseURL: fake.baseURL, apiKey: merakiKey, networkID: "N_1", timeout: .seconds(5),
+            baseURL: fake.baseURL, apiKey: merakiKey, networkID: "N_1", timeout: scaled(.seconds(5)),
             retry: RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(10)),
             snapshotInitialDelay: .milliseconds(10), snapshotPollInterval: .milliseconds(10), snapshotMaxPolls: 5)
     }

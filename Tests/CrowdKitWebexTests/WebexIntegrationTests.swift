@@ -15,8 +15,8 @@ func webexClient(_ fake: FakeWebex, _ logs: LogCapture, destination: WebexDestin
 {
     WebexClient(
         configuration: WebexConfiguration(
-            baseURL: fake.baseURL, token: botToken, destination: destination, timeout: .seconds(5),
-            retry: retry ?? RetryPolicy(maxAttempts: 4, maxTotalTime: .seconds(20), initialBackoff: .milliseconds(10))),
+            baseURL: fake.baseURL, token: botToken, destination: destination, timeout: scaled(.seconds(5)),
+            retry: retry ?? RetryPolicy(maxAttempts: 4, maxTotalTime: scaled(.seconds(20)), initialBackoff: .milliseconds(10))),
         logger: logs.logger())
 }
 
