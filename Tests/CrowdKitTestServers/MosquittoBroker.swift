@@ -192,6 +192,11 @@ public let testTimeScale: Double = {
 /// `d` times ``testTimeScale``.
 public func scaled(_ d: Duration) -> Duration { d * testTimeScale }
 
+/// A lower bound for a measured interval whose ideal is `ideal`, allowing `jitter` of
+/// scheduling noise (times ``testTimeScale``: under a sanitizer the noise grows with the
+/// slowdown, and such runs look for races and memory errors, not timing).
+public func atLeast(_ ideal: Duration, jitter: Duration) -> Duration { max(.zero, ideal - jitter * testTimeScale) }
+
 public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + scaled(timeout)
     while ContinuousClock.now < deadline {
