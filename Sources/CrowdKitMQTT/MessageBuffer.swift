@@ -61,9 +61,12 @@ final class MessageBuffer: Sendable {
     }
 
     /// Ends the feed: the consumer gets what is buffered, then the end.
-    func finish() {
+    func finish() { end { $0.finished = true } }
+
+    /// Marks the feed ended (`mark`) and wakes a waiting consumer.
+    private func end(_ mark: (inout State) -> Void) {
         let waiter = state.withLock { s in
-            s.finished = true
+            mark(&s)
             let w = s.waiter
             s.waiter = nil
             return w
@@ -103,13 +106,7 @@ final class MessageBuffer: Sendable {
                     if resumeNow { c.resume() }
                 }
             } onCancel: {
-                let waiter = state.withLock { s in
-                    s.cancelled = true
-                    let w = s.waiter
-                    s.waiter = nil
-                    return w
-                }
-                waiter?.resume()
+                end { $0.cancelled = true }
             }
         }
     }

@@ -22,20 +22,40 @@ extension SQLiteEventStore {
     public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
         guard claim.limit > 0 else { return [] }
         return try await write { db in
+            // what the selection needs, without the texts (status, errors) of every pending row
             let pending = try Row.fetchCursor(
                 db.cachedStatement(
                     sql: """
-                        SELECT \(Self.deliveryColumns) FROM deliveries WHERE status = 'pending'
+                        SELECT id, eventID, notifier, kind, sequence, createdAt, leaseOwner, leaseUntil, retryAt
+                        FROM deliveries WHERE status = 'pending'
                         ORDER BY createdAt, CASE kind WHEN 'fired' THEN 0 WHEN 'reminder' THEN sequence ELSE 2147483647 END, id
                         """)
             )
             var selection = DeliveryClaim.Selection(claim)
-            while !selection.isFull, let row = try pending.next() { selection.offer(try Self.delivery(from: row)) }
-            let claimed = selection.taken
+            while !selection.isFull, let row = try pending.next() { selection.offer(try Self.pendingDelivery(from: row)) }
             let lease = try db.cachedStatement(sql: "UPDATE deliveries SET leaseOwner = ?, leaseUntil = ? WHERE id = ?")
-            for d in claimed { try lease.execute(arguments: [claim.owner, claim.leaseUntil, d.id]) }
+            let read = try db.cachedStatement(sql: "SELECT \(Self.deliveryColumns) FROM deliveries WHERE id = ?")
+            var claimed: [Delivery] = []
+            for d in selection.taken {
+                try lease.execute(arguments: [claim.owner, claim.leaseUntil, d.id])
+                if let row = try Row.fetchOne(read, arguments: [d.id]) { claimed.append(try Self.delivery(from: row)) }
+            }
             return claimed
         }
+    }
+
+    /// The selection's view of a pending row (status pending; texts left out).
+    static func pendingDelivery(from row: Row) throws -> Delivery {
+        let kindText: String = row["kind"]
+        guard let kind = NotificationKind(rawValue: kindText) else {
+            throw EventStoreError(.unavailable, "unknown notification kind \(kindText) in delivery store")
+        }
+        var d = Delivery(
+            eventID: CrowdEventID(rawValue: row["eventID"]), notifier: row["notifier"], kind: kind, sequence: row["sequence"],
+            createdAt: row["createdAt"], retryAt: row["retryAt"])
+        if let owner: String = row["leaseOwner"], let until: Int64 = row["leaseUntil"] { d.lease = DeliveryLease(owner: owner, until: until) }
+        d.id = row["id"]
+        return d
     }
 
     /// Group-committed with other concurrent writes (a burst of notifications finishing at once

@@ -74,6 +74,17 @@ public actor DeliveryService {
     /// is sent while the store refuses claims. Dropped once finished, or after a minute once the
     /// store answers claims again (another worker may have taken them).
     private var offered: [String: Offered] = [:]
+    /// Whether the next pass must ask the store: something may have become due (a change, a
+    /// wake-up, the poll, a timer, a finished delivery that may have held back the next of its
+    /// event, or a claim that took all it could).
+    private var claimNeeded = true
+    /// Announced deliveries the store does not hold (see ``unstoredAnnounced``).
+    private var unstoredIDs: Set<String> = []
+    private var lastClaimFull = false
+    /// The next claim is the poll's (it also takes deliveries of notifiers this worker lacks).
+    private var pollPass = true
+    private var lastOfferedScan = ContinuousClock.now
+    private var lastUnstoredScan = ContinuousClock.now
     private let unrecordedGauge = Gauge(label: "crowdkit_delivery_unrecorded")
 
     private struct Offered: Sendable {
@@ -124,7 +135,15 @@ public actor DeliveryService {
 
     /// Asks the running service to claim and send what is due now (cheap; safe from any task).
     public func wake() {
+        claimNeeded = true
         signal?.yield()
+    }
+
+    private func requestClaim() { claimNeeded = true }
+
+    private func pollTick() {
+        claimNeeded = true
+        pollPass = true
     }
 
     /// Statuses of finished deliveries that the store has not taken yet (a failing store).
@@ -153,6 +172,7 @@ public actor DeliveryService {
     /// Keeps the event of a change's deliveries (no store read to send them).
     private func offer(_ change: EventChange) {
         let instant = ContinuousClock.now
+        claimNeeded = true
         for d in change.deliveries where d.status == .pending && offered[d.id] == nil && unrecorded[d.id] == nil {
             offered[d.id] = Offered(delivery: d, event: change.event, addedAt: instant)
         }
@@ -166,9 +186,12 @@ public actor DeliveryService {
     /// Runs until the task is cancelled; each element of `wakeUps` makes it look at the outbox
     /// at once (as ``wake()`` does).
     public func run<WakeUps: AsyncSequence & Sendable>(wakingOn wakeUps: WakeUps) async where WakeUps.Element == Void {
-        await runLoop { _, signal in
+        await runLoop { service, signal in
             do {
-                for try await _ in wakeUps { signal() }
+                for try await _ in wakeUps {
+                    await service.requestClaim()
+                    signal()
+                }
             } catch {}
         }
     }
@@ -205,6 +228,7 @@ public actor DeliveryService {
             group.addTask {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: pollInterval) } catch { break }
+                    await self.pollTick()
                     continuation.yield()
                 }
             }
@@ -269,10 +293,13 @@ public actor DeliveryService {
                 slots[name] = max(0, configuration.maxConcurrentPerNotifier - busy)
             }
         }
-        guard slots.values.contains(where: { $0 > 0 }) || free > 0 else { return nil }
+        // deliveries for notifiers this worker does not have (to be recorded as failed): looked
+        // for on the poll only, so that a busy notifier's claims stop at its own slots
+        let others = pollPass ? min(free, 8) : 0
+        guard slots.values.contains(where: { $0 > 0 }) || others > 0 else { return nil }
         return DeliveryClaim(
             owner: configuration.workerName, now: nowMs, leaseUntil: nowMs + configuration.lease.milliseconds,
-            limit: min(free, configuration.batchSize), perNotifier: slots, otherNotifiers: min(free, 8),
+            limit: min(free, configuration.batchSize), perNotifier: slots, otherNotifiers: others,
             ignoringBackOff: released, excluding: inFlight)
     }
 
@@ -283,16 +310,29 @@ public actor DeliveryService {
             await flushUnrecorded()
         }
         // announced deliveries another worker took (or that were pruned): forgotten after a minute,
-        // unless the store does not hold them (they are sent from here)
-        offered = offered.filter { instant - $0.value.addedAt < .seconds(60) || $0.value.unstored || inFlight.contains($0.key) }
+        // unless the store does not hold them (they are sent from here); looked at once a second
+        if instant - lastOfferedScan >= .seconds(1) {
+            lastOfferedScan = instant
+            offered = offered.filter { instant - $0.value.addedAt < .seconds(60) || $0.value.unstored || inFlight.contains($0.key) }
+        }
         let nowMs = now()
+        guard claimNeeded || !unstoredIDs.isEmpty else { return [] }
         guard let request = claimRequest(instant: instant, nowMs: nowMs) else { return [] }
+        claimNeeded = false
+        pollPass = false
         var taken: [Delivery]
         var fromStore = true
         do {
             taken = try await store.claimDeliveries(request)
             claimFailureLoggedAt = nil
-            taken += await unstoredAnnounced(request, claimed: taken, instant: instant)
+            // announcements the store may not hold: looked for once a second, and only when the
+            // claim left room (so the store had nothing more that is due)
+            if taken.count < request.limit, !offered.isEmpty, instant - lastUnstoredScan >= .seconds(1) {
+                lastUnstoredScan = instant
+                taken += await unstoredAnnounced(request, claimed: taken, instant: instant)
+            } else if !unstoredIDs.isEmpty {
+                taken += await unstoredAnnounced(request, claimed: taken, instant: instant, checking: false)
+            }
         } catch {
             // The store refuses even a claim: send what the changes announced, under the same
             // rules, without a lease (nothing can be written now anyway).
@@ -306,6 +346,9 @@ public actor DeliveryService {
             let local = offered.values.map(\.delivery).filter { unrecorded[$0.id] == nil }.sorted(by: Delivery.outboxOrder)
             taken = request.select(from: local)
         }
+        var selection = DeliveryClaim.Selection(request)
+        for d in taken { selection.offer(d) }
+        lastClaimFull = selection.isFull
         // the claim's request was made before the store's suspension point: re-check in-flight
         taken.removeAll { inFlight.contains($0.id) }
         if fromStore {
@@ -345,14 +388,16 @@ public actor DeliveryService {
     /// claim left free. The store is asked (one event read, at most once a second per delivery)
     /// only about deliveries announced more than a second ago that this claim did not return
     /// although their notifier had room.
-    private func unstoredAnnounced(_ request: DeliveryClaim, claimed: [Delivery], instant: ContinuousClock.Instant) async -> [Delivery] {
+    private func unstoredAnnounced(
+        _ request: DeliveryClaim, claimed: [Delivery], instant: ContinuousClock.Instant, checking: Bool = true
+    ) async -> [Delivery] {
         guard !offered.isEmpty else { return [] }
         var claimedPer: [String: Int] = [:]
         for d in claimed { claimedPer[d.notifier, default: 0] += 1 }
         let claimedIDs = Set(claimed.map(\.id))
         let hadRoom = { (n: String) in claimedPer[n, default: 0] < request.perNotifier[n, default: request.otherNotifiers] }
         var toCheck: [String] = []
-        for (id, o) in offered where !o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
+        for (id, o) in offered where checking && !o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
             guard instant - o.addedAt >= .seconds(1), o.checkedAt.map({ instant - $0 >= .seconds(1) }) ?? true, hadRoom(o.delivery.notifier)
             else { continue }
             toCheck.append(id)
@@ -363,14 +408,17 @@ public actor DeliveryService {
             offered[id]?.checkedAt = instant
             do {
                 let record = try await store.record(id: o.delivery.eventID)
-                if record?.deliveries.contains(where: { $0.id == id }) != true { offered[id]?.unstored = true }
+                if record?.deliveries.contains(where: { $0.id == id }) != true {
+                    offered[id]?.unstored = true
+                    unstoredIDs.insert(id)
+                }
             } catch {
                 continue  // cannot tell now
             }
         }
         var unstored: [Delivery] = []
-        for (id, o) in offered where o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
-            unstored.append(o.delivery)
+        for id in unstoredIDs where !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
+            if let o = offered[id] { unstored.append(o.delivery) } else { unstoredIDs.remove(id) }
         }
         guard !unstored.isEmpty else { return [] }
         var rest = request
@@ -422,16 +470,23 @@ public actor DeliveryService {
 
     private func timerFired(_ due: ContinuousClock.Instant) {
         if timerDue == due { timerDue = nil }
+        claimNeeded = true
     }
 
     private func finished(_ claim: Claim, _ outcome: Outcome) {
         let d = claim.delivery
         inFlight.remove(d.id)
+        // a slot is free: ask the store again when the last claim filled every slot, when
+        // announced deliveries wait (perhaps behind this one), or when the notifier's state changed
+        if lastClaimFull || offered.count > inFlight.count || (claim.event == nil && d.kind != .ended) || outages[d.notifier] != nil {
+            claimNeeded = true
+        }
         perNotifier[d.notifier, default: 1] -= 1
         let instant = ContinuousClock.now
         switch outcome {
         case .answered, .done:
             offered[d.id] = nil
+            unstoredIDs.remove(d.id)
             retryInstants[d.id] = nil
             if case .answered = outcome, outages.removeValue(forKey: d.notifier) != nil {
                 // the notifier is back: what waited for it goes now, not at its own back-off

@@ -201,8 +201,13 @@ public struct DeliveryClaim: Hashable, Sendable {
 
         public init(_ claim: DeliveryClaim) { self.claim = claim }
 
-        /// Whether the claim's limit is reached.
-        public var isFull: Bool { taken.count >= claim.limit }
+        /// Whether nothing more can be taken: the claim's limit, or every notifier's (and the
+        /// other notifiers') limit, is reached.
+        public var isFull: Bool { taken.count >= capacity }
+
+        /// At most this many can be taken: the limit, or the sum of the per-notifier limits and
+        /// the other notifiers' limit when smaller.
+        private var capacity: Int { min(claim.limit, claim.perNotifier.values.reduce(claim.otherNotifiers) { $0 + max($1, 0) }) }
 
         /// Takes `d` when it is due and within the limits.
         public mutating func offer(_ d: Delivery) {

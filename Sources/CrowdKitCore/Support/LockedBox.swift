@@ -14,8 +14,8 @@ import Darwin
 /// `scripts/test.sh --sanitize=thread`. pthread mutexes are what sanitizers understand, and cost
 /// the same uncontended (one atomic exchange each way).
 public final class LockedBox<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     public init(_ value: sending Value) {
         self.value = value
@@ -31,7 +31,9 @@ public final class LockedBox<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body` with exclusive access to the value.
+    /// Runs `body` with exclusive access to the value (inlined into the caller: it is on the
+    /// MQTT client's per-message path).
+    @inlinable
     public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
