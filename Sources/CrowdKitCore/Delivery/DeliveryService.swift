@@ -81,6 +81,7 @@ public actor DeliveryService {
     /// Announced deliveries the store does not hold (see ``unstoredAnnounced``).
     private var unstoredIDs: Set<String> = []
     private var lastClaimFull = false
+    private var lastClaimStart: ContinuousClock.Instant?
     /// The next claim is the poll's (it also takes deliveries of notifiers this worker lacks).
     private var pollPass = true
     private var lastOfferedScan = ContinuousClock.now
@@ -237,6 +238,11 @@ public actor DeliveryService {
             }
             for await _ in signals {
                 if Task.isCancelled { break }
+                // a burst of announcements is claimed together: at most one claim per interval
+                if let last = lastClaimStart, ContinuousClock.now - last < configuration.claimInterval {
+                    try? await Task.sleep(until: last + configuration.claimInterval, clock: .continuous)
+                    if Task.isCancelled { break }
+                }
                 let batch = await claimDue()
                 for claim in batch {
                     group.addTask {
@@ -318,6 +324,7 @@ public actor DeliveryService {
         let nowMs = now()
         guard claimNeeded || !unstoredIDs.isEmpty else { return [] }
         guard let request = claimRequest(instant: instant, nowMs: nowMs) else { return [] }
+        lastClaimStart = instant
         claimNeeded = false
         pollPass = false
         var taken: [Delivery]
