@@ -63,6 +63,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var lines: [LineSnapshot] = []
         var counters = EngineCounters()
         var messagesPerSecond = 0.0
+        /// When `zones` was last taken.
+        var zonesTakenAt: ContinuousClock.Instant?
     }
 
     private struct Subscribers: Sendable {
@@ -321,12 +323,19 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         let rate = elapsed > 0 ? Double(counters.messages - messagesAtPublish) / elapsed : 0
         metrics.record(counters, since: published)
         published = counters
-        let zones = engine.snapshot()
+        // the live view of every zone: every 100 ms, but once a second beyond 10,000 zones (a
+        // snapshot of 100,000 zones ten times a second would cost detection a good part of its task)
+        let lastZones = shared.withLock { $0.zonesTakenAt }
+        let zonesDue = engine.zoneCount <= 10_000 || lastZones.map { now - $0 >= .seconds(1) } ?? true
+        let zones = zonesDue ? engine.snapshot() : nil
         let areas = engine.areaSnapshot()
         let lines = engine.lineSnapshot()
         metrics.lines.record(lines)
         shared.withLock {
-            $0.zones = zones
+            if let zones {
+                $0.zones = zones
+                $0.zonesTakenAt = now
+            }
             $0.areas = areas
             $0.lines = lines
             $0.counters = counters

@@ -15,6 +15,9 @@ final class ZoneStatePersister: Sendable {
     private let logger: Logger
     private let written: @Sendable () -> Int
     private let pending = LockedBox<[ZoneKey: (state: SavedZoneState, mark: Int)]>([:])
+    /// Batches as the monitor hands them over: merged into `pending` (latest per zone) by the
+    /// saving task, so that the monitor's task spends no time on per-zone bookkeeping.
+    private let arrivals = LockedBox<[(states: [SavedZoneState], mark: Int)]>([])
     private let control = LockedBox<(finishing: Bool, deadline: ContinuousClock.Instant?, loggedAt: ContinuousClock.Instant?)>(
         (false, nil, nil))
     private let saved = Counter(label: "crowdkit_zone_states_saved_total")
@@ -31,8 +34,20 @@ final class ZoneStatePersister: Sendable {
     /// `written()` reaches `mark`.
     func offer(_ states: [SavedZoneState], mark: Int) {
         guard !states.isEmpty else { return }
+        arrivals.withLock { $0.append((states, mark)) }
+    }
+
+    /// Moves what arrived into `pending`, newest last (on the saving task).
+    private func merge() {
+        let batches = arrivals.withLock { a -> [(states: [SavedZoneState], mark: Int)] in
+            defer { a.removeAll(keepingCapacity: true) }
+            return a
+        }
+        guard !batches.isEmpty else { return }
         pending.withLock { p in
-            for s in states { p[s.zone] = (s, mark) }
+            for batch in batches {
+                for s in batch.states { p[s.zone] = (s, batch.mark) }
+            }
         }
     }
 
@@ -70,6 +85,7 @@ final class ZoneStatePersister: Sendable {
     /// Saves what waits and may be saved; returns false when the store failed or states still
     /// wait for their events to be written.
     private func flush() async -> Bool {
+        merge()
         let limit = written()
         let (batch, held) = pending.withLock { p -> ([(state: SavedZoneState, mark: Int)], Bool) in
             var out: [(state: SavedZoneState, mark: Int)] = []
