@@ -118,6 +118,33 @@ extension SQLiteEventStore {
                 ALTER TABLE deliveries ADD COLUMN retryAt INTEGER;
                 """
         ),
+        (
+            // Run-time settings (SEMANTICS §7): one versioned document, the mutes, the audit log.
+            name: "v7-settings-mutes-audit",
+            sql: """
+                CREATE TABLE settings (
+                    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                    version INTEGER NOT NULL,
+                    document TEXT NOT NULL
+                );
+                CREATE TABLE mutes (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    selector TEXT NOT NULL,
+                    fromTime INTEGER NOT NULL,
+                    untilTime INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    byWhom TEXT NOT NULL
+                );
+                CREATE INDEX mutes_until ON mutes (untilTime);
+                CREATE TABLE audit (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    byWhom TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    summary TEXT NOT NULL
+                );
+                """
+        ),
     ]
 
     static let migrator: DatabaseMigrator = {

@@ -1,9 +1,12 @@
 /// An ``EventStore`` in memory: for tests, replay, and apps that do not need events to survive a
 /// restart. Optionally bounded: beyond `capacity` events, the oldest are evicted with their
 /// deliveries.
-public actor InMemoryEventStore: EventStore, ZoneStateStore {
+public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
     private var events: [CrowdEventID: CrowdEvent] = [:]
     private var zoneStates: [ZoneKey: SavedZoneState] = [:]
+    private var settings: RuntimeSettings?
+    private var mutesByID: [String: Mute] = [:]
+    private var auditLog: [AuditEntry] = []
     private var deliveries: [String: Delivery] = [:]
     private var deliveriesByEvent: [CrowdEventID: [String]] = [:]
     private var pendingOrder: [String] = []
@@ -95,4 +98,38 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore {
     public func loadZoneStates() async throws -> [SavedZoneState] {
         zoneStates.values.sorted { ($0.zone.camera, $0.zone.zone) < ($1.zone.camera, $1.zone.zone) }
     }
+
+    // MARK: SettingsStore
+
+    public func loadSettings() async throws -> RuntimeSettings? { settings }
+
+    public func saveSettings(_ new: RuntimeSettings, expectedVersion: Int, audit: AuditEntry) async throws -> RuntimeSettings {
+        let current = settings?.version ?? 0
+        guard current == expectedVersion else { throw SettingsStoreError.versionConflict(current: current) }
+        var stored = new
+        stored.version = expectedVersion + 1
+        settings = stored
+        auditLog.append(audit)
+        return stored
+    }
+
+    public func addMute(_ mute: Mute, audit: AuditEntry) async throws {
+        guard mutesByID[mute.id] == nil else { throw EventStoreError(.invalid, "mute \(mute.id) exists") }
+        mutesByID[mute.id] = mute
+        auditLog.append(audit)
+    }
+
+    public func removeMute(id: String, audit: AuditEntry) async throws -> Bool {
+        guard mutesByID.removeValue(forKey: id) != nil else { return false }
+        auditLog.append(audit)
+        return true
+    }
+
+    public func mutes(activeAt ms: Int64) async throws -> [Mute] {
+        mutesByID.values.filter { ms >= $0.from && ms < $0.until }.sorted { ($0.from, $0.id) < ($1.from, $1.id) }
+    }
+
+    public func appendAudit(_ entry: AuditEntry) async throws { auditLog.append(entry) }
+
+    public func audit(limit: Int) async throws -> [AuditEntry] { Array(auditLog.suffix(max(limit, 0)).reversed()) }
 }
