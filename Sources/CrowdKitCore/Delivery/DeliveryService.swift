@@ -78,7 +78,8 @@ public actor DeliveryService {
     /// wake-up, the poll, a timer, a finished delivery that may have held back the next of its
     /// event, or a claim that took all it could).
     private var claimNeeded = true
-    /// Announced deliveries the store does not hold (see ``unstoredAnnounced``).
+    /// Announced deliveries the store does not hold (their change waits in the monitor's queue):
+    /// sent from their announcement (see ``unstoredAnnounced``).
     private var unstoredIDs: Set<String> = []
     private var lastClaimFull = false
     private var lastClaimStart: ContinuousClock.Instant?
@@ -94,8 +95,6 @@ public actor DeliveryService {
         var addedAt: ContinuousClock.Instant
         /// When the store was last asked whether it holds the delivery.
         var checkedAt: ContinuousClock.Instant?
-        /// The store does not hold it (its change waits in the monitor's queue): sent from here.
-        var unstored = false
     }
 
     private struct Outage: Sendable {
@@ -111,8 +110,9 @@ public actor DeliveryService {
         case answered
         /// Recorded as failed or expired without the notifier's answer, or interrupted.
         case done
-        /// A transient error: try the delivery again after its back-off, the notifier after `wait`.
-        case retry(attempts: Int, lastError: String, retryAfter: Duration?)
+        /// A transient error: the delivery is due again after `backOff` (as stored in its
+        /// `retryAt`), the notifier is probed after its own wait (at least `retryAfter`).
+        case retry(attempts: Int, lastError: String, retryAfter: Duration?, backOff: Duration)
     }
 
     /// - Parameters:
@@ -319,7 +319,7 @@ public actor DeliveryService {
         // unless the store does not hold them (they are sent from here); looked at once a second
         if instant - lastOfferedScan >= .seconds(1) {
             lastOfferedScan = instant
-            offered = offered.filter { instant - $0.value.addedAt < .seconds(60) || $0.value.unstored || inFlight.contains($0.key) }
+            offered = offered.filter { instant - $0.value.addedAt < .seconds(60) || unstoredIDs.contains($0.key) || inFlight.contains($0.key) }
         }
         let nowMs = now()
         guard claimNeeded || !unstoredIDs.isEmpty else { return [] }
@@ -353,9 +353,7 @@ public actor DeliveryService {
             let local = offered.values.map(\.delivery).filter { unrecorded[$0.id] == nil }.sorted(by: Delivery.outboxOrder)
             taken = request.select(from: local)
         }
-        var selection = DeliveryClaim.Selection(request)
-        for d in taken { selection.offer(d) }
-        lastClaimFull = selection.isFull
+        lastClaimFull = taken.count >= request.capacity
         // the claim's request was made before the store's suspension point: re-check in-flight
         taken.removeAll { inFlight.contains($0.id) }
         if fromStore {
@@ -404,7 +402,7 @@ public actor DeliveryService {
         let claimedIDs = Set(claimed.map(\.id))
         let hadRoom = { (n: String) in claimedPer[n, default: 0] < request.perNotifier[n, default: request.otherNotifiers] }
         var toCheck: [String] = []
-        for (id, o) in offered where checking && !o.unstored && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
+        for (id, o) in offered where checking && !unstoredIDs.contains(id) && !inFlight.contains(id) && !claimedIDs.contains(id) && unrecorded[id] == nil {
             guard instant - o.addedAt >= .seconds(1), o.checkedAt.map({ instant - $0 >= .seconds(1) }) ?? true, hadRoom(o.delivery.notifier)
             else { continue }
             toCheck.append(id)
@@ -415,10 +413,7 @@ public actor DeliveryService {
             offered[id]?.checkedAt = instant
             do {
                 let record = try await store.record(id: o.delivery.eventID)
-                if record?.deliveries.contains(where: { $0.id == id }) != true {
-                    offered[id]?.unstored = true
-                    unstoredIDs.insert(id)
-                }
+                if record?.deliveries.contains(where: { $0.id == id }) != true { unstoredIDs.insert(id) }
             } catch {
                 continue  // cannot tell now
             }
@@ -500,8 +495,8 @@ public actor DeliveryService {
                 released.insert(d.notifier)
                 logger.notice("Notifier answers again; sending what waited", metadata: ["delivery.notifier": "\(d.notifier)"])
             }
-        case .retry(let attempts, let lastError, let retryAfter):
-            retryInstants[d.id] = instant + configuration.backoff(afterAttempts: attempts)
+        case .retry(_, let lastError, let retryAfter, let backOff):
+            retryInstants[d.id] = instant + backOff
             released.remove(d.notifier)
             var outage = outages[d.notifier] ?? Outage(failures: 0, until: instant)
             // sends that were under way when the outage began count once
@@ -548,8 +543,9 @@ public actor DeliveryService {
             } catch {
                 logger.error("Cannot load the event of a delivery", metadata: ["error": "\(error)"])
                 let reason = "cannot load the event: \(error)"
-                await record(d, status: .pending, attempts: d.attempts, lastError: reason, retryAt: now() + 1_000, logger)
-                return .retry(attempts: d.attempts, lastError: reason, retryAfter: nil)
+                let backOff = configuration.backoff(afterAttempts: max(d.attempts, 1))
+                await record(d, status: .pending, attempts: d.attempts, lastError: reason, retryAt: now() + backOff.milliseconds, logger)
+                return .retry(attempts: d.attempts, lastError: reason, retryAfter: nil, backOff: backOff)
             }
         }
         guard let loaded = event else { return .done }
@@ -581,16 +577,13 @@ public actor DeliveryService {
                     lastError: reason, logger)
                 return .done
             }
+            var backOff = configuration.backoff(afterAttempts: attempts)
+            if let retryAfter = failure?.retryAfter, retryAfter > backOff { backOff = retryAfter }
             logger.warning(
                 "Notification not sent; will retry",
-                metadata: [
-                    "delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(configuration.backoff(afterAttempts: attempts))",
-                    "error": "\(reason)",
-                ])
-            var wait = configuration.backoff(afterAttempts: attempts)
-            if let retryAfter = failure?.retryAfter, retryAfter > wait { wait = retryAfter }
-            await record(d, status: .pending, attempts: attempts, lastError: reason, retryAt: now() + wait.milliseconds, logger)
-            return .retry(attempts: attempts, lastError: reason, retryAfter: failure?.retryAfter)
+                metadata: ["delivery.attempts": "\(attempts)", "delivery.retry.wait": "\(backOff)", "error": "\(reason)"])
+            await record(d, status: .pending, attempts: attempts, lastError: reason, retryAt: now() + backOff.milliseconds, logger)
+            return .retry(attempts: attempts, lastError: reason, retryAfter: failure?.retryAfter, backOff: backOff)
         }
     }
 

@@ -175,6 +175,10 @@ public struct DeliveryClaim: Hashable, Sendable {
         self.excluding = excluding
     }
 
+    /// At most this many can be taken: the limit, or the sum of the per-notifier limits and the
+    /// other notifiers' limit when smaller.
+    public var capacity: Int { min(limit, perNotifier.values.reduce(otherNotifiers) { $0 + max($1, 0) }) }
+
     /// The deliveries this claim takes from `pending` (every pending delivery of the store, in
     /// outbox order: ``Delivery/outboxOrder``), for stores that select in memory: a delivery is
     /// due when its lease (if any) ended or is the claimant's own, its back-off (if any) passed,
@@ -201,13 +205,8 @@ public struct DeliveryClaim: Hashable, Sendable {
 
         public init(_ claim: DeliveryClaim) { self.claim = claim }
 
-        /// Whether nothing more can be taken: the claim's limit, or every notifier's (and the
-        /// other notifiers') limit, is reached.
-        public var isFull: Bool { taken.count >= capacity }
-
-        /// At most this many can be taken: the limit, or the sum of the per-notifier limits and
-        /// the other notifiers' limit when smaller.
-        private var capacity: Int { min(claim.limit, claim.perNotifier.values.reduce(claim.otherNotifiers) { $0 + max($1, 0) }) }
+        /// Whether nothing more can be taken (``DeliveryClaim/capacity`` is reached).
+        public var isFull: Bool { taken.count >= claim.capacity }
 
         /// Takes `d` when it is due and within the limits.
         public mutating func offer(_ d: Delivery) {
