@@ -33,27 +33,20 @@ extension SQLiteEventStore {
             )
             var selection = DeliveryClaim.Selection(claim)
             while !selection.isFull, let row = try pending.next() { selection.offer(try Self.pendingDelivery(from: row)) }
-            let lease = try db.cachedStatement(sql: "UPDATE deliveries SET leaseOwner = ?, leaseUntil = ? WHERE id = ?")
-            let read = try db.cachedStatement(sql: "SELECT \(Self.deliveryColumns) FROM deliveries WHERE id = ?")
-            var claimed: [Delivery] = []
-            for d in selection.taken {
-                try lease.execute(arguments: [claim.owner, claim.leaseUntil, d.id])
-                if let row = try Row.fetchOne(read, arguments: [d.id]) { claimed.append(try Self.delivery(from: row)) }
+            // the lease written and the whole row read back in one statement
+            let lease = try db.cachedStatement(
+                sql: "UPDATE deliveries SET leaseOwner = ?, leaseUntil = ? WHERE id = ? RETURNING \(Self.deliveryColumns)")
+            return try selection.taken.compactMap { d in
+                try Row.fetchOne(lease, arguments: [claim.owner, claim.leaseUntil, d.id]).map(Self.delivery(from:))
             }
-            return claimed
         }
     }
 
     /// The selection's view of a pending row (status pending; texts left out).
     static func pendingDelivery(from row: Row) throws -> Delivery {
-        let kindText: String = row["kind"]
-        guard let kind = NotificationKind(rawValue: kindText) else {
-            throw EventStoreError(.unavailable, "unknown notification kind \(kindText) in delivery store")
-        }
         var d = Delivery(
-            eventID: CrowdEventID(rawValue: row["eventID"]), notifier: row["notifier"], kind: kind, sequence: row["sequence"],
-            createdAt: row["createdAt"], retryAt: row["retryAt"])
-        if let owner: String = row["leaseOwner"], let until: Int64 = row["leaseUntil"] { d.lease = DeliveryLease(owner: owner, until: until) }
+            eventID: CrowdEventID(rawValue: row["eventID"]), notifier: row["notifier"], kind: try kind(from: row),
+            sequence: row["sequence"], createdAt: row["createdAt"], lease: lease(from: row), retryAt: row["retryAt"])
         d.id = row["id"]
         return d
     }

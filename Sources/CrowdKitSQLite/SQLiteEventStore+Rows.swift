@@ -87,11 +87,23 @@ extension SQLiteEventStore {
         return e
     }
 
-    static func delivery(from row: Row) throws -> Delivery {
-        let kindText: String = row["kind"]
-        guard let kind = NotificationKind(rawValue: kindText) else {
-            throw EventStoreError(.unavailable, "unknown notification kind \(kindText) in delivery store")
+    /// The `kind` column.
+    static func kind(from row: Row) throws -> NotificationKind {
+        let text: String = row["kind"]
+        guard let kind = NotificationKind(rawValue: text) else {
+            throw EventStoreError(.unavailable, "unknown notification kind \(text) in delivery store")
         }
+        return kind
+    }
+
+    /// The `leaseOwner` and `leaseUntil` columns.
+    static func lease(from row: Row) -> DeliveryLease? {
+        guard let owner: String = row["leaseOwner"], let until: Int64 = row["leaseUntil"] else { return nil }
+        return DeliveryLease(owner: owner, until: until)
+    }
+
+    static func delivery(from row: Row) throws -> Delivery {
+        let kind = try kind(from: row)
         let statusText: String = row["status"]
         let status: DeliveryStatus
         switch statusText {
@@ -103,10 +115,7 @@ extension SQLiteEventStore {
         var d = Delivery(
             eventID: CrowdEventID(rawValue: row["eventID"]), notifier: row["notifier"], kind: kind, sequence: row["sequence"],
             status: status, attempts: row["attempts"], createdAt: row["createdAt"], updatedAt: row["updatedAt"],
-            lastError: row["lastError"], retryAt: row["retryAt"])
-        if let owner: String = row["leaseOwner"], let until: Int64 = row["leaseUntil"] {
-            d.lease = DeliveryLease(owner: owner, until: until)
-        }
+            lastError: row["lastError"], lease: lease(from: row), retryAt: row["retryAt"])
         d.id = row["id"]
         return d
     }

@@ -43,12 +43,12 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
     }
 
     public func pendingDeliveries(limit: Int) async throws -> [Delivery] {
-        pendingOrder.removeAll { deliveries[$0]?.status != .pending }
+        prunePendingOrder()
         return pendingOrder.prefix(max(limit, 0)).compactMap { deliveries[$0] }
     }
 
     public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
-        pendingOrder.removeAll { deliveries[$0]?.status != .pending }
+        prunePendingOrder()
         let pending = pendingOrder.compactMap { deliveries[$0] }.sorted(by: Delivery.outboxOrder)
         let claimed = claim.select(from: pending)
         for d in claimed { deliveries[d.id]?.lease = d.lease }
@@ -69,6 +69,11 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
         let old = events.values.filter { $0.startedAt < cameraTime }.map(\.id)
         for id in old { remove(id) }
         return old.count
+    }
+
+    /// Drops finished (and deleted) deliveries from the arrival order of pending ones.
+    private func prunePendingOrder() {
+        pendingOrder.removeAll { deliveries[$0]?.status != .pending }
     }
 
     /// Number of stored events.
