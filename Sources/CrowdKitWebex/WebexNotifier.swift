@@ -96,26 +96,27 @@ public struct WebexNotifier: Notifier {
     }
 
     private func download(_ url: URL) async -> WebexMessage.File? {
-        if let image = downloaded?.image(for: url.absoluteString) {
-            return file(image.data, contentType: image.contentType)
-        }
-        do {
-            let response = try await images.send(HTTPRequest(url: url, headers: ["Accept": "image/*"]))
-            let type = response.headers["Content-Type"]?.split(separator: ";").first.map(String.init) ?? "image/jpeg"
-            guard type.hasPrefix("image/"), !response.body.isEmpty else {
-                logger.info("Snapshot is not an image; sending its link", metadata: ["http.content.type": "\(type)"])
+        let image: SnapshotImages.Image
+        var fresh = false
+        if let kept = downloaded?.image(for: url.absoluteString) {
+            image = kept
+        } else {
+            do {
+                let response = try await images.send(HTTPRequest(url: url, headers: ["Accept": "image/*"]))
+                image = SnapshotImages.Image(data: response.body, contentType: response.headers["Content-Type"] ?? "image/jpeg")
+            } catch {
+                logger.info("Cannot download the snapshot; sending its link", metadata: ["error": "\(error)"])
                 return nil
             }
-            downloaded?.put(.init(data: response.body, contentType: type), for: url.absoluteString)
-            return file(response.body, contentType: type)
-        } catch {
-            logger.info("Cannot download the snapshot; sending its link", metadata: ["error": "\(error)"])
+            fresh = true
+        }
+        // the same check for an image the enricher kept and one downloaded here
+        let type = image.contentType.split(separator: ";").first.map(String.init) ?? "image/jpeg"
+        guard type.hasPrefix("image/"), !image.data.isEmpty else {
+            logger.info("Snapshot is not an image; sending its link", metadata: ["http.content.type": "\(type)"])
             return nil
         }
-    }
-
-    private func file(_ data: Data, contentType: String) -> WebexMessage.File {
-        let type = contentType.split(separator: ";").first.map(String.init) ?? "image/jpeg"
-        return .data(data, filename: "snapshot.\(type == "image/png" ? "png" : "jpg")", contentType: type)
+        if fresh { downloaded?.put(image, for: url.absoluteString) }  // for the event's later notifications
+        return .data(image.data, filename: "snapshot.\(type == "image/png" ? "png" : "jpg")", contentType: type)
     }
 }
