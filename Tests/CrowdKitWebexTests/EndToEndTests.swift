@@ -102,23 +102,28 @@ struct EndToEndTests {
         #expect(webex.accepted.count == others.count + 1)
     }
 
-    @Test("defect 'no retry': a failed send is retried by delivery until Webex accepts it")
-    func retried() async throws {
-        let webex = try await FakeWebex(token: botToken)
-        defer { Task { await webex.stop() } }
-        webex.enqueue(FakeWebex.error(503, "Service unavailable"), FakeWebex.error(502, "Bad gateway"))
+    /// One fired event delivered through a WebexNotifier with `client` until it is no longer
+    /// pending; its delivery as stored.
+    func deliverOne(through client: WebexClient, _ logs: LogCapture) async throws -> Delivery {
         let store = TestEventStore()
         try await store.apply(Self.fired("Q2GV-ABCD-1234"))
-        let logs = LogCapture()
-        // No HTTP-level retry: the delivery service itself must try again.
-        let client = webexClient(webex, logs, retry: RetryPolicy.none)
         let service = DeliveryService(
             store: store, notifiers: [WebexNotifier(client: client, logger: logs.logger())], configuration: Self.fast,
             logger: logs.logger())
         try await run(service) {
             #expect(await eventually { await store.allDeliveries.first?.status != .pending })
         }
-        let d = try #require(await store.allDeliveries.first)
+        return try #require(await store.allDeliveries.first)
+    }
+
+    @Test("defect 'no retry': a failed send is retried by delivery until Webex accepts it")
+    func retried() async throws {
+        let webex = try await FakeWebex(token: botToken)
+        defer { Task { await webex.stop() } }
+        webex.enqueue(FakeWebex.error(503, "Service unavailable"), FakeWebex.error(502, "Bad gateway"))
+        let logs = LogCapture()
+        // No HTTP-level retry: the delivery service itself must try again.
+        let d = try await deliverOne(through: webexClient(webex, logs, retry: RetryPolicy.none), logs)
         #expect(d.status == .sent(remoteID: "msg-1"))
         #expect(d.attempts == 3)
         #expect(webex.attempts == 3)
@@ -132,19 +137,11 @@ struct EndToEndTests {
         webex.enqueue(
             FakeWebex.error(503, "Service unavailable"), FakeWebex.error(503, "Service unavailable"),
             FakeWebex.error(502, "Bad gateway"))
-        let store = TestEventStore()
-        try await store.apply(Self.fired("Q2GV-ABCD-1234"))
         let logs = LogCapture()
         let client = WebexClient(
             configuration: WebexConfiguration(baseURL: webex.baseURL, token: botToken, destination: .room(id: "ROOM-1")),
             logger: logs.logger())
-        let service = DeliveryService(
-            store: store, notifiers: [WebexNotifier(client: client, logger: logs.logger())], configuration: Self.fast,
-            logger: logs.logger())
-        try await run(service) {
-            #expect(await eventually { await store.allDeliveries.first?.status != .pending })
-        }
-        let d = try #require(await store.allDeliveries.first)
+        let d = try await deliverOne(through: client, logs)
         #expect(d.status == .sent(remoteID: "msg-1"))
         #expect(d.attempts == 4)
         #expect(webex.attempts == d.attempts, "POSTs: \(webex.attempts) for \(d.attempts) delivery attempts")
