@@ -5,7 +5,9 @@
 // Feeds every zone one reading per round (a second of a live site where every zone's count
 // changes every second) through a DetectionEngine with the dwell policy, and per round:
 //   detect   decode + detect of the round's messages (the ingest work persistence adds to),
-//   take     the engine's encoding of every changed zone (done on the monitor's task),
+//   take     the engine's encoding of every changed zone (done on the monitor's task, every
+//            100 ms: ten takes per round),
+//   merge    merging the round's takes (latest per zone, as the persister does),
 //   save     SQLiteEventStore.saveZoneStates of them (the blocks of 32 zones that changed, one
 //            transaction, on the store's writer thread),
 // all in CPU seconds of this process, so the ratio (take + save) / detect says what persistence
@@ -52,31 +54,41 @@ engine.trackChanges()
 let t0: Int64 = 1_714_632_600_000
 // one message per zone and round, as MV Sense topics and payloads
 let topics = (0..<zones).map { "/merakimv/Q2BN-\(String(format: "%04d", $0 / 4))-0000/\($0 % 4)" }
-var detect = 0.0, take = 0.0, save = 0.0
+var detect = 0.0, take = 0.0, merge = 0.0, save = 0.0
 var events = 0
 print("zones \(zones), rounds \(rounds) (one reading per zone and round)")
 for round in 0..<rounds {
-    var batch = RawMessageBatch()
+    var parts = [RawMessageBatch](repeating: RawMessageBatch(), count: 10)
     for (i, topic) in topics.enumerated() {
         // counts change every round; about a third of the zones hold a crowd for a while
         let people = (i + round) % 7
-        batch.append(RawMessage(topic: topic, payload: #"{"ts":\#(t0 + Int64(round) * 1000),"counts":{"person":\#(people)}}"#))
+        parts[i % 10].append(RawMessage(topic: topic, payload: #"{"ts":\#(t0 + Int64(round) * 1000),"counts":{"person":\#(people)}}"#))
+    }
+    // as the monitor does: a take every 100 ms (ten per round), merged into one save per round
+    var taken: [ZoneStateBatch] = []
+    for part in parts {
+        var c = cpuSeconds()
+        engine.process(part, emit: { _ in events += 1 }, rejected: { _, _ in })
+        detect += cpuSeconds() - c
+        c = cpuSeconds()
+        guard let states = engine.takeChangedStates() else { fatalError("the dwell policy saves its state") }
+        taken.append(states)
+        take += cpuSeconds() - c
     }
     var c = cpuSeconds()
-    engine.process(batch, emit: { _ in events += 1 }, rejected: { _, _ in })
-    detect += cpuSeconds() - c
+    let merged = ZoneStateBatch.merged(taken)
+    merge += cpuSeconds() - c
     c = cpuSeconds()
-    let states = engine.takeChangedStates() ?? []
-    take += cpuSeconds() - c
-    c = cpuSeconds()
-    try await store.saveZoneStates(states)
+    for batch in merged { try await store.saveZoneStates(batch) }
     save += cpuSeconds() - c
 }
 let blocks = try await store.zoneStateBlocks()
 func f(_ x: Double) -> String { String(format: "%.3f", x) }
-print("CPU seconds over \(rounds) rounds: detect \(f(detect)), take \(f(take)), save \(f(save)); events \(events)")
-print("persistence / detect: \(f((take + save) / detect)) (take \(f(take / detect)), save \(f(save / detect)))")
-print("per zone change: take \(f(take / Double(zones * rounds) * 1e9)) ns, save \(f(save / Double(zones * rounds) * 1e9)) ns; blocks \(blocks)")
+print("CPU seconds over \(rounds) rounds: detect \(f(detect)), take \(f(take)), merge \(f(merge)), save \(f(save)); events \(events)")
+print("persistence / detect: \(f((take + merge + save) / detect)) (take \(f(take / detect)), merge \(f(merge / detect)), save \(f(save / detect)))")
+let changes = Double(zones * rounds)
+func ns(_ x: Double) -> String { f(x / changes * 1e9) }
+print("per zone change: detect \(ns(detect)) ns, take \(ns(take)) ns, merge \(ns(merge)) ns, save \(ns(save)) ns; blocks \(blocks)")
 
 // a start with this state
 let wall = ContinuousClock.now

@@ -96,7 +96,8 @@ extension SQLiteEventStore {
                 """
         ),
         (
-            // Each zone's detection state (SEMANTICS §7), in blocks of 32 zones: a save rewrites
+            // Each zone's detection state (SEMANTICS §7), in blocks of zones (32 when this was
+            // written, 128 since; a load reads any size and the next save rewrites them): a save rewrites
             // the blocks of the zones that changed (100,000 zones changing every second are about
             // 3,000 row writes, not 100,000).
             name: "v5-zone-state-blocks",

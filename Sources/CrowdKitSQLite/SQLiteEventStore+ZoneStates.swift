@@ -3,73 +3,128 @@ import Foundation
 import GRDB
 import Logging
 
-/// The zone states of the file, as written: every zone's encoded record in its slot, and the
-/// blocks (``ZoneStateMirror/zonesPerBlock`` slots each) that must be written again. Only touched
+/// The zone states of the file, as written: every zone's record in its slot, and the blocks
+/// (``ZoneStateMirror/zonesPerBlock`` slots each) that must be written again. Only touched
 /// inside the store's write (or read-at-load) transactions, which GRDB serialises.
 final class ZoneStateMirror: Sendable {
-    static let zonesPerBlock = 32
+    static let zonesPerBlock = 128
+
+    /// One zone's record: `prefix` (camera, zone and policy, encoded) and the state's bytes.
+    struct Record {
+        var prefix: [UInt8] = []
+        var data: [UInt8] = []
+        /// The number of `prefix` in ``State/directory`` (-1: unknown).
+        var prefixID: Int32 = -1
+    }
 
     struct State {
         var loaded = false
         var slots: [ZoneKey: Int] = [:]
-        /// Encoded record per slot (key, policy and data).
-        var records: [[UInt8]] = []
-        /// Blocks changed in memory and not committed yet.
-        var dirty = Set<Int>()
+        var records: [Record] = []
+        /// The directory of the last batch saved, and the slot of each of its zone numbers (-1:
+        /// not looked up yet): batches of one directory need no key lookup after the first.
+        var directory: ZoneDirectory?
+        var slotOfID: [Int32] = []
+        /// Blocks changed in memory and not committed yet (flags by block, and their list).
+        var dirty: [Bool] = []
+        var dirtyBlocks: [Int] = []
         /// After a load renumbered the slots: rows from this block on are stale.
         var staleFrom: Int?
+
+        mutating func markDirty(slot: Int) {
+            let block = slot / ZoneStateMirror.zonesPerBlock
+            if block >= dirty.count { dirty += [Bool](repeating: false, count: block + 1 - dirty.count) }
+            if !dirty[block] {
+                dirty[block] = true
+                dirtyBlocks.append(block)
+            }
+        }
+
+        /// The slot of `zone`, a new one at the end when it has none.
+        mutating func slot(of zone: ZoneKey) -> Int {
+            if let known = slots[zone] { return known }
+            let slot = records.count
+            slots[zone] = slot
+            records.append(Record())
+            return slot
+        }
+
+        /// Sets slot `slot` to `state` (read back from the file, or saved by key).
+        mutating func set(slot: Int, to state: SavedZoneState) {
+            SQLiteEventStore.encodePrefix(zone: state.zone, policy: state.policy, into: &records[slot].prefix)
+            records[slot].prefixID = -1
+            records[slot].data = state.data
+        }
+
+        /// Takes `batch` into the records (resolving zone numbers once per directory).
+        mutating func take(_ batch: ZoneStateBatch) {
+            if directory !== batch.directory {
+                directory = batch.directory
+                slotOfID.removeAll(keepingCapacity: true)
+                for i in records.indices { records[i].prefixID = -1 }
+            }
+            for i in 0..<batch.count {
+                let id = batch.zoneID(at: i)
+                if Int(id) >= slotOfID.count { slotOfID += [Int32](repeating: -1, count: Int(id) + 1 - slotOfID.count) }
+                var slot = Int(slotOfID[Int(id)])
+                if slot < 0 || records[slot].prefixID != id {
+                    let entry = batch.directory[id]
+                    slot = self.slot(of: entry.zone)
+                    slotOfID[Int(id)] = Int32(slot)
+                    SQLiteEventStore.encodePrefix(zone: entry.zone, policy: entry.policy, into: &records[slot].prefix)
+                    records[slot].prefixID = id
+                }
+                // the bytes in place: the record's storage is reused
+                records[slot].data.removeAll(keepingCapacity: true)
+                batch.withData(at: i) { records[slot].data.append(contentsOf: $0) }
+                markDirty(slot: slot)
+            }
+        }
     }
 
     let state = LockedBox(State())
 }
 
-/// Zone states (``ZoneStateStore``) in the SQLite file, in blocks of 32 zones: a save replaces
+/// Zone states (``ZoneStateStore``) in the SQLite file, in blocks of 128 zones: a save replaces
 /// the blocks of the zones that changed (a block is rewritten whole from the store's memory copy
-/// of every zone's record, about 100 bytes a zone), so that saving 100,000 zones a second is about
-/// 3,000 row writes, and nothing ever needs compacting. The copy is filled by the first load or
-/// save. Writes and reads use GRDB's asynchronous access: a large save never holds a thread of
-/// the cooperative pool.
+/// of every zone's record, about 130 bytes a zone), so that saving 100,000 zones a second is about
+/// 800 row writes, and nothing ever needs compacting. The copy is filled by the first load or
+/// save; a batch's zone numbers are resolved to slots once (per ``ZoneDirectory``), so a save
+/// does no per-zone key lookup or allocation. Writes and reads use GRDB's asynchronous access: a
+/// large save never holds a thread of the cooperative pool.
 extension SQLiteEventStore: ZoneStateStore {
-    public func saveZoneStates(_ states: [SavedZoneState]) async throws {
-        guard !states.isEmpty else { return }
+    public func saveZoneStates(_ batch: ZoneStateBatch) async throws {
+        guard !batch.isEmpty else { return }
         let mirror = zoneStateMirror
         let logger = self.logger
         do {
             try await pool.write { db in
                 try mirror.state.withLock { m in
                     if !m.loaded { try Self.loadMirror(&m, db, logger: logger) }
-                    for s in states {
-                        let slot: Int
-                        if let known = m.slots[s.zone] {
-                            slot = known
-                        } else {
-                            slot = m.records.count
-                            m.slots[s.zone] = slot
-                            m.records.append([])
-                        }
-                        // the record in place: its key rarely changes, its data every time
-                        Self.encodeRecord(s, into: &m.records[slot])
-                        m.dirty.insert(slot / ZoneStateMirror.zonesPerBlock)
-                    }
+                    m.take(batch)
                     if let stale = m.staleFrom {
                         try db.execute(sql: "DELETE FROM zone_state_blocks WHERE block >= ?", arguments: [stale])
                     }
-                    let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO zone_state_blocks (block, data) VALUES (?, ?)")
-                    var blob = [UInt8]()
-                    let written = m.dirty
+                    let statement = try db.cachedStatement(sql: "INSERT INTO zone_state_blocks (block, data) VALUES (?, ?) ON CONFLICT (block) DO UPDATE SET data = excluded.data")
+                    let written = m.dirtyBlocks
                     let stale = m.staleFrom
                     // only once committed are those blocks as in memory
                     db.afterNextTransaction { _ in
                         mirror.state.withLock {
-                            $0.dirty.subtract(written)
+                            for block in written { $0.dirty[block] = false }
+                            $0.dirtyBlocks.removeAll(keepingCapacity: true)
                             if $0.staleFrom == stale { $0.staleFrom = nil }
                         }
                     }
+                    var w = StateBytesWriter(capacity: ZoneStateMirror.zonesPerBlock * 128)
                     for block in written {
-                        blob.removeAll(keepingCapacity: true)
+                        w.removeAll()
                         let end = min((block + 1) * ZoneStateMirror.zonesPerBlock, m.records.count)
-                        for slot in (block * ZoneStateMirror.zonesPerBlock)..<end { blob += m.records[slot] }
-                        try statement.execute(arguments: [block, Data(blob)])
+                        for slot in (block * ZoneStateMirror.zonesPerBlock)..<end where !m.records[slot].prefix.isEmpty {
+                            w.write(raw: m.records[slot].prefix)
+                            w.write(bytes: m.records[slot].data)
+                        }
+                        try statement.execute(arguments: [block, Data(w.bytes)])
                     }
                 }
             }
@@ -90,8 +145,11 @@ extension SQLiteEventStore: ZoneStateStore {
                     if !m.loaded { try Self.loadMirror(&m, db, logger: logger) }
                     var out: [SavedZoneState] = []
                     out.reserveCapacity(m.records.count)
-                    for record in m.records where !record.isEmpty {
-                        if let s = try? Self.decodeRecord(record) { out.append(s) }
+                    for record in m.records where !record.prefix.isEmpty {
+                        var r = StateBytesReader(record.prefix)
+                        if let prefix = try? Self.decodePrefix(from: &r) {
+                            out.append(SavedZoneState(zone: prefix.zone, policy: prefix.policy, data: record.data))
+                        }
                     }
                     return out
                 }
@@ -113,15 +171,8 @@ extension SQLiteEventStore: ZoneStateStore {
             var r = StateBytesReader(data)
             do {
                 while !r.isAtEnd {
-                    let start = r.offset
                     let state = try decodeRecord(from: &r)
-                    let record = Array(data[start..<r.offset])
-                    if let slot = m.slots[state.zone] {
-                        m.records[slot] = record
-                    } else {
-                        m.slots[state.zone] = m.records.count
-                        m.records.append(record)
-                    }
+                    m.set(slot: m.slot(of: state.zone), to: state)
                 }
             } catch {
                 logger.error(
@@ -131,30 +182,35 @@ extension SQLiteEventStore: ZoneStateStore {
         }
         // slots are renumbered densely: every block is written again with the next save
         let blocks = (m.records.count + ZoneStateMirror.zonesPerBlock - 1) / ZoneStateMirror.zonesPerBlock
-        m.dirty.formUnion(0..<blocks)
-        if m.records.isEmpty { m.dirty.removeAll() }
+        m.dirty = [Bool](repeating: true, count: blocks)
+        m.dirtyBlocks = Array(0..<blocks)
         m.loaded = true
         // rows past the dense blocks are stale after renumbering: deleted with the next save
         m.staleFrom = blocks
     }
 
-    /// Writes `s` as a record into `record`, reusing its storage.
-    static func encodeRecord(_ s: SavedZoneState, into record: inout [UInt8]) {
-        var w = StateBytesWriter(reusing: record)
-        record = []  // the writer's storage is now the only reference: no copy
-        w.write(s.zone.camera)
-        w.write(s.zone.zone)
-        w.write(s.policy)
-        w.write(bytes: s.data)
-        record = w.bytes
+    /// Writes a record's prefix (camera, zone, policy) into `prefix`, reusing its storage. A
+    /// record is the prefix and the length-prefixed state bytes.
+    static func encodePrefix(zone: ZoneKey, policy: String, into prefix: inout [UInt8]) {
+        var w = StateBytesWriter(reusing: prefix)
+        prefix = []  // the writer's storage is now the only reference: no copy
+        w.write(zone.camera)
+        w.write(zone.zone)
+        w.write(policy)
+        prefix = w.bytes
     }
 
-    static func decodeRecord(from r: inout StateBytesReader) throws -> SavedZoneState {
+    static func decodePrefix(from r: inout StateBytesReader) throws -> (zone: ZoneKey, policy: String) {
         let camera = try r.readString()
         let zone = try r.readString()
         let policy = try r.readString()
+        return (ZoneKey(camera: camera, zone: zone), policy)
+    }
+
+    static func decodeRecord(from r: inout StateBytesReader) throws -> SavedZoneState {
+        let prefix = try decodePrefix(from: &r)
         let data = Array(try r.readBytes())
-        return SavedZoneState(zone: ZoneKey(camera: camera, zone: zone), policy: policy, data: data)
+        return SavedZoneState(zone: prefix.zone, policy: prefix.policy, data: data)
     }
 
     static func decodeRecord(_ bytes: [UInt8]) throws -> SavedZoneState {
@@ -162,7 +218,11 @@ extension SQLiteEventStore: ZoneStateStore {
         return try decodeRecord(from: &r)
     }
 
-    /// Rows of zone-state blocks in the file (for tests and operations: about zones / 32).
+    /// How many zones a block (row) of saved zone states holds. Files written with another size
+    /// (32 before) load as they are; the first save rewrites them in this size.
+    public static var zoneStatesPerBlock: Int { ZoneStateMirror.zonesPerBlock }
+
+    /// Rows of zone-state blocks in the file (for tests and operations: about zones / 128).
     public func zoneStateBlocks() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM zone_state_blocks") ?? 0 }
     }

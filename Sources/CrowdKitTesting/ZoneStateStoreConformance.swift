@@ -18,6 +18,7 @@ public enum ZoneStateStoreConformance {
         case laterSaveReplacesTheZone
         case lastOfOneCallWins
         case manyZonesInManySaves
+        case numberedBatchesFromSeveralDirectories
         case survivesReopening
 
         public var description: String { rawValue }
@@ -109,6 +110,41 @@ public enum ZoneStateStoreConformance {
                 let expected = state("Q2GV-\(i % 50)", "\(i / 50)", seed: UInt8((29 + i) % 251))
                 try expect(got[expected.zone] == expected, "zone \(expected.zone) has its last state")
             }
+        case .numberedBatchesFromSeveralDirectories:
+            // the form the engine saves in: zone numbers of one directory, batch after batch; a
+            // store that remembers numbers must notice a new directory and a zone's new policy
+            let first = ZoneDirectory()
+            let a = first.id(for: ZoneKey(camera: "Q2GV-A", zone: "0"), policy: "dwell")
+            let b = first.id(for: ZoneKey(camera: "Q2GV-B", zone: "0"), policy: "dwell")
+            var one = ZoneStateBatch(directory: first)
+            one.append(a, [1, 1])
+            one.append(b, [2, 2])
+            try await store.saveZoneStates(one)
+            var two = ZoneStateBatch(directory: first)
+            let c = first.id(for: ZoneKey(camera: "Q2GV-C", zone: "7"), policy: "dwell")
+            two.append(b, [3])
+            two.append(c, [4, 0, 4])
+            try await store.saveZoneStates(two)
+            var got = try await loaded(store)
+            try expect(got.count == 3, "3 zones saved in two numbered batches, \(got.count) loaded")
+            try expect(got[ZoneKey(camera: "Q2GV-B", zone: "0")]?.data == [3], "the second batch's state of a zone replaces the first's")
+            try expect(got[ZoneKey(camera: "Q2GV-C", zone: "7")]?.data == [4, 0, 4], "a zone numbered after the first save is saved")
+            // another directory numbers the zones otherwise (zone 0 is now C), with another policy for A
+            let second = ZoneDirectory()
+            var three = ZoneStateBatch(directory: second)
+            three.append(second.id(for: ZoneKey(camera: "Q2GV-C", zone: "7"), policy: "dwell"), [5])
+            three.append(second.id(for: ZoneKey(camera: "Q2GV-A", zone: "0"), policy: "messageCount"), [6])
+            try await store.saveZoneStates(three)
+            var four = ZoneStateBatch(directory: first)
+            four.append(b, [7])
+            try await store.saveZoneStates(four)
+            got = try await loaded(store)
+            let expected: [ZoneKey: SavedZoneState] = [
+                ZoneKey(camera: "Q2GV-A", zone: "0"): SavedZoneState(zone: ZoneKey(camera: "Q2GV-A", zone: "0"), policy: "messageCount", data: [6]),
+                ZoneKey(camera: "Q2GV-B", zone: "0"): SavedZoneState(zone: ZoneKey(camera: "Q2GV-B", zone: "0"), policy: "dwell", data: [7]),
+                ZoneKey(camera: "Q2GV-C", zone: "7"): SavedZoneState(zone: ZoneKey(camera: "Q2GV-C", zone: "7"), policy: "dwell", data: [5]),
+            ]
+            try expect(got == expected, "batches of two directories in turn: each zone has its latest state and policy, got \(got.values.sorted { $0.zone < $1.zone })")
         case .survivesReopening:
             guard let reopen else { return }
             let states = (0..<100).map { state("Q2GV-R", "\($0)", seed: UInt8($0)) }

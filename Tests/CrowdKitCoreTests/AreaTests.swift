@@ -250,7 +250,7 @@ struct AreaTests {
         _ = e.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0)) { _ in }
         _ = e.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0 + 1000)) { _ in }
         let taken = e.takeChangedStates()
-        let saved = try #require(taken)
+        let saved = try #require(taken).states
         #expect(saved.map(\.zone) == [ZoneKey(camera: "area", zone: "hall")])
         var restored = Self.engine(dwell: .seconds(10))
         #expect(restored.restore(saved).isEmpty)

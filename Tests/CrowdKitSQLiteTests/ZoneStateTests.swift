@@ -9,9 +9,9 @@ import Testing
 /// A store that breaks the contract on purpose: the first state of a zone in one call wins.
 actor FirstWinsZoneStateStore: ZoneStateStore {
     private var states: [ZoneKey: SavedZoneState] = [:]
-    func saveZoneStates(_ batch: [SavedZoneState]) async throws {
+    func saveZoneStates(_ batch: ZoneStateBatch) async throws {
         var seen = Set<ZoneKey>()
-        for s in batch where seen.insert(s.zone).inserted { states[s.zone] = s }
+        for s in batch.states where seen.insert(s.zone).inserted { states[s.zone] = s }
     }
     func loadZoneStates() async throws -> [SavedZoneState] { Array(states.values) }
 }
@@ -51,7 +51,7 @@ struct ZoneStateStoreTests {
         }
     }
 
-    @Test("saves rewrite blocks of 32 zones: many saves of the same zones keep one row per block")
+    @Test("saves rewrite blocks of zones: many saves of the same zones keep one row per block")
     func blocks() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.file()
@@ -63,7 +63,8 @@ struct ZoneStateStoreTests {
             }
             // a few zones change: only their blocks are written, the others keep their rows
             try await store.saveZoneStates([ZoneStateStoreConformance.state("C1", "0", seed: 77)])
-            #expect(try await store.zoneStateBlocks() == (5000 + 31) / 32)
+            let perBlock = SQLiteEventStore.zoneStatesPerBlock
+            #expect(try await store.zoneStateBlocks() == (5000 + perBlock - 1) / perBlock)
         }
         let reopened = try SQLiteEventStore(path: path, logger: quietLogger)
         let loaded = try await reopened.loadZoneStates()
@@ -78,7 +79,7 @@ struct ZoneStateStoreTests {
         let path = dir.file()
         do {
             let store = try SQLiteEventStore(path: path, logger: quietLogger)
-            try await store.saveZoneStates((0..<32).map { ZoneStateStoreConformance.state("GOOD", "\($0)", seed: 1) })
+            try await store.saveZoneStates((0..<SQLiteEventStore.zoneStatesPerBlock).map { ZoneStateStoreConformance.state("GOOD", "\($0)", seed: 1) })
             try await store.saveZoneStates([ZoneStateStoreConformance.state("BAD", "0", seed: 2)])
         }
         // hand-edit the second block: cut it short
@@ -88,7 +89,42 @@ struct ZoneStateStoreTests {
         try #require(status == 0)
         let store = try SQLiteEventStore(path: path, logger: quietLogger)
         let loaded = try await store.loadZoneStates()
-        #expect(loaded.count == 32)
+        #expect(loaded.count == SQLiteEventStore.zoneStatesPerBlock)
         #expect(loaded.allSatisfy { $0.zone.camera == "GOOD" })
+    }
+
+    /// A record as the store writes it: camera, zone, policy and data, each a little-endian
+    /// 32-bit length and the bytes.
+    static func recordHex(_ camera: String, _ zone: String, _ data: [UInt8]) -> String {
+        func field(_ bytes: [UInt8]) -> [UInt8] {
+            withUnsafeBytes(of: UInt32(bytes.count).littleEndian, Array.init) + bytes
+        }
+        let record = field(Array(camera.utf8)) + field(Array(zone.utf8)) + field(Array("dwell".utf8)) + field(data)
+        return record.map { String(format: "%02X", $0) }.joined()
+    }
+
+    @Test("blocks written in another size (32 zones before) load, and the next save rewrites them densely")
+    func otherBlockSize() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file()
+        do {
+            let store = try SQLiteEventStore(path: path, logger: quietLogger)
+            #expect(try await store.loadZoneStates().isEmpty)
+        }
+        // three small blocks of two zones each, as an older layout (or another size) leaves them
+        let rows = (0..<3).map { b in
+            "(\(b), X'\(Self.recordHex("OLD", "\(2 * b)", [UInt8(b), 1]))\(Self.recordHex("OLD", "\(2 * b + 1)", [UInt8(b), 2]))')"
+        }
+        let status = try await runProgram("/usr/bin/sqlite3", [path, "INSERT INTO zone_state_blocks (block, data) VALUES \(rows.joined(separator: ", "))"])
+        try #require(status == 0)
+        do {
+            let store = try SQLiteEventStore(path: path, logger: quietLogger)
+            #expect(try await store.loadZoneStates().count == 6)
+            try await store.saveZoneStates([SavedZoneState(zone: ZoneKey(camera: "OLD", zone: "3"), policy: "dwell", data: [7])])
+            #expect(try await store.zoneStateBlocks() == 1)
+        }
+        let store = try SQLiteEventStore(path: path, logger: quietLogger)
+        let loaded = Dictionary(uniqueKeysWithValues: try await store.loadZoneStates().map { ($0.zone.zone, $0.data) })
+        #expect(loaded == ["0": [0, 1], "1": [0, 2], "2": [1, 1], "3": [7], "4": [2, 1], "5": [2, 2]])
     }
 }

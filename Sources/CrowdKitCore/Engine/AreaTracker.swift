@@ -269,21 +269,23 @@ struct AreaTracker {
         _ = policy.encodeState(area.dwell, into: &w)
     }
 
-    mutating func takeChanged(into out: inout [SavedZoneState], writer w: inout StateBytesWriter) {
+    mutating func takeChanged(into out: inout ZoneStateBatch) {
         for a in changedAreas {
             areas[Int(a)].changed = false
-            w.removeAll()
-            encode(area: Int(a), into: &w)
-            out.append(SavedZoneState(zone: areas[Int(a)].key, policy: Self.savedPolicyName, data: w.bytes))
+            append(area: Int(a), to: &out)
         }
         changedAreas.removeAll(keepingCapacity: true)
     }
 
-    func all(into out: inout [SavedZoneState], writer w: inout StateBytesWriter) {
-        for a in areas.indices where areas[a].dwell.lastTs != .min {
-            w.removeAll()
+    func all(into out: inout ZoneStateBatch) {
+        for a in areas.indices where areas[a].dwell.lastTs != .min { append(area: a, to: &out) }
+    }
+
+    private func append(area a: Int, to out: inout ZoneStateBatch) {
+        let id = out.directory.id(for: areas[a].key, policy: Self.savedPolicyName)
+        _ = out.append(id) { w in
             encode(area: a, into: &w)
-            out.append(SavedZoneState(zone: areas[a].key, policy: Self.savedPolicyName, data: w.bytes))
+            return true
         }
     }
 

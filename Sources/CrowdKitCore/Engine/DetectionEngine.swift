@@ -77,7 +77,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var lastTs: Int64 = .min
         @usableFromInline var people = 0
         @usableFromInline var vehicles = 0
-        /// Changed since the last ``DetectionEngine/takeChangedStates(policyName:)``.
+        /// Changed since the last ``DetectionEngine/takeChangedStates()``.
         @usableFromInline var changed = false
         /// Index of the areas with a line on this camera (heartbeats, SEMANTICS.md §8), or -1.
         @usableFromInline var areaGroup: Int32 = -1
@@ -97,12 +97,17 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     @usableFromInline var topics = TopicTable()
     @usableFromInline var counters = EngineCounters()
     @usableFromInline var rejectCounts = [Int](repeating: 0, count: RejectReason.allCases.count)
-    /// Whether zones that change are remembered for ``takeChangedStates(policyName:)``.
+    /// Whether zones that change are remembered for ``takeChangedStates()``.
     @usableFromInline var tracksChanges = false
     @usableFromInline var changedSlots: [Int32] = []
+    /// Numbers the zones of saved states (made by ``trackChanges()``), and each slot's number
+    /// (-1 until its first save).
+    private var stateDirectory: ZoneDirectory?
+    private var stateIDs: [Int32] = []
+    /// About how many bytes a zone's saved state takes (to size a batch at once).
+    private var bytesPerState = 64
     /// Payloads unescaped by ``processUnescaping(topic:escapedPayload:emit:)``, reused.
     @usableFromInline var unescapeScratch: [UInt8] = []
-    private var stateWriter = StateBytesWriter()
     /// Areas and lines (SEMANTICS.md §8).
     var areaTracker: AreaTracker
     public let objectTypes: ObjectTypeSelection
@@ -294,8 +299,14 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     }
 
     /// Processes any source message.
+    // The built-in policies get specialised copies of the entry points a monitor calls: exported
+    // ones for callers that name the policy type, and (the plain attribute) a check of the type on
+    // entry of the generic function that jumps to them, for generic callers such as
+    // `CrowdMonitor.run`, which otherwise ran the whole engine as unspecialised generic code.
     @_specialize(exported: true, where Policy == DwellPolicy)
     @_specialize(exported: true, where Policy == MessageCountPolicy)
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
     public mutating func process(_ message: SourceMessage, emit: (EventChange) -> Void) -> MessageOutcome {
         switch message {
         case .raw(let raw): process(raw, emit: emit)
@@ -307,6 +318,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// by one; `rejected` is called with the index in the batch of each rejected message and why.
     @_specialize(exported: true, where Policy == DwellPolicy)
     @_specialize(exported: true, where Policy == MessageCountPolicy)
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
     public mutating func process(
         _ batch: RawMessageBatch, emit: (EventChange) -> Void, rejected: (Int, RejectReason) -> Void
     ) {
@@ -340,54 +353,73 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     // MARK: persisted state (SEMANTICS.md §7)
 
-    /// Starts remembering which zones change, for ``takeChangedStates(policyName:)``.
+    /// Starts remembering which zones change, for ``takeChangedStates()``.
     public mutating func trackChanges() {
         tracksChanges = true
         areaTracker.tracksChanges = true
+        if stateDirectory == nil { stateDirectory = ZoneDirectory() }
     }
 
     /// The saved form of every zone that changed since the last call (each zone once), or `nil`
-    /// when the policy cannot save its state (``DetectionPolicy/encodeState(_:into:)``).
-    public mutating func takeChangedStates() -> [SavedZoneState]? {
-        var out: [SavedZoneState] = []
-        if !areaTracker.changedAreas.isEmpty { areaTracker.takeChanged(into: &out, writer: &stateWriter) }
+    /// when the policy cannot save its state (``DetectionPolicy/encodeState(_:into:)``). Zones
+    /// are numbered by one directory for the engine's life (``ZoneStateBatch/directory``).
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
+    public mutating func takeChangedStates() -> ZoneStateBatch? {
+        trackChanges()
+        var out = ZoneStateBatch(directory: directory)
+        if !areaTracker.changedAreas.isEmpty { areaTracker.takeChanged(into: &out) }
         guard !changedSlots.isEmpty else { return out }
-        out.reserveCapacity(changedSlots.count)
+        defer { changedSlots.removeAll(keepingCapacity: true) }
+        out.reserve(changedSlots.count, bytes: changedSlots.count * bytesPerState)
+        // one loop, no call per zone: this runs for every zone that changed, every 100 ms
         for i in changedSlots {
             slots[Int(i)].changed = false
-            guard let data = encode(slot: Int(i)) else {
-                changedSlots.removeAll(keepingCapacity: true)
-                return nil
-            }
-            out.append(SavedZoneState(zone: slots[Int(i)].key, policy: policy.name, data: data))
+            guard encode(slot: Int(i), into: &out) else { return nil }
         }
-        changedSlots.removeAll(keepingCapacity: true)
+        bytesPerState = max(bytesPerState, out.byteCount / max(1, out.count) + 4)
         return out
     }
 
     /// The saved form of every zone with state (for a full save), or `nil` when the policy cannot
     /// save its state.
-    public mutating func allStates() -> [SavedZoneState]? {
-        var out: [SavedZoneState] = []
-        areaTracker.all(into: &out, writer: &stateWriter)
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
+    public mutating func allStates() -> ZoneStateBatch? {
+        trackChanges()
+        var out = ZoneStateBatch(directory: directory)
+        areaTracker.all(into: &out)
         for i in slots.indices where slots[i].lastTs != .min {
-            guard let data = encode(slot: i) else { return nil }
-            out.append(SavedZoneState(zone: slots[i].key, policy: policy.name, data: data))
+            guard encode(slot: i, into: &out) else { return nil }
         }
         return out
     }
 
-    /// Engine part, version 1: the last reading, the open fired event, then the policy's bytes.
-    private mutating func encode(slot i: Int) -> [UInt8]? {
-        stateWriter.removeAll()
-        let s = slots[i]
-        stateWriter.write(UInt8(1))
-        stateWriter.write(s.lastTs)
-        stateWriter.write(s.people)
-        stateWriter.write(s.vehicles)
-        EventTracking.encode(slotEvents[Int32(i)], into: &stateWriter)
-        guard policy.encodeState(s.state, into: &stateWriter) else { return nil }
-        return stateWriter.bytes
+    private var directory: ZoneDirectory {
+        guard let stateDirectory else { preconditionFailure("trackChanges() makes the directory") }
+        return stateDirectory
+    }
+
+    /// Appends slot `i`'s saved form to `batch`: engine part, version 1: the last reading, the
+    /// open fired event, then the policy's bytes. False when the policy cannot save its state.
+    private mutating func encode(slot i: Int, into batch: inout ZoneStateBatch) -> Bool {
+        if stateIDs.count <= i { stateIDs += repeatElement(-1, count: slots.count - stateIDs.count) }
+        if stateIDs[i] < 0 { stateIDs[i] = directory.id(for: slots[i].key, policy: policy.name) }
+        batch.writer.write(UInt8(1))
+        batch.writer.write(slots[i].lastTs)
+        batch.writer.write(slots[i].people)
+        batch.writer.write(slots[i].vehicles)
+        EventTracking.encode(slotEvents[Int32(i)], into: &batch.writer)
+        guard policy.encodeState(slots[i].state, into: &batch.writer) else {
+            batch.dropUncommitted()
+            return false
+        }
+        batch.commit(stateIDs[i])
+        return true
     }
 
     /// Why a saved zone state was not restored.
@@ -399,6 +431,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Restores saved zone states (before any message). Returns those that could not be used:
     /// written by another policy, unreadable (hand-edited, another version), or of a zone the
     /// filter no longer accepts. Those zones start fresh.
+    @_specialize(exported: true, where Policy == DwellPolicy)
+    @_specialize(exported: true, where Policy == MessageCountPolicy)
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
     public mutating func restore(_ states: [SavedZoneState]) -> [SkippedState] {
         var skipped: [SkippedState] = []
         for saved in states {

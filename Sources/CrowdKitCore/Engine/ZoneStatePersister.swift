@@ -14,10 +14,10 @@ final class ZoneStatePersister: Sendable {
     private let interval: Duration
     private let logger: Logger
     private let written: @Sendable () -> Int
-    private let pending = LockedBox<[ZoneKey: (state: SavedZoneState, mark: Int)]>([:])
-    /// Batches as the monitor hands them over: merged into `pending` (latest per zone) by the
-    /// saving task, so that the monitor's task spends no time on per-zone bookkeeping.
-    private let arrivals = LockedBox<[(states: [SavedZoneState], mark: Int)]>([])
+    /// Batches as the monitor hands them over, oldest first, each with the writer's mark at the
+    /// time; the saving task merges those whose events are written (latest per zone) into one.
+    /// Marks never decrease, so the batches that may be saved are always a prefix.
+    private let pending = LockedBox<[(batch: ZoneStateBatch, mark: Int)]>([])
     private let control = LockedBox<(finishing: Bool, deadline: ContinuousClock.Instant?, loggedAt: ContinuousClock.Instant?)>(
         (false, nil, nil))
     private let saved = Counter(label: "crowdkit_zone_states_saved_total")
@@ -32,23 +32,9 @@ final class ZoneStatePersister: Sendable {
 
     /// Takes the latest states of these zones (never blocks on the store), to be saved once
     /// `written()` reaches `mark`.
-    func offer(_ states: [SavedZoneState], mark: Int) {
-        guard !states.isEmpty else { return }
-        arrivals.withLock { $0.append((states, mark)) }
-    }
-
-    /// Moves what arrived into `pending`, newest last (on the saving task).
-    private func merge() {
-        let batches = arrivals.withLock { a -> [(states: [SavedZoneState], mark: Int)] in
-            defer { a.removeAll(keepingCapacity: true) }
-            return a
-        }
-        guard !batches.isEmpty else { return }
-        pending.withLock { p in
-            for batch in batches {
-                for s in batch.states { p[s.zone] = (s, batch.mark) }
-            }
-        }
+    func offer(_ batch: ZoneStateBatch, mark: Int) {
+        guard !batch.isEmpty else { return }
+        pending.withLock { $0.append((batch, mark)) }
     }
 
     /// Ends the loop after a last save, tried until `timeout` has passed.
@@ -72,7 +58,7 @@ final class ZoneStatePersister: Sendable {
         while await !flush() {
             let deadline = control.withLock { $0.deadline } ?? ContinuousClock.now
             if ContinuousClock.now >= deadline {
-                let left = pending.withLock { $0.count }
+                let left = pending.withLock { $0.reduce(0) { $0 + $1.batch.count } }
                 logger.error(
                     "zone states not saved at shutdown: the store keeps failing; these zones resume from older states",
                     metadata: ["crowd.zones": "\(left)"])
@@ -85,42 +71,43 @@ final class ZoneStatePersister: Sendable {
     /// Saves what waits and may be saved; returns false when the store failed or states still
     /// wait for their events to be written.
     private func flush() async -> Bool {
-        merge()
         let limit = written()
-        let (batch, held) = pending.withLock { p -> ([(state: SavedZoneState, mark: Int)], Bool) in
-            var out: [(state: SavedZoneState, mark: Int)] = []
-            out.reserveCapacity(p.count)
-            var keep: [ZoneKey: (state: SavedZoneState, mark: Int)] = [:]
-            for (key, entry) in p {
-                if entry.mark <= limit { out.append(entry) } else { keep[key] = entry }
+        let (ready, held) = pending.withLock { p -> ([ZoneStateBatch], Bool) in
+            let n = p.firstIndex { $0.mark > limit } ?? p.count
+            let ready = p[..<n].map(\.batch)
+            p.removeFirst(n)
+            // while the events stay unwritten (a failing event store), what waits is merged into
+            // one batch at the newest mark: memory stays bounded by the number of zones
+            if p.count > 16, let mark = p.last?.mark {
+                p = ZoneStateBatch.merged(p.map(\.batch)).map { ($0, mark) }
             }
-            p = keep
-            return (out, !keep.isEmpty)
+            return (ready, !p.isEmpty)
         }
-        guard !batch.isEmpty else { return !held }
-        do {
-            try await store.saveZoneStates(batch.map(\.state))
-            saved.increment(by: batch.count)
-            control.withLock { $0.loggedAt = nil }
-            return !held
-        } catch {
-            failures.increment()
-            // put back what no newer state replaced meanwhile
-            pending.withLock { p in
-                for entry in batch where p[entry.state.zone] == nil { p[entry.state.zone] = entry }
+        guard !ready.isEmpty else { return !held }
+        let batches = ZoneStateBatch.merged(ready)
+        for (i, batch) in batches.enumerated() {
+            do {
+                try await store.saveZoneStates(batch)
+                saved.increment(by: batch.count)
+                control.withLock { $0.loggedAt = nil }
+            } catch {
+                failures.increment()
+                // kept, oldest first, before anything newer
+                pending.withLock { $0.insert(contentsOf: batches[i...].map { ($0, Int.min) }, at: 0) }
+                let log = control.withLock { c -> Bool in
+                    let now = ContinuousClock.now
+                    guard c.loggedAt.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+                    c.loggedAt = now
+                    return true
+                }
+                if log {
+                    logger.error(
+                        "cannot save zone states; kept in memory and saved again",
+                        metadata: ["crowd.zones": "\(batch.count)", "error": "\(error)"])
+                }
+                return false
             }
-            let log = control.withLock { c -> Bool in
-                let now = ContinuousClock.now
-                guard c.loggedAt.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
-                c.loggedAt = now
-                return true
-            }
-            if log {
-                logger.error(
-                    "cannot save zone states; kept in memory and saved again",
-                    metadata: ["crowd.zones": "\(batch.count)", "error": "\(error)"])
-            }
-            return false
         }
+        return !held
     }
 }

@@ -24,18 +24,28 @@ public struct SavedZoneState: Hashable, Sendable {
 ///
 /// ## Implementation requirements
 /// - Safe to call from many tasks at once (`Sendable`).
-/// - ``saveZoneStates(_:)`` is atomic: all of the given states are saved, or none. A state
-///   replaces the one saved for the same zone (whatever its policy); the last save wins, also
-///   within one call.
+/// - ``saveZoneStates(_:)-(ZoneStateBatch)`` is atomic: all of the given states are saved, or
+///   none. A state replaces the one saved for the same zone (whatever its policy); the last save
+///   wins, also within one call.
 /// - ``loadZoneStates()`` returns the latest saved state of every zone, each zone once, with its
 ///   bytes exactly as saved; a durable store returns them after a restart.
 /// - It must stay cheap for many zones: the monitor saves every zone that changed, about once a
-///   second (100,000 zones at once is a normal site).
+///   second (100,000 zones at once is a normal site). A batch numbers its zones
+///   (``ZoneStateBatch/directory``): a store that resolves each number once and remembers it
+///   (while the batches come from the same directory) does no per-zone string work; a simple
+///   store may use ``ZoneStateBatch/states``.
 /// - Errors thrown are the store's failures; they never contain secrets.
 public protocol ZoneStateStore: Sendable {
     /// Saves these zones' states in one write.
-    func saveZoneStates(_ states: [SavedZoneState]) async throws
+    func saveZoneStates(_ batch: ZoneStateBatch) async throws
 
     /// The latest saved state of every zone.
     func loadZoneStates() async throws -> [SavedZoneState]
+}
+
+extension ZoneStateStore {
+    /// Saves these zones' states in one write (as one ``ZoneStateBatch``).
+    public func saveZoneStates(_ states: [SavedZoneState]) async throws {
+        try await saveZoneStates(ZoneStateBatch(states))
+    }
 }

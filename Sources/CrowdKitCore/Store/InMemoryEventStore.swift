@@ -96,8 +96,11 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
 
     // MARK: ZoneStateStore
 
-    public func saveZoneStates(_ states: [SavedZoneState]) async throws {
-        for state in states { zoneStates[state.zone] = state }
+    public func saveZoneStates(_ batch: ZoneStateBatch) async throws {
+        for i in 0..<batch.count {
+            let state = batch.state(at: i)
+            zoneStates[state.zone] = state
+        }
     }
 
     public func loadZoneStates() async throws -> [SavedZoneState] {

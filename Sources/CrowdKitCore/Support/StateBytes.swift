@@ -23,8 +23,7 @@ public struct StateBytesWriter: Sendable {
 
     @inlinable
     public mutating func write(_ v: Int64) {
-        let x = UInt64(bitPattern: v)
-        for shift in stride(from: 0 as UInt64, to: 64, by: 8) { storage.append(UInt8(truncatingIfNeeded: x &>> shift)) }
+        withUnsafeBytes(of: UInt64(bitPattern: v).littleEndian) { storage.append(contentsOf: $0) }
     }
 
     @inlinable
@@ -32,7 +31,7 @@ public struct StateBytesWriter: Sendable {
 
     @inlinable
     public mutating func write(_ v: UInt32) {
-        for shift in stride(from: 0 as UInt32, to: 32, by: 8) { storage.append(UInt8(truncatingIfNeeded: v &>> shift)) }
+        withUnsafeBytes(of: v.littleEndian) { storage.append(contentsOf: $0) }
     }
 
     @inlinable
@@ -49,6 +48,10 @@ public struct StateBytesWriter: Sendable {
         write(UInt32(s.utf8.count))
         storage.append(contentsOf: s.utf8)
     }
+
+    /// Bytes as they are (no length): for what another writer wrote.
+    @inlinable
+    public mutating func write(raw other: [UInt8]) { storage.append(contentsOf: other) }
 
     /// Length-prefixed bytes.
     public mutating func write(bytes other: [UInt8]) {
