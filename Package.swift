@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
-                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log, hummingbird,
+                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitPostgres", "CrowdKitWeb", log, hummingbird,
                 "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
