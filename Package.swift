@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "CrowdKitTesting", targets: ["CrowdKitTesting"]),
         .library(name: "CrowdKitMQTT", targets: ["CrowdKitMQTT"]),
         .library(name: "CrowdKitSQLite", targets: ["CrowdKitSQLite"]),
+        .library(name: "CrowdKitPostgres", targets: ["CrowdKitPostgres"]),
         .library(name: "CrowdKitWeb", targets: ["CrowdKitWeb"]),
         .library(name: "CrowdKitHTTP", targets: ["CrowdKitHTTP"]),
         .library(name: "CrowdKitMeraki", targets: ["CrowdKitMeraki"]),
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["ConfigurationSupport"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Libraries
@@ -49,6 +51,12 @@ let package = Package(
         .target(
             name: "CrowdKitSQLite",
             dependencies: ["CrowdKitCore", .product(name: "GRDB", package: "GRDB.swift"), log],
+            swiftSettings: swiftSettings
+        ),
+        // The only target that depends on PostgresNIO (and through it on NIO and BoringSSL).
+        .target(
+            name: "CrowdKitPostgres",
+            dependencies: ["CrowdKitCore", .product(name: "PostgresNIO", package: "postgres-nio"), log],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -67,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
-                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitWeb", log, hummingbird,
+                "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitPostgres", "CrowdKitWeb", log, hummingbird,
                 "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,6 +123,11 @@ let package = Package(
         .testTarget(
             name: "CrowdKitSQLiteTests",
             dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitSQLite", "CrowdKitTestServers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitPostgresTests",
+            dependencies: ["CrowdKitCore", "CrowdKitTesting", "CrowdKitPostgres", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,8 +7,8 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The whole notifier as one swift-service-lifecycle `ServiceGroup`: the SQLite store (with
-/// retention), delivery (outbox → enricher → notifiers), the web page, and the monitor over a
+/// The whole notifier as one swift-service-lifecycle `ServiceGroup`: the store (SQLite with
+/// retention, or PostgreSQL with its pool, connection retries, migrations and retention), delivery (outbox → enricher → notifiers), the web page, and the monitor over a
 /// source. Services start in that order and stop in reverse on SIGTERM/SIGINT: the feed stops
 /// first, in-flight notifications finish or go back to pending in the store, the store closes last.
 struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
@@ -30,13 +30,14 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
 
     /// Runs until the source ends or a signal arrives. Returns the monitor's counters.
     func run() async throws -> EngineCounters {
-        let store: SQLiteEventStore
+        let opened: OpenedStore
         do {
-            store = try WebWiring.openStore(settings, logger: logger)
+            opened = try WebWiring.openStore(settings, logger: logger)
         } catch {
-            printError("crowd-notifier: cannot open the event store \(settings.storePath): \(error)")
+            printError("crowd-notifier: cannot open the event store \(settings.postgres?.redactedURL ?? settings.storePath): \(error)")
             throw ExitCode(1)
         }
+        let store = opened.store
         let reliability = settings.reliability
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
@@ -67,7 +68,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StoreRetentionService(store: store), serviceName: "store"),
+            .init(service: StoreRetentionService(store: opened), serviceName: "store"),
             .init(
                 service: DeliveryRunService(
                     delivery: delivery, changes: wakeUps, drain: reliability.shutdownTimeout * 0.4, logger: logger),

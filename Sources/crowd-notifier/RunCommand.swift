@@ -123,14 +123,16 @@ struct RunCommand: AsyncParsableCommand {
             statusInterval: statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil)
         let stats = try await app.run()
         if printEvents == .jsonl {
-            let store = try WebWiring.openStore(settings, logger: logger)
-            var events: [CrowdEvent] = []
-            var query = EventQuery(limit: 1000)
-            while true {
-                let page = try await store.events(query)
-                events += page.records.map(\.event)
-                guard let next = page.nextCursor else { break }
-                query.cursor = next
+            var events = try await WebWiring.openStore(settings, logger: logger).whileOpen { store in
+                var events: [CrowdEvent] = []
+                var query = EventQuery(limit: 1000)
+                while true {
+                    let page = try await store.events(query)
+                    events += page.records.map(\.event)
+                    guard let next = page.nextCursor else { break }
+                    query.cursor = next
+                }
+                return events
             }
             events.sort { ($0.firedAt, $0.camera, $0.zone) < ($1.firedAt, $1.camera, $1.zone) }
             writeStandardOutput(ReplayFormat.jsonLines(events))

@@ -1,18 +1,19 @@
-import ArgumentParser
 import CrowdKitCore
-import CrowdKitSQLite
-import CrowdKitWeb
-import Foundation
-import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// Runs the store's retention loop (prunes events older than `store.retentionDays`) until
-/// graceful shutdown.
+/// Runs the event store's own loop until graceful shutdown: the SQLite store's retention
+/// (prunes events older than `store.retentionDays`), or the PostgreSQL store's pool, connection
+/// retries, migrations and retention. A PostgreSQL store that cannot start (a schema newer than
+/// this build) ends the service group with its error.
 struct StoreRetentionService: Service {
-    let store: SQLiteEventStore
+    let store: OpenedStore
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { try await store.run() }
+        do {
+            try await cancelWhenGracefulShutdown { try await store.run() }
+        } catch is CancellationError {
+            return
+        }
     }
 }

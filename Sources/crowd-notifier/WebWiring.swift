@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrowdKitCore
+import CrowdKitPostgres
 import CrowdKitSQLite
 import CrowdKitWeb
 import Foundation
@@ -23,10 +24,16 @@ import ServiceLifecycle
 /// // ServiceGroup: monitor, delivery, store (retention: `try await store.run()`), web (if non-nil)
 /// ```
 enum WebWiring {
-    /// Opens (creating and migrating when needed) the SQLite store at `settings.storePath`.
-    static func openStore(_ settings: AppSettings, logger: Logger) throws -> SQLiteEventStore {
-        try SQLiteEventStore(
+    /// Opens the store: the PostgreSQL store of `store.url` (it connects and migrates in
+    /// ``OpenedStore/run``) or the SQLite file at `settings.storePath` (created and migrated now).
+    static func openStore(_ settings: AppSettings, logger: Logger) throws -> OpenedStore {
+        if let postgres = settings.postgres {
+            let store = try PostgresEventStore(configuration: postgres, logger: logger)
+            return OpenedStore(store: store, name: postgres.redactedURL, needsRun: true) { try await store.run() }
+        }
+        let store = try SQLiteEventStore(
             configuration: .init(path: settings.storePath, retentionDays: settings.retentionDays), logger: logger)
+        return OpenedStore(store: store, name: settings.storePath, needsRun: false) { try await store.run() }
     }
 
     /// The access control `http` asks for: a token when one is configured, open otherwise.
@@ -70,5 +77,32 @@ enum WebWiring {
             router: router,
             configuration: .init(address: .hostname(http.host, port: http.port), serverName: "crowd-notifier"),
             logger: logger)
+    }
+}
+
+/// The event store the app runs on, SQLite or PostgreSQL, and its loop.
+struct OpenedStore: Sendable {
+    let store: any EventStore & ZoneStateStore
+    /// The file, or the URL with its password redacted: safe to log.
+    let name: String
+    /// Whether the store works only while ``run`` runs (PostgreSQL's pool).
+    let needsRun: Bool
+    /// The store's loop (retention; PostgreSQL: also the pool, connecting and migrating), until
+    /// cancelled.
+    let run: @Sendable () async throws -> Void
+
+    /// `body` with the store usable: for a store that needs its loop, the loop runs meanwhile.
+    func whileOpen<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+        guard needsRun else { return try await body(store) }
+        let run = self.run
+        let store = self.store
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
     }
 }

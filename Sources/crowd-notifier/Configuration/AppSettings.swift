@@ -1,4 +1,5 @@
 import CrowdKitCore
+import CrowdKitPostgres
 import Foundation
 import Logging
 
@@ -76,6 +77,9 @@ struct AppSettings: Sendable {
     var webex: Webex?
     var webhook: Webhook?
     var storePath: String
+    /// PostgreSQL instead of the SQLite file (`store.url`, or a `postgres://` `store.path`), with
+    /// `store.tls` and `store.caFile` applied; `nil` for SQLite.
+    var postgres: PostgresStoreConfiguration?
     var retentionDays: Int
     var http: HTTP
     var logLevel: Logger.Level
@@ -165,7 +169,7 @@ struct AppSettings: Sendable {
             detection: Detection(
                 policy: policy, kinds: kinds, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c)),
             meraki: meraki, webex: webex,
-            webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite",
+            webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite", postgres: try loadPostgres(c),
             retentionDays: try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90,
             http: HTTP(
                 host: try c.string("http.host") ?? "127.0.0.1",
@@ -173,6 +177,37 @@ struct AppSettings: Sendable {
                 token: try c.secret("http.token"),
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
             logLevel: logLevel, reliability: reliability)
+    }
+
+    /// The PostgreSQL store of `store.url` (or of a `postgres://` `store.path`), `nil` for the
+    /// SQLite file. The URL never appears in an error (only its redacted form).
+    static func loadPostgres(_ c: ConfigLoader) throws(ConfigurationError) -> PostgresStoreConfiguration? {
+        var key = "store.url"
+        var text = try c.secret("store.url")
+        if text == nil, let path = try c.string("store.path"), PostgresStoreConfiguration.isURL(path) {
+            key = "store.path"
+            text = path
+        }
+        guard let text else { return nil }
+        var configuration: PostgresStoreConfiguration
+        do {
+            configuration = try PostgresStoreConfiguration(url: text)
+        } catch {
+            throw ConfigurationError(
+                key: key, source: try c.value(key)?.source.description,
+                expected: "postgres://user:password@host:port/database[?sslmode=disable|prefer|require] (\((error as? EventStoreError)?.message ?? "unreadable"))",
+                got: PostgresStoreConfiguration.redact(text))
+        }
+        if let mode = try c.string("store.tls") {
+            guard let tls = PostgresStoreConfiguration.TLS(mode) else {
+                throw ConfigurationError(
+                    key: "store.tls", source: try c.value("store.tls")?.source.description, expected: "disable, prefer or require", got: mode)
+            }
+            configuration.tls = tls
+        }
+        configuration.caFile = try c.string("store.caFile")
+        configuration.retentionDays = try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90
+        return configuration
     }
 
     static func loadReliability(_ c: ConfigLoader) throws(ConfigurationError) -> Reliability {

@@ -84,7 +84,10 @@ enum ConfigCatalog {
         .init(key: "webhook.url", kind: .string, defaultValue: nil, example: "https://hooks.example.com/crowds", help: "POST every event as JSON to this URL.", flag: "--webhook-url"),
         .init(key: "webhook.secret", kind: .secret, defaultValue: nil, example: "(secret)", help: "Shared secret for the webhook's HMAC-SHA256 signature header.", flag: "--webhook-secret"),
         // Store
-        .init(key: "store.path", kind: .string, defaultValue: "crowd-events.sqlite", example: "/var/lib/crowdkit/events.sqlite", help: "SQLite file of the events and the delivery outbox.", flag: "--store"),
+        .init(key: "store.path", kind: .string, defaultValue: "crowd-events.sqlite", example: "/var/lib/crowdkit/events.sqlite", help: "SQLite file of the events and the delivery outbox (--store also takes a postgres:// URL, as store.url).", flag: "--store"),
+        .init(key: "store.url", kind: .secret, defaultValue: nil, example: "postgres://crowdkit:(secret)@db.example:5432/crowdkit", help: "PostgreSQL instead of the SQLite file, for several instances sharing one store (see Operations). Logged with the password redacted.", flag: "--store-url"),
+        .init(key: "store.tls", kind: .string, defaultValue: nil, example: "require", help: "PostgreSQL TLS: disable, prefer (TLS when offered, certificate not checked) or require (TLS with the certificate and host name checked). Default: the URL's sslmode, else prefer.", flag: "--store-tls"),
+        .init(key: "store.caFile", kind: .string, defaultValue: nil, example: "/etc/ssl/postgres-ca.pem", help: "CA certificate of the PostgreSQL server for store.tls require (system trust store when unset)."),
         .init(key: "store.retentionDays", kind: .int, defaultValue: "90", example: "365", help: "Days events are kept.", flag: "--retention-days"),
         // Delivery
         .init(key: "delivery.maxAgeSeconds", kind: .double, defaultValue: "3600", example: "7200", help: "A fired notification is retried until sent, refused (400/401/403/404) or this old, then recorded as expired."),

@@ -1,0 +1,100 @@
+import CrowdKitCore
+import Foundation
+import PostgresNIO
+
+/// The outbox: pending deliveries, claims with leases, status updates.
+extension PostgresEventStore {
+    public func pendingDeliveries(limit: Int) async throws -> [Delivery] {
+        guard limit > 0 else { return [] }
+        return try await query(
+            """
+            SELECT \(unescaped: Self.deliveryColumns) FROM deliveries WHERE status = 'pending'
+            ORDER BY created_at, id LIMIT \(limit)
+            """, "cannot read pending deliveries"
+        ).map(Self.delivery(from:))
+    }
+
+    /// Two statements, so that claims never wait for each other and never break the order of a
+    /// series (fired, reminders, ended of one event and notifier):
+    ///
+    /// 1. A plain read (no lock) of the first pending delivery of every series, those of them
+    ///    that are due, in outbox order; ``DeliveryClaim/Selection`` takes what the claim may.
+    ///    A series whose first pending delivery is leased, backing off or excluded offers
+    ///    nothing, exactly as ``DeliveryClaim/select(from:)`` says.
+    /// 2. One `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` that leases those of the
+    ///    selected rows that are still pending and due when locked. A row another claim (or a
+    ///    status update) is writing at that moment is skipped, not waited for; one that another
+    ///    claim leased since the read no longer matches. So two claims at once, in one process or
+    ///    in two, never both lease a delivery while its lease holds.
+    ///
+    /// A series is never claimed past its first pending delivery: when step 2 skips that one, the
+    /// series offers nothing this time.
+    public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
+        guard claim.limit > 0, claim.capacity > 0 else { return [] }
+        let named = claim.perNotifier.filter { $0.value > 0 }.keys.sorted()
+        let others = claim.otherNotifiers > 0
+        let readSQL = """
+            SELECT id, event_id, notifier, kind, sequence, created_at, lease_owner, lease_until, retry_at
+            FROM (
+                SELECT *, row_number() OVER (PARTITION BY event_id, notifier ORDER BY \(Self.outboxOrder)) AS rank
+                FROM deliveries WHERE status = 'pending'
+            ) AS heads
+            WHERE rank = 1
+              AND NOT (id = ANY($1))
+              AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= $2 OR lease_owner = $3)
+              AND (retry_at IS NULL OR retry_at <= $2 OR notifier = ANY($4))
+              AND (notifier = ANY($5) OR ($6 AND NOT (notifier = ANY($7))))
+            ORDER BY \(Self.outboxOrder)
+            """
+        var b = PostgresBindings()
+        b.append(claim.excluding.sorted())
+        b.append(claim.now)
+        b.append(claim.owner)
+        b.append(claim.ignoringBackOff.sorted())
+        b.append(named)
+        b.append(others)
+        b.append(claim.perNotifier.keys.sorted())
+        let heads = try await query(PostgresQuery(unsafeSQL: readSQL, binds: b), "cannot read the outbox")
+        var selection = DeliveryClaim.Selection(claim)
+        for row in heads {
+            if selection.isFull { break }
+            let c = try row.decode((String, String, String, String, Int, Int64, String?, Int64?, Int64?).self)
+            var d = Delivery(
+                eventID: CrowdEventID(rawValue: c.1), notifier: c.2, kind: try Self.kind(c.3), sequence: c.4, createdAt: c.5,
+                lease: Self.lease(owner: c.6, until: c.7), retryAt: c.8)
+            d.id = c.0
+            selection.offer(d)
+        }
+        let chosen = selection.taken.map(\.id)
+        guard !chosen.isEmpty else { return [] }
+        let leased = try await query(
+            """
+            UPDATE deliveries AS d SET lease_owner = \(claim.owner), lease_until = \(claim.leaseUntil)
+            FROM (
+                SELECT id FROM deliveries
+                WHERE id = ANY(\(chosen)) AND status = 'pending'
+                  AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= \(claim.now) OR lease_owner = \(claim.owner))
+                  AND (retry_at IS NULL OR retry_at <= \(claim.now) OR notifier = ANY(\(claim.ignoringBackOff.sorted())))
+                FOR UPDATE SKIP LOCKED
+            ) AS locked
+            WHERE d.id = locked.id
+            RETURNING \(unescaped: Self.deliveryColumns.split(separator: ",").map { "d.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+            """, "cannot lease deliveries"
+        ).map(Self.delivery(from:))
+        let byID = Dictionary(leased.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return chosen.compactMap { byID[$0] }
+    }
+
+    /// Stores the delivery's new status and back-off, and ends its lease.
+    public func updateDelivery(_ delivery: Delivery) async throws {
+        let (status, remoteID, reason) = Self.columns(of: delivery.status)
+        let rows = try await query(
+            """
+            UPDATE deliveries SET status = \(status), remote_id = \(remoteID), failure_reason = \(reason),
+            attempts = \(delivery.attempts), updated_at = \(delivery.updatedAt), last_error = \(delivery.lastError),
+            retry_at = \(delivery.retryAt), lease_owner = NULL, lease_until = NULL
+            WHERE id = \(delivery.id) RETURNING id
+            """, "cannot update delivery \(delivery.id)")
+        if rows.isEmpty { throw EventStoreError(.notFound, "no delivery \(delivery.id)") }
+    }
+}
