@@ -9,8 +9,9 @@ import PostgresNIO
 extension PostgresEventStore: ZoneStateStore {
     static let zoneStateChunk = 5_000
 
-    public func saveZoneStates(_ states: [SavedZoneState]) async throws {
-        guard !states.isEmpty else { return }
+    public func saveZoneStates(_ batch: ZoneStateBatch) async throws {
+        guard !batch.isEmpty else { return }
+        let states = batch.states
         // the last state of a zone in the call wins (one statement cannot write a row twice)
         var latest: [ZoneKey: SavedZoneState] = [:]
         latest.reserveCapacity(states.count)

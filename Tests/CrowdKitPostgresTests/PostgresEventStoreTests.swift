@@ -15,7 +15,7 @@ final class RunningStores: Sendable {
     let server: PostgresServer
     private let tasks = Mutex<[Task<Void, any Error>]>([])
 
-    init() throws { server = try PostgresServer.shared() }
+    init() async throws { server = try await PostgresServer.shared() }
 
     deinit { tasks.withLock { $0.forEach { $0.cancel() } } }
 
@@ -30,8 +30,10 @@ final class RunningStores: Sendable {
     }
 
     /// A running store on `database` (a new database when `nil`).
-    func store(database: String? = nil, logger: Logger = quietLogger) throws -> PostgresEventStore {
-        let store = try PostgresEventStore(configuration: configuration(database: database ?? server.createDatabase()), logger: logger)
+    func store(database: String? = nil, logger: Logger = quietLogger) async throws -> PostgresEventStore {
+        let name: String
+        if let database { name = database } else { name = try await server.createDatabase() }
+        let store = try PostgresEventStore(configuration: configuration(database: name), logger: logger)
         start(store)
         return store
     }
@@ -46,34 +48,34 @@ final class RunningStores: Sendable {
 struct PostgresEventStoreTests {
     @Test("passes the EventStore conformance suite", arguments: EventStoreConformance.Check.allCases)
     func conformance(_ check: EventStoreConformance.Check) async throws {
-        let stores = try RunningStores()
-        try await EventStoreConformance.run(check) { try stores.store() }
+        let stores = try await RunningStores()
+        try await EventStoreConformance.run(check) { try await stores.store() }
     }
 
     @Test("passes the ZoneStateStore conformance suite, reopening included")
     func zoneStates() async throws {
-        let stores = try RunningStores()
+        let stores = try await RunningStores()
         try await ZoneStateStoreConformance.run(
-            makeStore: { try stores.store() },
+            makeStore: { try await stores.store() },
             reopen: { store in
                 // another instance (its own pool) on the same database
-                try stores.store(database: (store as? PostgresEventStore)?.configuration.database)
+                try await stores.store(database: (store as? PostgresEventStore)?.configuration.database)
             })
     }
 
     @Test("passes the SettingsStore conformance suite, reopening included")
     func settings() async throws {
-        let stores = try RunningStores()
+        let stores = try await RunningStores()
         try await SettingsStoreConformance.run(
-            makeStore: { try stores.store() },
-            reopen: { store in try stores.store(database: (store as? PostgresEventStore)?.configuration.database) })
+            makeStore: { try await stores.store() },
+            reopen: { store in try await stores.store(database: (store as? PostgresEventStore)?.configuration.database) })
     }
 
     @Test("two instances (two pools) claiming the same outbox at once never both get a delivery")
     func claimsAcrossInstances() async throws {
-        let stores = try RunningStores()
-        let a = try stores.store()
-        let b = try stores.store(database: a.configuration.database)
+        let stores = try await RunningStores()
+        let a = try await stores.store()
+        let b = try await stores.store(database: a.configuration.database)
         var all: [String] = []
         for i in 0..<200 {
             let change = EventStoreConformance.fired(
@@ -117,10 +119,11 @@ struct PostgresEventStoreTests {
 
     @Test("instances starting at once on one database migrate it once; a restart migrates nothing")
     func concurrentStart() async throws {
-        let stores = try RunningStores()
-        let database = try stores.server.createDatabase()
+        let stores = try await RunningStores()
+        let database = try await stores.server.createDatabase()
         let capture = LogCapture()
-        let many = try (0..<4).map { _ in try stores.store(database: database, logger: capture.logger()) }
+        var many: [PostgresEventStore] = []
+        for _ in 0..<4 { many.append(try await stores.store(database: database, logger: capture.logger())) }
         for store in many { try await store.check() }
         let names = PostgresEventStore.migrations.map(\.name)
         for store in many { #expect(try await store.appliedMigrations() == names) }
@@ -130,7 +133,7 @@ struct PostgresEventStoreTests {
         try await many[1].apply(EventStoreConformance.fired(EventStoreConformance.sampleEvent()))
         #expect(try await many[3].eventCount() == 1)
         // started again: nothing left to apply
-        let again = try stores.store(database: database, logger: capture.logger())
+        let again = try await stores.store(database: database, logger: capture.logger())
         try await again.check()
         #expect(capture.entries.filter { $0.message.contains("applied migration") }.count == names.count)
         #expect(try await again.eventCount() == 1)
@@ -138,8 +141,8 @@ struct PostgresEventStoreTests {
 
     @Test("a database migrated by a newer build is refused, naming both versions")
     func newerSchemaRefused() async throws {
-        let stores = try RunningStores()
-        let first = try stores.store()
+        let stores = try await RunningStores()
+        let first = try await stores.store()
         try await first.check()
         try await first.query(
             "INSERT INTO schema_migrations (version, name) VALUES (\(PostgresEventStore.schemaVersion + 1), 'from the future')",
@@ -183,7 +186,7 @@ struct PostgresEventStoreTests {
         #expect(attempts.map(\.message).contains { $0.contains("attempt 2") })
         #expect(!capture.allText.contains("s3cr3t"), "the password must never be logged")
         #expect(capture.allText.contains("postgres://crowdkit:***@127.0.0.1:\(server.port)/postgres"))
-        try server.start()
+        try await server.start()
         #expect(await eventually(timeout: .seconds(60)) { store.isReady })
         try await store.apply(EventStoreConformance.fired(EventStoreConformance.sampleEvent()))
         #expect(try await store.eventCount() == 1)

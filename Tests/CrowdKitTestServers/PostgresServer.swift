@@ -51,7 +51,11 @@ public final class PostgresServer: Sendable {
 
     /// `initdb` (first time only) and `pg_ctl start`, waiting until the server accepts
     /// connections.
-    public func start() throws {
+    public func start() async throws {
+        try await offThePool { try self.startBlocking() }
+    }
+
+    private func startBlocking() throws {
         let data = directory.appendingPathComponent("data").path
         if !FileManager.default.fileExists(atPath: data) {
             try run("initdb", ["-D", data, "-U", user, "--auth=trust", "-N", "-E", "UTF8", "--locale=C"])
@@ -63,17 +67,25 @@ public final class PostgresServer: Sendable {
         // Not waited for with Process.waitUntilExit: the server pg_ctl leaves running inherits the
         // descriptor Foundation watches for the child's exit, so that wait would last as long as
         // the server. pg_isready says when it accepts connections instead.
+        //
+        // The server outlives this call and would inherit every descriptor of the test process
+        // that is not close-on-exec, sockets of other tests' HTTP servers and clients among
+        // them: a connection the test closes would stay open in the server, its peer would never
+        // see the end, and the test would time out. So pg_ctl starts from a shell that first
+        // closes every inherited socket.
         let p = Process()
         let pgCtl = URL(fileURLWithPath: binDirectory).appendingPathComponent("pg_ctl").path
-        let args = ["-D", data, "-o", options, "-l", logFile, "start"]
+        var command = [pgCtl, "-D", data, "-o", options, "-l", logFile, "start"]
         if getuid() == 0 {
             guard let runuser = findTool("runuser") else { throw BrokerError("runuser not found (util-linux)") }
-            p.executableURL = URL(fileURLWithPath: runuser)
-            p.arguments = ["-u", "postgres", "--", pgCtl] + args
-        } else {
-            p.executableURL = URL(fileURLWithPath: pgCtl)
-            p.arguments = args
+            command = [runuser, "-u", "postgres", "--"] + command
         }
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [
+            "-c",
+            #"for fd in /proc/$$/fd/*; do n=${fd##*/}; case "$(readlink "$fd")" in socket:*) eval "exec $n>&-";; esac; done; exec "$@""#,
+            "pg_ctl-start",
+        ] + command
         p.currentDirectoryURL = directory
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -109,7 +121,11 @@ public final class PostgresServer: Sendable {
     }
 
     /// A new empty database (named `t_<random>`); returns its name.
-    public func createDatabase() throws -> String {
+    public func createDatabase() async throws -> String {
+        try await offThePool { try self.createDatabaseBlocking() }
+    }
+
+    private func createDatabaseBlocking() throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let createdb = URL(fileURLWithPath: binDirectory).appendingPathComponent("createdb").path
         let (status, output) = try runToolCapturing(
@@ -161,27 +177,47 @@ public final class PostgresServer: Sendable {
 
     // MARK: - One server per test process
 
-    /// The process's server, started on first use; stopped when the process exits.
-    public static func shared() throws -> PostgresServer {
-        try sharedServer.withLock { s in
-            if let server = s { return server }
-            let server = try PostgresServer()
-            do {
-                try server.start()
-            } catch {
-                server.stop()
-                throw error
+    /// The process's server, started on first use; stopped when the process exits. Tests wait
+    /// for it without holding a thread of the cooperative pool (``offThePool(_:)``).
+    public static func shared() async throws -> PostgresServer {
+        let task = sharedServer.withLock { t in
+            if let t { return t }
+            let started = Task {
+                try await offThePool {
+                    let server = try PostgresServer()
+                    do {
+                        try server.startBlocking()
+                    } catch {
+                        server.stop()
+                        throw error
+                    }
+                    sharedStarted.withLock { $0 = server }
+                    atexit { stopSharedPostgresServer() }
+                    return server
+                }
             }
-            s = server
-            atexit { stopSharedPostgresServer() }
-            return server
+            t = started
+            return started
         }
+        return try await task.value
+    }
+}
+
+/// Runs blocking work (child processes and waits for them) on a thread of its own, not on the
+/// cooperative pool: on a 2-core machine that pool has two threads, and tests blocking them for
+/// seconds (initdb, pg_ctl, createdb) stalled every other test of the process.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
     }
 }
 
 /// The server of ``PostgresServer/shared()``: test support, one per test process.
-private let sharedServer = Mutex<PostgresServer?>(nil)
+private let sharedServer = Mutex<Task<PostgresServer, any Error>?>(nil)
+/// The started server, for the exit handler (which cannot wait for a task).
+private let sharedStarted = Mutex<PostgresServer?>(nil)
 
 private func stopSharedPostgresServer() {
-    sharedServer.withLock { $0?.stop() }
+    sharedStarted.withLock { $0?.stop() }
 }
