@@ -2,7 +2,7 @@ import CrowdKitCore
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
+
 
 /// The ``EventStore`` (with ``ZoneStateStore`` and ``SettingsStore``) on PostgreSQL, for several
 /// instances sharing one outbox, one event log and one set of settings.
@@ -49,7 +49,7 @@ public final class PostgresEventStore: EventStore, Sendable {
     let logger: Logger
     let readiness = Readiness()
     let now: @Sendable () -> Int64
-    private let running = Mutex(false)
+    private let running = LockedBox(false)
 
     /// Makes the store (and its pool); nothing connects before ``run()``.
     ///

@@ -1,6 +1,6 @@
 import CrowdKitCore
 import Foundation
-import Synchronization
+
 
 /// Whether the store has connected and migrated, and the calls waiting for it. Until ``run()``
 /// of the store has done both, calls wait here (at most the store's `readyTimeout`) instead of
@@ -16,7 +16,7 @@ final class Readiness: Sendable {
         var nextWaiter = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedBox(State())
 
     var isReady: Bool { state.withLock { $0.ready } }
 
