@@ -85,6 +85,7 @@ extension PostgresEventStore {
         case .sent(let remoteID): ("sent", remoteID, nil)
         case .failed(let reason): ("failed", nil, reason)
         case .expired(let reason): ("expired", nil, reason)
+        case .suppressed(let reason): ("suppressed", nil, reason)
         }
     }
 
@@ -109,6 +110,7 @@ extension PostgresEventStore {
         case "sent": status = .sent(remoteID: c.6)
         case "failed": status = .failed(reason: c.7 ?? "")
         case "expired": status = .expired(reason: c.7 ?? "")
+        case "suppressed": status = .suppressed(reason: c.7 ?? "")
         default: status = .pending
         }
         var d = Delivery(

@@ -67,6 +67,7 @@ extension SQLiteEventStore {
         case .sent(let remoteID): ("sent", remoteID, nil)
         case .failed(let reason): ("failed", nil, reason)
         case .expired(let reason): ("expired", nil, reason)
+        case .suppressed(let reason): ("suppressed", nil, reason)
         }
     }
 
@@ -110,6 +111,7 @@ extension SQLiteEventStore {
         case "sent": status = .sent(remoteID: row["remoteID"])
         case "failed": status = .failed(reason: row["failureReason"] ?? "")
         case "expired": status = .expired(reason: row["failureReason"] ?? "")
+        case "suppressed": status = .suppressed(reason: row["failureReason"] ?? "")
         default: status = .pending
         }
         var d = Delivery(

@@ -607,6 +607,8 @@ public actor DeliveryService {
             logger.error("Notification failed", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
         case .expired(let reason):
             logger.error("Notification expired, not sent", metadata: ["delivery.attempts": "\(attempts)", "error": "\(reason)"])
+        case .suppressed(let reason):
+            logger.info("Notification suppressed, not sent", metadata: ["reason": "\(reason)"])
         case .pending:
             break
         }

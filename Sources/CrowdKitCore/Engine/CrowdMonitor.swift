@@ -54,6 +54,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public let storeWrites: StoreWriteConfiguration
     /// Where each zone's detection state is saved (SEMANTICS.md §7), if anywhere.
     public let zoneStates: (any ZoneStateStore)?
+    /// Run-time settings, mutes, quiet hours and pause (SEMANTICS.md §7), if any.
+    public let settings: LiveSettings?
     private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
 
@@ -76,9 +78,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
         notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(),
         zoneStates: (any ZoneStateStore)? = nil, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person,
-        logger: Logger
+        settings: LiveSettings? = nil, logger: Logger
     ) {
         self.zoneStates = zoneStates
+        self.settings = settings
         self.areas = areas
         self.objectTypes = objectTypes
         self.source = source
@@ -146,6 +149,22 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var published = EngineCounters()
         var lastPublish = ContinuousClock.now
         var messagesAtPublish = 0
+        // Run-time settings: taken before the first message and whenever they change (checked
+        // after each batch, so each zone's next observation has them)
+        let live = self.settings
+        var settingsGeneration = 0
+        func takeSettings() {
+            guard let live else { return }
+            let generation = live.generation
+            guard generation != settingsGeneration else { return }
+            let snapshot = live.snapshot
+            settingsGeneration = snapshot.generation
+            if engine.isPaused != snapshot.settings.paused {
+                logger.notice(snapshot.settings.paused ? "detection paused" : "detection resumed")
+            }
+            engine.apply(settings: snapshot.settings)
+        }
+        takeSettings()
         logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
         // Store writes happen on their own task so detection never waits for the disk: changes are
         // handed over in order, written as batches (a failing store keeps them in a bounded memory
@@ -195,11 +214,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 for i in pending.indices {
                     pending[i].deliveries = plan.deliveries(for: pending[i], now: now)
+                    if let live, !pending[i].deliveries.isEmpty { suppress(&pending[i], live) }
                     logChange(pending[i])
                 }
                 writer.enqueue(pending)
                 pending.removeAll(keepingCapacity: true)
             }
+            takeSettings()
             if persister != nil && ContinuousClock.now - lastTake >= .milliseconds(100) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
@@ -257,6 +278,24 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         if await !task.finished(within: timeout + .seconds(1)) {
             logger.critical("event store does not answer; stopping without waiting for it", metadata: ["store.backlog": "\(writer.health.backlog)"])
         }
+    }
+
+    /// Marks the change's deliveries `suppressed` when its zone is muted or in quiet hours at the
+    /// change's time (SEMANTICS.md §7): `firedAt` for fired, the reminder's time for reminders,
+    /// the end for ended.
+    private func suppress(_ change: inout EventChange, _ live: LiveSettings) {
+        let e = change.event
+        let ts: Int64
+        switch change.kind {
+        case .fired: ts = e.firedAt
+        case .reminder: ts = e.lastNotifiedAt
+        case .ended: ts = e.endedAt ?? e.lastNotifiedAt
+        }
+        guard let reason = live.suppression(for: e.key, at: ts) else { return }
+        for i in change.deliveries.indices { change.deliveries[i].status = .suppressed(reason: reason) }
+        logger.info(
+            "notification suppressed: \(reason)",
+            metadata: ["crowd.camera": "\(e.camera)", "crowd.zone": "\(e.zone)", "crowd.kind": "\(change.kind.rawValue)"])
     }
 
     /// Restores the saved zone states into `engine`; unusable ones are logged with their zone.

@@ -83,6 +83,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var areaGroup: Int32 = -1
         /// The policy counts vehicles, not people (`detection.objectType`).
         @usableFromInline var countsVehicles = false
+        /// Camera time from which the zone must take the run-time settings again before its
+        /// observation (SEMANTICS.md §7): `.max` when there are none to take, the next minute
+        /// while schedules exist (their windows start and end on minutes).
+        @usableFromInline var settingsUntil: Int64 = .max
         @usableFromInline init(key: ZoneKey, state: Policy.ZoneState) {
             self.key = key
             self.state = state
@@ -100,6 +104,11 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Whether zones that change are remembered for ``takeChangedStates()``.
     @usableFromInline var tracksChanges = false
     @usableFromInline var changedSlots: [Int32] = []
+    /// Run-time settings (SEMANTICS.md §7), `nil` until ``apply(settings:)``.
+    @usableFromInline var runtime: RuntimeSettings?
+    /// Detection is paused (``RuntimeSettings/paused``): observations update the zones' readings
+    /// but do not reach the policy.
+    @usableFromInline var paused = false
     /// Numbers the zones of saved states (made by ``trackChanges()``), and each slot's number
     /// (-1 until its first save).
     private var stateDirectory: ZoneDirectory?
@@ -534,6 +543,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         let i = slots.count
         var slot = Slot(key: key, state: policy.makeState(for: key))
         slot.countsVehicles = objectTypes.type(for: key) == .vehicle
+        if runtime != nil { slot.settingsUntil = .min }
         if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: key.camera) { slot.areaGroup = g }
         slots.append(slot)
         index[key] = Int32(i)
@@ -551,9 +561,12 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         slots[i].lastTs = ts
         slots[i].people = people
         slots[i].vehicles = vehicles
-        let reading = ZoneReading(ts: ts, people: slots[i].countsVehicles ? vehicles : people, vehicles: vehicles)
-        let d = policy.process(reading, state: &slots[i].state)
-        if !d.isEmpty { apply(d, slot: i, emit: emit) }
+        if ts >= slots[i].settingsUntil { takeSettings(slot: i, at: ts) }
+        if !paused {
+            let reading = ZoneReading(ts: ts, people: slots[i].countsVehicles ? vehicles : people, vehicles: vehicles)
+            let d = policy.process(reading, state: &slots[i].state)
+            if !d.isEmpty { apply(d, slot: i, emit: emit) }
+        }
         if tracksChanges && !slots[i].changed {
             slots[i].changed = true
             changedSlots.append(Int32(i))
@@ -565,8 +578,47 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     mutating func apply(_ d: Detection, slot i: Int, emit: (EventChange) -> Void) {
         let key = slots[i].key
         let policy = self.policy
+        let runtime = self.runtime
+        let ts = slots[i].lastTs
         var event = slotEvents[Int32(i)]
-        EventTracking.apply(d, key: key, event: &event, counters: &counters, describe: { policy.description(for: key) }, emit: emit)
+        // a fired event keeps the parameters that applied when it fired, run-time ones included
+        EventTracking.apply(
+            d, key: key, event: &event, counters: &counters,
+            describe: {
+                var description = policy.description(for: key)
+                if let runtime {
+                    for (p, v) in runtime.resolved(for: key, at: ts).values where p.policyName == description.name {
+                        description.parameters[p.rawValue] = v
+                    }
+                }
+                return description
+            }, emit: emit)
         slotEvents[Int32(i)] = event
     }
+
+    /// Gives slot `i` the parameters the run-time settings set for it at `ts`.
+    @usableFromInline
+    mutating func takeSettings(slot i: Int, at ts: Int64) {
+        guard let runtime else {
+            slots[i].settingsUntil = .max
+            return
+        }
+        let key = slots[i].key
+        policy.applySettings(runtime.resolved(for: key, at: ts), to: &slots[i].state, for: key)
+        slots[i].settingsUntil = runtime.schedules.isEmpty ? .max : (ts / 60_000 + 1) * 60_000
+    }
+
+    /// Run-time settings (SEMANTICS.md §7): each zone takes them at its next observation (an open
+    /// episode keeps its start; a fired event keeps the parameters it fired with), and
+    /// ``RuntimeSettings/paused`` stops observations from reaching the policy until settings
+    /// without it come. Run-time settings do not apply to areas (their parameters come from the
+    /// configuration).
+    public mutating func apply(settings: RuntimeSettings) {
+        runtime = settings
+        paused = settings.paused
+        for i in slots.indices { slots[i].settingsUntil = .min }
+    }
+
+    /// Whether detection is paused (``apply(settings:)``).
+    public var isPaused: Bool { paused }
 }

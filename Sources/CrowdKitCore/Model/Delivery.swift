@@ -20,24 +20,28 @@ public enum DeliveryStatus: Hashable, Sendable, Codable {
     /// Not sent before it became too old to matter (``DeliveryConfiguration/maxAge``); `reason`
     /// says how old it was and the last error.
     case expired(reason: String)
+    /// Never sent: its zone was muted or in quiet hours when it became due (SEMANTICS.md §7);
+    /// `reason` is `mute <id>` or `quiet hours <name>`. It stays unsent when the mute ends.
+    case suppressed(reason: String)
 
-    /// `pending`, `sent`, `failed` or `expired`.
+    /// `pending`, `sent`, `failed`, `expired` or `suppressed`.
     public var name: String {
         switch self {
         case .pending: "pending"
         case .sent: "sent"
         case .failed: "failed"
         case .expired: "expired"
+        case .suppressed: "suppressed"
         }
     }
 
-    /// Whether the delivery is finished (sent, failed or expired).
+    /// Whether the delivery is finished (sent, failed, expired or suppressed).
     public var isFinal: Bool { self != .pending }
 
-    /// The reason of a failed or expired delivery.
+    /// The reason of a failed, expired or suppressed delivery.
     public var reason: String? {
         switch self {
-        case .failed(let r), .expired(let r): r
+        case .failed(let r), .expired(let r), .suppressed(let r): r
         case .pending, .sent: nil
         }
     }

@@ -13,6 +13,7 @@ public struct AnyDetectionPolicy: DetectionPolicy {
     private let _describe: @Sendable (ZoneKey) -> PolicyDescription
     private let _encode: @Sendable (ZoneState, inout StateBytesWriter) -> Bool
     private let _decode: @Sendable (inout StateBytesReader, ZoneKey) throws -> ZoneState
+    private let _apply: @Sendable (ParameterSet, inout ZoneState, ZoneKey) -> Void
 
     public init<P: DetectionPolicy>(_ policy: P) {
         _name = policy.name
@@ -27,6 +28,11 @@ public struct AnyDetectionPolicy: DetectionPolicy {
         _describe = { policy.description(for: $0) }
         _encode = { state, writer in policy.encodeState(state.box as! P.ZoneState, into: &writer) }
         _decode = { reader, zone in ZoneState(box: try policy.decodeState(from: &reader, for: zone)) }
+        _apply = { settings, state, zone in
+            var s = state.box as! P.ZoneState
+            policy.applySettings(settings, to: &s, for: zone)
+            state.box = s
+        }
     }
 
     public var name: String { _name }
@@ -38,4 +44,5 @@ public struct AnyDetectionPolicy: DetectionPolicy {
     public func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
         try _decode(&reader, zone)
     }
+    public func applySettings(_ settings: ParameterSet, to state: inout ZoneState, for zone: ZoneKey) { _apply(settings, &state, zone) }
 }

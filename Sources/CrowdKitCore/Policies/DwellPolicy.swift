@@ -93,6 +93,21 @@ public struct DwellPolicy: DetectionPolicy {
             s: p.stale.milliseconds, r: p.repeatEvery?.milliseconds ?? 0)
     }
 
+    /// Run-time settings: `minPeople`, `dwellSeconds`, `gapSeconds`, `cooldownSeconds`,
+    /// `staleSeconds`, `repeatSeconds` (SEMANTICS.md §7).
+    public func applySettings(_ settings: ParameterSet, to z: inout ZoneState, for zone: ZoneKey) {
+        let p = parameters(for: zone)
+        func ms(_ parameter: SettingsParameter, _ configured: Int64) -> Int64 {
+            settings[parameter].map { Int64(($0 * 1000).rounded()) } ?? configured
+        }
+        z.n = settings[.minPeople].map { Int($0) } ?? p.minPeople
+        z.d = ms(.dwellSeconds, p.dwell.milliseconds)
+        z.g = ms(.gapSeconds, p.gap.milliseconds)
+        z.c = ms(.cooldownSeconds, p.cooldown.milliseconds)
+        z.s = ms(.staleSeconds, p.stale.milliseconds)
+        z.r = ms(.repeatSeconds, p.repeatEvery?.milliseconds ?? 0)
+    }
+
     @inlinable
     public func process(_ reading: ZoneReading, state z: inout ZoneState) -> Detection {
         let ts = reading.ts

@@ -83,6 +83,17 @@ public struct MessageCountPolicy: DetectionPolicy {
             timeoutCount: p.timeoutCount, pause: p.pause.milliseconds)
     }
 
+    /// Run-time settings: `armPeople`, `iterateCount`, `triggerPeople`, `timeoutCount`,
+    /// `pauseSeconds` (SEMANTICS.md §7).
+    public func applySettings(_ settings: ParameterSet, to z: inout ZoneState, for zone: ZoneKey) {
+        let p = parameters(for: zone)
+        z.armPeople = settings[.armPeople].map { Int($0) } ?? p.armPeople
+        z.iterateCount = settings[.iterateCount].map { Int($0) } ?? p.iterateCount
+        z.triggerPeople = settings[.triggerPeople].map { Int($0) } ?? p.triggerPeople
+        z.timeoutCount = settings[.timeoutCount].map { Int($0) } ?? p.timeoutCount
+        z.pause = settings[.pauseSeconds].map { Int64(($0 * 1000).rounded()) } ?? p.pause.milliseconds
+    }
+
     @inlinable
     public func process(_ reading: ZoneReading, state z: inout ZoneState) -> Detection {
         let ts = reading.ts

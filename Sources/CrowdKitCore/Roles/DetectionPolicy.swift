@@ -44,9 +44,17 @@ public protocol DetectionPolicy: Sendable {
     /// The state that ``encodeState(_:into:)`` wrote, for `zone` with the parameters that apply
     /// now. Throws when the bytes cannot be read (the zone then starts fresh, and the log says so).
     func decodeState(from reader: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState
+
+    /// Sets the parameters a zone's state works with before its next observation (run-time
+    /// settings, SEMANTICS.md §7): each parameter `settings` holds replaces the policy's own
+    /// (configured) value for `zone`, the others go back to it. The rest of the state (an open
+    /// episode, a cool-down) is kept as it is. The default ignores run-time settings.
+    func applySettings(_ settings: ParameterSet, to state: inout ZoneState, for zone: ZoneKey)
 }
 
 extension DetectionPolicy {
+    public func applySettings(_ settings: ParameterSet, to state: inout ZoneState, for zone: ZoneKey) {}
+
     /// Not saved: a restart starts the policy's zones fresh.
     public func encodeState(_ state: ZoneState, into writer: inout StateBytesWriter) -> Bool { false }
 

@@ -33,6 +33,15 @@ public enum SettingsParameter: String, CaseIterable, Hashable, Sendable, Compara
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    /// The built-in policy (``DetectionPolicy/name``) that takes the parameter: `dwell` or
+    /// `messageCount`.
+    public var policyName: String {
+        switch self {
+        case .minPeople, .dwellSeconds, .gapSeconds, .cooldownSeconds, .staleSeconds, .repeatSeconds: "dwell"
+        case .armPeople, .iterateCount, .triggerPeople, .timeoutCount, .pauseSeconds: "messageCount"
+        }
+    }
 }
 
 /// Some policy parameters (the others come from the next layer of §7's order).

@@ -86,7 +86,7 @@ enum JSONView {
         var reason: String?
         switch d.status {
         case .sent(let id): remote = id
-        case .failed(let r), .expired(let r): reason = r
+        case .failed(let r), .expired(let r), .suppressed(let r): reason = r
         case .pending: break
         }
         w.raw(",\"remoteId\":")

@@ -346,6 +346,9 @@ struct PageView {
             case .failed(let reason), .expired(let reason):
                 cls = "bad"
                 detail = reason
+            case .suppressed(let reason):
+                cls = "muted"
+                detail = reason
             }
             w.raw("<li><span class=\"badge ")
             w.raw(cls)
@@ -476,7 +479,7 @@ struct PageView {
         .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
         .ok{color:var(--ok);background:var(--ok-bg)}.bad{color:var(--bad);background:var(--bad-bg)}
         .warn,.pending{color:var(--warn);background:var(--warn-bg)}.crowd{color:var(--crowd);background:var(--crowd-bg)}
-        .idle{color:var(--idle);background:var(--idle-bg)}
+        .idle,.muted{color:var(--idle);background:var(--idle-bg)}
         .deliveries{list-style:none;margin:0;padding:0;display:grid;gap:.2rem}.reason{font-size:.8rem}
         .snap{border-radius:6px;display:block;object-fit:cover;background:var(--idle-bg)}
         .filters{display:flex;flex-wrap:wrap;gap:.75rem 1rem;align-items:flex-end;margin:0 0 1rem}
