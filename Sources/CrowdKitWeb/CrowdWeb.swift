@@ -27,6 +27,11 @@ import ServiceLifecycle
 ///   connected; 503 otherwise, with `store` `unavailable` or `failing` and the backlog).
 /// - `GET /metrics`: only when a `metrics` closure is given (Prometheus text from the app's
 ///   registry).
+/// - With a ``SettingsControl`` (live control, SEMANTICS.md §7): `GET /api/settings` (with
+///   `ETag: "<version>"`), `PUT /api/settings` (the whole document with `If-Match: "<version>"`:
+///   200, 412 on another version, 428 without `If-Match`, 422 with `{"errors": [{"field",
+///   "message"}]}`), `GET`/`POST /api/mutes`, `DELETE /api/mutes/{id}`, `POST
+///   /api/detection/pause` and `/resume`, `GET /api/audit?limit=N`.
 ///
 /// Every response carries security headers; every route but `/healthz` requires the configured
 /// credentials. Use ``CrowdWebConfiguration/checkBind(host:access:allowUnauthenticatedRemote:)``
@@ -42,13 +47,16 @@ public struct CrowdWeb: Sendable {
     public var changes: @Sendable () -> AsyncStream<EventChange>
     /// Prometheus text exposition for `/metrics`; `nil` leaves `/metrics` to the app.
     public var metrics: (@Sendable () async -> String)?
+    /// Live control (run-time settings, mutes, pause, audit); `nil` leaves those routes out.
+    public var settings: SettingsControl?
 
     public init(
         store: any EventStore, configuration: CrowdWebConfiguration = CrowdWebConfiguration(), logger: Logger,
         liveStatus: @escaping @Sendable () async -> LiveStatus = { LiveStatus() },
         changes: @escaping @Sendable () -> AsyncStream<EventChange> = { AsyncStream { $0.finish() } },
-        metrics: (@Sendable () async -> String)? = nil
+        metrics: (@Sendable () async -> String)? = nil, settings: SettingsControl? = nil
     ) {
+        self.settings = settings
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -75,6 +83,7 @@ public struct CrowdWeb: Sendable {
         routes.get("/api/areas") { _, _ in Self.json(bytes: JSONView.areas(await self.liveStatus())) }
         routes.get("/healthz") { _, _ in Self.text("ok\n") }
         routes.get("/readyz") { _, _ in await self.readiness() }
+        if let settings { addSettingsRoutes(routes, settings) }
         if let metrics {
             routes.get("/metrics") { _, _ in
                 Self.text(await metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")

@@ -1,5 +1,6 @@
 import CrowdKitCore
 import CrowdKitMQTT
+import CrowdKitWeb
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -73,5 +74,34 @@ struct ShutdownWatchdog: Service {
             exit(70)
         }
         thread.start()
+    }
+}
+
+/// Keeps the run-time settings in effect current: takes what other instances (or another
+/// process on the same file) changed, every couple of seconds. With `seed` (a store that is
+/// usable only once its loop runs, PostgreSQL), first loads them, seeding them at the very first
+/// start, retrying until the store answers.
+struct SettingsService: Service {
+    let control: SettingsControl
+    let seed: RuntimeSettings?
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            if let seed {
+                var delay = Duration.milliseconds(500)
+                while !Task.isCancelled {
+                    do {
+                        try await control.start(seed: seed)
+                        break
+                    } catch {
+                        logger.warning("cannot read the run-time settings yet; detection runs on the configuration", metadata: ["error": "\(error)"])
+                        try await Task.sleep(for: delay)
+                        delay = min(delay * 2, .seconds(30))
+                    }
+                }
+            }
+            await control.run()
+        }
     }
 }

@@ -39,10 +39,24 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         }
         let store = opened.store
         let reliability = settings.reliability
+        // Live control (SEMANTICS.md §7): the stored run-time settings and mutes, seeded from the
+        // configuration at the very first start. A file store is read before detection starts;
+        // PostgreSQL once its pool is up (the settings service), detection meanwhile running on
+        // the configuration.
+        let live = LiveSettings(settings: RuntimeSettingsSeed.settings(for: settings.detection))
+        let control = SettingsControl(store: store, live: live, logger: logger)
+        let seed = live.snapshot.settings
+        if !opened.needsRun {
+            do {
+                try await control.start(seed: seed)
+            } catch {
+                logger.error("cannot read the run-time settings; detection runs on the configuration", metadata: ["error": "\(error)"])
+            }
+        }
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
             storeWrites: reliability.storeWrites, zoneStates: reliability.saveZoneStates ? store : nil,
-            areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, logger: logger)
+            areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, settings: live, logger: logger)
         let delivery = DeliveryService(
             store: store, notifiers: setup.notifiers, enricher: setup.enricher, configuration: reliability.delivery, logger: logger)
         // Delivery learns of new deliveries from these changes (no store read each); a burst
@@ -61,7 +75,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                         areas: monitor.areaStates, lines: monitor.lines)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
-                extraRoutes: extraRoutes)
+                settings: control, extraRoutes: extraRoutes)
         } catch {
             printError("error: \(error)")
             throw ExitCode(78)
@@ -74,6 +88,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                     delivery: delivery, changes: wakeUps, drain: reliability.shutdownTimeout * 0.4, logger: logger),
                 serviceName: "delivery"),
         ]
+        services.append(
+            .init(service: SettingsService(control: control, seed: opened.needsRun ? seed : nil, logger: logger), serviceName: "settings"))
         if let web { services.append(.init(service: web, serviceName: "web")) }
         if let statusInterval {
             let processed = self.processed ?? { monitor.processedMessages }

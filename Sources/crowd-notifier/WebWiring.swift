@@ -63,13 +63,14 @@ enum WebWiring {
         liveStatus: @escaping @Sendable () async -> LiveStatus,
         changes: @escaping @Sendable () -> AsyncStream<EventChange>,
         metrics: (@Sendable () async -> String)? = nil,
+        settings: SettingsControl? = nil,
         extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
     ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
         guard http.port != 0 else { return nil }
         try checkBind(http)
         let web = CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access(http)), logger: logger,
-            liveStatus: liveStatus, changes: changes, metrics: metrics)
+            liveStatus: liveStatus, changes: changes, metrics: metrics, settings: settings)
         let router = Router()
         web.addRoutes(to: router)
         extraRoutes?(router)
@@ -82,7 +83,7 @@ enum WebWiring {
 
 /// The event store the app runs on, SQLite or PostgreSQL, and its loop.
 struct OpenedStore: Sendable {
-    let store: any EventStore & ZoneStateStore
+    let store: any EventStore & ZoneStateStore & SettingsStore
     /// The file, or the URL with its password redacted: safe to log.
     let name: String
     /// Whether the store works only while ``run`` runs (PostgreSQL's pool).
