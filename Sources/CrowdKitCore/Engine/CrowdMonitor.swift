@@ -150,7 +150,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         var lastPublish = ContinuousClock.now
         var messagesAtPublish = 0
         // Run-time settings: taken before the first message and whenever they change (checked
-        // after each batch, so each zone's next observation has them)
+        // before each batch, so each zone's next observation has them: one lock per batch)
         let live = self.settings
         var settingsGeneration = 0
         func takeSettings() {
@@ -220,7 +220,6 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 writer.enqueue(pending)
                 pending.removeAll(keepingCapacity: true)
             }
-            takeSettings()
             if persister != nil && ContinuousClock.now - lastTake >= .milliseconds(100) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
@@ -232,6 +231,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             if var reader = try await source.batchReader() {
                 var batch = RawMessageBatch()
                 while try await reader.next(into: &batch) {
+                    takeSettings()
                     engine.process(batch, emit: { pending.append($0) }) { index, reason in
                         rejectLog.note(.raw(batch.message(at: index)), reason, logger: logger)
                     }
@@ -242,6 +242,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             } else {
                 let messages = try await source.messages()
                 for try await message in messages {
+                    takeSettings()
                     let outcome = engine.process(message) { pending.append($0) }
                     if case .rejected(let reason) = outcome {
                         rejectLog.note(message, reason, logger: logger)
