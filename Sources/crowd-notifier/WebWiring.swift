@@ -93,7 +93,7 @@ struct OpenedStore: Sendable {
     let run: @Sendable () async throws -> Void
 
     /// `body` with the store usable: for a store that needs its loop, the loop runs meanwhile.
-    func whileOpen<T: Sendable>(_ body: @Sendable (any EventStore) async throws -> T) async throws -> T {
+    func whileOpen<T: Sendable>(_ body: @Sendable (any EventStore & ZoneStateStore & SettingsStore) async throws -> T) async throws -> T {
         guard needsRun else { return try await body(store) }
         let run = self.run
         let store = self.store
