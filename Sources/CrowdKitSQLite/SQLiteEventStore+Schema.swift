@@ -146,6 +146,24 @@ extension SQLiteEventStore {
                 );
                 """
         ),
+        (
+            // Occupancy per zone and minute (the charts): clustered by zone and time, so a
+            // zone's day is one range read.
+            name: "v8-occupancy",
+            sql: """
+                CREATE TABLE occupancy (
+                    camera TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    max INTEGER NOT NULL,
+                    sum INTEGER NOT NULL,
+                    observations INTEGER NOT NULL,
+                    last INTEGER NOT NULL,
+                    PRIMARY KEY (camera, zone, minute)
+                ) WITHOUT ROWID;
+                CREATE INDEX occupancy_minute ON occupancy (minute);
+                """
+        ),
     ]
 
     static let migrator: DatabaseMigrator = {

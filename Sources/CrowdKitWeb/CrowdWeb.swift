@@ -20,6 +20,10 @@ import ServiceLifecycle
 /// - `GET /api/events.csv`: every filtered event as CSV, streamed.
 /// - `GET /api/zones`: live zone states and the feed status.
 /// - `GET /api/areas`: areas with their occupancy and state, lines with their crossings today.
+/// - `GET /api/zones/{camera}/{zone}/history?from=&to=&step=` (epoch ms or ISO-8601; step in
+///   seconds, default 60; default range the last 24 h): `{"points": [{"t", "max", "mean",
+///   "last"}], "minPeople", "events": [{"id", "startedAt", "endedAt"}]}` when the store keeps
+///   occupancy history.
 /// - `GET /api/events/stream`: server-sent events `fired`, `updated` (reminders) and `ended`,
 ///   with the event's JSON as data; filters `camera` and `zone`.
 /// - `GET /healthz` (always 200, never authenticated), `GET /readyz` (store readable, the
@@ -80,6 +84,9 @@ public struct CrowdWeb: Sendable {
         routes.get("/api/events.csv") { request, _ in await self.eventsCSV(request) }
         routes.get("/api/events/stream") { request, _ in self.eventStream(request) }
         routes.get("/api/zones") { _, _ in await self.zonesJSON() }
+        routes.get("/api/zones/{camera}/{zone}/history") { request, context in
+            await self.history(request, camera: context.parameters.get("camera") ?? "", zone: context.parameters.get("zone") ?? "")
+        }
         routes.get("/api/areas") { _, _ in Self.json(bytes: JSONView.areas(await self.liveStatus())) }
         routes.get("/healthz") { _, _ in Self.text("ok\n") }
         routes.get("/readyz") { _, _ in await self.readiness() }

@@ -87,7 +87,8 @@ struct SettingsService: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        // a shutdown cancels the loop: that ends the service, it is not an error
+        await cancelWhenGracefulShutdown {
             if let seed {
                 var delay = Duration.milliseconds(500)
                 while !Task.isCancelled {
@@ -96,12 +97,34 @@ struct SettingsService: Service {
                         break
                     } catch {
                         logger.warning("cannot read the run-time settings yet; detection runs on the configuration", metadata: ["error": "\(error)"])
-                        try await Task.sleep(for: delay)
+                        do { try await Task.sleep(for: delay) } catch { return }
                         delay = min(delay * 2, .seconds(30))
                     }
                 }
             }
             await control.run()
+        }
+    }
+}
+
+/// Removes occupancy history older than `history.retentionDays`, at start and every hour.
+struct HistoryRetentionService: Service {
+    let store: any OccupancyHistoryStore
+    let days: Int
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let removed = try await store.pruneOccupancy(before: Int64(Date().timeIntervalSince1970 * 1000) - Int64(days) * 86_400_000)
+                    if removed > 0 { logger.info("occupancy history pruned", metadata: ["history.minutes": "\(removed)"]) }
+                } catch {
+                    logger.warning("cannot prune occupancy history; trying again in an hour", metadata: ["error": "\(error)"])
+                }
+                // a shutdown cancels the wait: that ends the loop, it is not an error
+                do { try await Task.sleep(for: .seconds(3600)) } catch { return }
+            }
         }
     }
 }

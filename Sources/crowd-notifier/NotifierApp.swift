@@ -56,7 +56,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
             storeWrites: reliability.storeWrites, zoneStates: reliability.saveZoneStates ? store : nil,
-            areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, settings: live, logger: logger)
+            areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, settings: live,
+            history: settings.historyDays > 0 ? store as? any OccupancyHistoryStore : nil, logger: logger)
         let delivery = DeliveryService(
             store: store, notifiers: setup.notifiers, enricher: setup.enricher, configuration: reliability.delivery, logger: logger)
         // Delivery learns of new deliveries from these changes (no store read each); a burst
@@ -88,6 +89,9 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                     delivery: delivery, changes: wakeUps, drain: reliability.shutdownTimeout * 0.4, logger: logger),
                 serviceName: "delivery"),
         ]
+        if settings.historyDays > 0, let history = store as? any OccupancyHistoryStore {
+            services.append(.init(service: HistoryRetentionService(store: history, days: settings.historyDays, logger: logger), serviceName: "history"))
+        }
         services.append(
             .init(service: SettingsService(control: control, seed: opened.needsRun ? seed : nil, logger: logger), serviceName: "settings"))
         if let web { services.append(.init(service: web, serviceName: "web")) }

@@ -56,6 +56,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public let zoneStates: (any ZoneStateStore)?
     /// Run-time settings, mutes, quiet hours and pause (SEMANTICS.md §7), if any.
     public let settings: LiveSettings?
+    /// Where each zone's occupancy per minute is kept (the charts), if anywhere.
+    public let history: (any OccupancyHistoryStore)?
     private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
 
@@ -78,10 +80,11 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
         notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(),
         zoneStates: (any ZoneStateStore)? = nil, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person,
-        settings: LiveSettings? = nil, logger: Logger
+        settings: LiveSettings? = nil, history: (any OccupancyHistoryStore)? = nil, logger: Logger
     ) {
         self.zoneStates = zoneStates
         self.settings = settings
+        self.history = history
         self.areas = areas
         self.objectTypes = objectTypes
         self.source = source
@@ -165,6 +168,25 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             engine.apply(settings: snapshot.settings)
         }
         takeSettings()
+        // Occupancy history: finished minutes handed to their writer about once a second
+        var occupancyWriter: OccupancyWriter?
+        var occupancyTask: Task<Void, Never>?
+        var lastOccupancy = ContinuousClock.now
+        if let history {
+            engine.trackOccupancy()
+            let w = OccupancyWriter(store: history, logger: logger)
+            occupancyWriter = w
+            occupancyTask = Task { await w.run() }
+        }
+        /// The minutes so far (the current ones too) written, waiting at most 2 s for the store.
+        func stopOccupancy() async {
+            guard let occupancyWriter, let occupancyTask else { return }
+            occupancyWriter.offer(engine.takeOccupancy(includingCurrent: true))
+            occupancyWriter.finish()
+            if await !occupancyTask.finished(within: .seconds(2)) {
+                logger.warning("occupancy history not written at shutdown: the store does not answer")
+            }
+        }
         logger.info("monitor started", metadata: ["crowd.policy": "\(policy.name)", "crowd.source": "\(source.status.description)"])
         // Store writes happen on their own task so detection never waits for the disk: changes are
         // handed over in order, written as batches (a failing store keeps them in a bounded memory
@@ -220,6 +242,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 writer.enqueue(pending)
                 pending.removeAll(keepingCapacity: true)
             }
+            if let occupancyWriter, ContinuousClock.now - lastOccupancy >= .seconds(1) {
+                lastOccupancy = ContinuousClock.now
+                occupancyWriter.offer(engine.takeOccupancy())
+            }
             if persister != nil && ContinuousClock.now - lastTake >= .milliseconds(100) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
@@ -257,12 +283,14 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             takeStates()
             await stopWriter(writerTask)
             await stopPersister(persister, persisterTask)
+            await stopOccupancy()
             throw error
         }
         handOver()
         takeStates()
         await stopWriter(writerTask)
         await stopPersister(persister, persisterTask)
+        await stopOccupancy()
         publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
         logger.info(
             "monitor stopped",

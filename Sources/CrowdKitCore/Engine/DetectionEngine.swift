@@ -104,6 +104,22 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Whether zones that change are remembered for ``takeChangedStates()``.
     @usableFromInline var tracksChanges = false
     @usableFromInline var changedSlots: [Int32] = []
+    /// Occupancy per zone and minute (``trackOccupancy()``): the current minute of each slot, and
+    /// the minutes finished since the last ``takeOccupancy(includingCurrent:)``.
+    @usableFromInline var tracksOccupancy = false
+    @usableFromInline var occupancy: [MinuteAccumulator] = []
+    @usableFromInline var finishedMinutes: [OccupancyMinute] = []
+
+    @usableFromInline
+    struct MinuteAccumulator {
+        @usableFromInline var minute: Int64 = .min
+        @usableFromInline var max = 0
+        @usableFromInline var sum = 0
+        @usableFromInline var observations = 0
+        @usableFromInline var last = 0
+        @usableFromInline init() {}
+    }
+
     /// Run-time settings (SEMANTICS.md §7), `nil` until ``apply(settings:)``.
     @usableFromInline var runtime: RuntimeSettings?
     /// Detection is paused (``RuntimeSettings/paused``): observations update the zones' readings
@@ -562,6 +578,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         slots[i].people = people
         slots[i].vehicles = vehicles
         if ts >= slots[i].settingsUntil { takeSettings(slot: i, at: ts) }
+        if tracksOccupancy { noteOccupancy(slot: i, ts: ts, count: slots[i].countsVehicles ? vehicles : people) }
         if !paused {
             let reading = ZoneReading(ts: ts, people: slots[i].countsVehicles ? vehicles : people, vehicles: vehicles)
             let d = policy.process(reading, state: &slots[i].state)
@@ -594,6 +611,46 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 return description
             }, emit: emit)
         slotEvents[Int32(i)] = event
+    }
+
+    /// Adds a count to slot `i`'s current minute, finishing the previous minute when `ts` is in a
+    /// later one.
+    @usableFromInline
+    mutating func noteOccupancy(slot i: Int, ts: Int64, count: Int) {
+        if occupancy.count <= i { occupancy += repeatElement(MinuteAccumulator(), count: slots.count - occupancy.count) }
+        let minute = ts - ((ts % 60_000) + 60_000) % 60_000
+        var a = occupancy[i]
+        if a.minute != minute {
+            if a.minute != .min {
+                finishedMinutes.append(
+                    OccupancyMinute(zone: slots[i].key, minute: a.minute, max: a.max, sum: a.sum, observations: a.observations, last: a.last))
+            }
+            a = MinuteAccumulator()
+            a.minute = minute
+        }
+        a.max = Swift.max(a.max, count)
+        a.sum += count
+        a.observations += 1
+        a.last = count
+        occupancy[i] = a
+    }
+
+    /// Starts keeping each zone's occupancy per minute (max, mean, last count), for
+    /// ``takeOccupancy(includingCurrent:)``.
+    public mutating func trackOccupancy() { tracksOccupancy = true }
+
+    /// The minutes finished since the last call; with `includingCurrent`, also each zone's minute
+    /// in progress (as it is so far: a later take gives it again, complete).
+    public mutating func takeOccupancy(includingCurrent: Bool = false) -> [OccupancyMinute] {
+        var out = finishedMinutes
+        finishedMinutes.removeAll(keepingCapacity: true)
+        if includingCurrent {
+            for i in occupancy.indices where occupancy[i].minute != .min {
+                let a = occupancy[i]
+                out.append(OccupancyMinute(zone: slots[i].key, minute: a.minute, max: a.max, sum: a.sum, observations: a.observations, last: a.last))
+            }
+        }
+        return out
     }
 
     /// Gives slot `i` the parameters the run-time settings set for it at `ts`.

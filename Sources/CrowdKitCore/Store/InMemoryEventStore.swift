@@ -1,9 +1,10 @@
 /// An ``EventStore`` in memory: for tests, replay, and apps that do not need events to survive a
 /// restart. Optionally bounded: beyond `capacity` events, the oldest are evicted with their
 /// deliveries.
-public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
+public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore, OccupancyHistoryStore {
     private var events: [CrowdEventID: CrowdEvent] = [:]
     private var zoneStates: [ZoneKey: SavedZoneState] = [:]
+    private var occupancyMinutes: [ZoneKey: [Int64: OccupancyMinute]] = [:]
     private var settings: RuntimeSettings?
     private var mutesByID: [String: Mute] = [:]
     private var auditLog: [AuditEntry] = []
@@ -105,6 +106,26 @@ public actor InMemoryEventStore: EventStore, ZoneStateStore, SettingsStore {
 
     public func loadZoneStates() async throws -> [SavedZoneState] {
         zoneStates.values.sorted { ($0.zone.camera, $0.zone.zone) < ($1.zone.camera, $1.zone.zone) }
+    }
+
+    // MARK: OccupancyHistoryStore
+
+    public func appendOccupancy(_ minutes: [OccupancyMinute]) async throws {
+        for m in minutes { occupancyMinutes[m.zone, default: [:]][m.minute] = m }
+    }
+
+    public func occupancy(of zone: ZoneKey, from: Int64, to: Int64) async throws -> [OccupancyMinute] {
+        (occupancyMinutes[zone] ?? [:]).values.filter { $0.minute >= from && $0.minute < to }.sorted { $0.minute < $1.minute }
+    }
+
+    public func pruneOccupancy(before: Int64) async throws -> Int {
+        var removed = 0
+        for key in Array(occupancyMinutes.keys) {
+            let before0 = occupancyMinutes[key]?.count ?? 0
+            occupancyMinutes[key] = occupancyMinutes[key]?.filter { $0.key >= before }
+            removed += before0 - (occupancyMinutes[key]?.count ?? 0)
+        }
+        return removed
     }
 
     // MARK: SettingsStore

@@ -81,6 +81,8 @@ struct AppSettings: Sendable {
     /// `store.tls` and `store.caFile` applied; `nil` for SQLite.
     var postgres: PostgresStoreConfiguration?
     var retentionDays: Int
+    /// Days of occupancy history kept (`history.retentionDays`); 0 keeps none.
+    var historyDays = 30
     var http: HTTP
     var logLevel: Logger.Level
     var reliability = Reliability()
@@ -164,7 +166,8 @@ struct AppSettings: Sendable {
             throw ConfigurationError(key: "log.level", source: try c.value("log.level")?.source.description, expected: "one of trace, debug, info, notice, warning, error, critical", got: level)
         }
         let reliability = try loadReliability(c)
-        return AppSettings(
+        let historyDays = try c.int("history.retentionDays", in: 0...36500, expected: "a number of days 0-36500 (0: no history)") ?? 30
+        var loaded = AppSettings(
             mqtt: mqtt, filter: filter,
             detection: Detection(
                 policy: policy, kinds: kinds, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c)),
@@ -177,6 +180,8 @@ struct AppSettings: Sendable {
                 token: try c.secret("http.token"),
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
             logLevel: logLevel, reliability: reliability)
+        loaded.historyDays = historyDays
+        return loaded
     }
 
     /// The PostgreSQL store of `store.url` (or of a `postgres://` `store.path`), `nil` for the

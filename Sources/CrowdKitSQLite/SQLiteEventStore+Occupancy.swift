@@ -1,0 +1,59 @@
+import CrowdKitCore
+import Foundation
+import GRDB
+
+/// Occupancy per zone and minute (``OccupancyHistoryStore``): one row per zone and minute,
+/// written in one transaction per batch; a zone's range is one index range.
+extension SQLiteEventStore: OccupancyHistoryStore {
+    public func appendOccupancy(_ minutes: [OccupancyMinute]) async throws {
+        guard !minutes.isEmpty else { return }
+        do {
+            try await pool.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO occupancy (camera, zone, minute, max, sum, observations, last) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (camera, zone, minute) DO UPDATE SET
+                            max = excluded.max, sum = excluded.sum, observations = excluded.observations, last = excluded.last
+                        """)
+                for m in minutes {
+                    try statement.execute(arguments: [m.zone.camera, m.zone.zone, m.minute, m.max, m.sum, m.observations, m.last])
+                }
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw Self.wrap(error, "cannot write occupancy history")
+        }
+    }
+
+    public func occupancy(of zone: ZoneKey, from: Int64, to: Int64) async throws -> [OccupancyMinute] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT minute, max, sum, observations, last FROM occupancy
+                        WHERE camera = ? AND zone = ? AND minute >= ? AND minute < ? ORDER BY minute
+                        """,
+                    arguments: [zone.camera, zone.zone, from, to]
+                ).map { row in
+                    OccupancyMinute(
+                        zone: zone, minute: row["minute"], max: row["max"], sum: row["sum"], observations: row["observations"], last: row["last"])
+                }
+            }
+        } catch {
+            throw Self.wrap(error, "cannot read occupancy history")
+        }
+    }
+
+    public func pruneOccupancy(before: Int64) async throws -> Int {
+        do {
+            return try await pool.write { db in
+                try db.execute(sql: "DELETE FROM occupancy WHERE minute < ?", arguments: [before])
+                return db.changesCount
+            }
+        } catch {
+            throw Self.wrap(error, "cannot prune occupancy history")
+        }
+    }
+}
