@@ -103,7 +103,7 @@ struct ClusterMembershipTests {
         #expect(await a.waitForOwnership(within: .seconds(5)))
         #expect(a.ownership?.ownership.members == ["a"])
         let first = try #require(a.ownership?.version)
-        _ = try await membership.heartbeat(MemberHeartbeat(name: "b", lease: .milliseconds(600)))
+        _ = try await membership.heartbeat(MemberHeartbeat(name: "b", lease: .seconds(2)))
         #expect(await eventually { a.ownership?.ownership.members == ["a", "b"] })
         #expect((a.ownership?.version ?? 0) > first)
         // b stops heartbeating: gone when its lease ends
@@ -176,7 +176,7 @@ struct ClusterMonitorTests {
         var tasks: [String: (monitor: Task<Void, any Error>, cluster: Task<Void, Never>)] = [:]
         var coordinators: [String: ClusterCoordinator] = [:]
         for name in ["a", "b"] {
-            let cluster = ClusterCoordinator(name: name, lease: .milliseconds(800), membership: membership, logger: Logger(label: name))
+            let cluster = ClusterCoordinator(name: name, lease: .milliseconds(1500), membership: membership, logger: Logger(label: name))
             let monitor = CrowdMonitor(
                 source: PushSource(), policy: Self.policy, store: store, zoneStates: store, cluster: cluster, logger: Logger(label: name))
             coordinators[name] = cluster
