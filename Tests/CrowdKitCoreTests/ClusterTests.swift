@@ -167,18 +167,23 @@ struct ClusterMonitorTests {
         }
     }
 
-    @Test("an instance stops heartbeating in the middle of a crowd: the other takes its camera with its dwell timer, the crowd fires once, on time")
-    func handOverKeepsDwellTimer() async throws {
+    @Test(
+        "an instance stops heartbeating in the middle of a crowd: the other takes its camera with its dwell timer, the crowd fires once, on time",
+        arguments: [false, true])
+    func handOverKeepsDwellTimer(cameraList: Bool) async throws {
         let store = InMemoryEventStore()
         let membership = Crashable(InMemoryClusterMembership())
         let camera = (0..<50).map { "Q2GV-\($0)" }.first { CameraOwnership.owner(of: $0, among: ["a", "b"]) == "a" }!
+        // with a camera list, the states of the cameras that moved are loaded by camera
+        let filter = cameraList ? ZoneFilter(cameras: .only([camera, "Q2GV-OTHER"])) : .all
         var monitors: [String: CrowdMonitor<DwellPolicy, PushSource>] = [:]
         var tasks: [String: (monitor: Task<Void, any Error>, cluster: Task<Void, Never>)] = [:]
         var coordinators: [String: ClusterCoordinator] = [:]
         for name in ["a", "b"] {
             let cluster = ClusterCoordinator(name: name, lease: .milliseconds(1500), membership: membership, logger: Logger(label: name))
             let monitor = CrowdMonitor(
-                source: PushSource(), policy: Self.policy, store: store, zoneStates: store, cluster: cluster, logger: Logger(label: name))
+                source: PushSource(), policy: Self.policy, filter: filter, store: store, zoneStates: store, cluster: cluster,
+                logger: Logger(label: name))
             coordinators[name] = cluster
             monitors[name] = monitor
             tasks[name] = (Task { try await monitor.run() }, Task { await cluster.run() })

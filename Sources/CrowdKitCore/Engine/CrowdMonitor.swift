@@ -290,7 +290,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             let moved = { (camera: String) in camera != AreaDefinition.camera && ownership.owns(camera) && !old.owns(camera) }
             engine.resetZones(ofCameras: gained)
             do {
-                let saved = try await zoneStates.loadZoneStates().filter { moved($0.zone.camera) }
+                // with a camera list, only the zones of the cameras that moved are read
+                let saved: [SavedZoneState]
+                if case .only(let cameras) = filter.cameras {
+                    saved = try await zoneStates.loadZoneStates(cameras: cameras.filter(moved))
+                } else {
+                    saved = try await zoneStates.loadZoneStates().filter { moved($0.zone.camera) }
+                }
                 let skipped = engine.restore(saved)
                 restored = saved.count - skipped.count
                 for s in skipped.prefix(20) {
