@@ -124,6 +124,20 @@ extension PostgresEventStore {
                 )
                 """,
             ]),
+        PostgresMigration(
+            // one row per instance sharing the cameras (ClusterMembership); times in the
+            // database's clock
+            version: 4, name: "instances",
+            statements: [
+                """
+                CREATE TABLE instances (
+                    name text COLLATE "C" PRIMARY KEY,
+                    heartbeat_at bigint NOT NULL,
+                    lease_until bigint NOT NULL,
+                    joined_at bigint NOT NULL
+                )
+                """
+            ]),
     ]
 
     /// The schema version this build writes (the last migration's).

@@ -43,4 +43,16 @@ extension PostgresEventStore: ZoneStateStore {
             return SavedZoneState(zone: ZoneKey(camera: camera, zone: zone), policy: policy, data: Array(data.readableBytesView))
         }
     }
+
+    /// Selects by camera in the database (a camera moving here loads only its own zones).
+    public func loadZoneStates(cameras: Set<String>) async throws -> [SavedZoneState] {
+        guard !cameras.isEmpty else { return [] }
+        let list = Array(cameras)
+        return try await query(
+            "SELECT camera, zone, policy, data FROM zone_states WHERE camera = ANY(\(list)::text[])", "cannot load zone states"
+        ).map { row in
+            let (camera, zone, policy, data) = try row.decode((String, String, String, ByteBuffer).self)
+            return SavedZoneState(zone: ZoneKey(camera: camera, zone: zone), policy: policy, data: Array(data.readableBytesView))
+        }
+    }
 }

@@ -268,6 +268,10 @@ public struct CrowdWeb: Sendable {
             "{\"ready\":\(ready),\"store\":" + Format.json(storeState) + ",\"source\":" + Format.json(feed.state.rawValue)
         body += ",\"storeBacklog\":\(writes.backlog),\"storeDropped\":\(writes.dropped)"
         if let error = writes.lastError, !writes.isHealthy { body += ",\"storeError\":" + Format.json(error) }
+        if let cluster = live.cluster {
+            body += ",\"cluster\":{\"name\":" + Format.json(cluster.name) + ",\"members\":\(cluster.members.count)"
+            body += ",\"ownedCameras\":\(cluster.ownedCameras),\"heartbeating\":\(cluster.heartbeating)}"
+        }
         body += "}"
         return Self.json(body, status: ready ? .ok : .serviceUnavailable)
     }

@@ -20,12 +20,16 @@ public struct LiveStatus: Sendable {
     public var areas: [AreaSnapshot]
     /// Lines with their crossings today (``CrowdMonitor/lines``).
     public var lines: [LineSnapshot]
+    /// With several instances sharing the cameras: the live members and this instance's share
+    /// (``ClusterCoordinator/status``); `/readyz` reports it.
+    public var cluster: ClusterStatus?
 
     public init(
         zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
         cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init(),
-        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = []
+        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = [], cluster: ClusterStatus? = nil
     ) {
+        self.cluster = cluster
         self.storeWrites = storeWrites
         self.areas = areas
         self.lines = lines

@@ -28,6 +28,8 @@ struct StatusLineService: Service {
     let processed: @Sendable () -> Int
     let events: @Sendable () -> Int
     let status: @Sendable () -> SourceStatus
+    /// With several instances: members, owned cameras and observations, appended to the line.
+    var cluster: (@Sendable () -> String)? = nil
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -50,6 +52,7 @@ struct StatusLineService: Service {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         return
             "stats t=\(now) processed=\(processed()) events=\(events()) received=\(s.received) dropped=\(s.dropped) state=\(s.state.rawValue) reconnects=\(s.reconnects)"
+            + (cluster.map { " " + $0() } ?? "")
     }
 }
 
@@ -126,5 +129,16 @@ struct HistoryRetentionService: Service {
                 do { try await Task.sleep(for: .seconds(3600)) } catch { return }
             }
         }
+    }
+}
+
+/// Keeps this instance in the cluster (``ClusterCoordinator``) until graceful shutdown; it then
+/// leaves, so that the others take its cameras at once. Placed before the monitor in the group,
+/// so it stops after the monitor saved its zone states.
+struct ClusterService: Service {
+    let coordinator: ClusterCoordinator
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await coordinator.run() }
     }
 }

@@ -53,11 +53,16 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                 logger.error("cannot read the run-time settings; detection runs on the configuration", metadata: ["error": "\(error)"])
             }
         }
+        // Several instances on one PostgreSQL store share the cameras out (Operations, "Several
+        // instances"); the coordinator heartbeats from the start and leaves after the monitor stopped.
+        let cluster = settings.cluster.flatMap { c in
+            opened.membership.map { ClusterCoordinator(name: c.name, lease: c.lease, membership: $0, logger: logger) }
+        }
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
             storeWrites: reliability.storeWrites, zoneStates: reliability.saveZoneStates ? store : nil,
             areas: settings.detection.areas, objectTypes: settings.detection.objectTypes, settings: live,
-            history: settings.historyDays > 0 ? store as? any OccupancyHistoryStore : nil, logger: logger)
+            history: settings.historyDays > 0 ? store as? any OccupancyHistoryStore : nil, cluster: cluster, logger: logger)
         let delivery = DeliveryService(
             store: store, notifiers: setup.notifiers, enricher: setup.enricher, configuration: reliability.delivery, logger: logger)
         // Delivery learns of new deliveries from these changes (no store read each); a burst
@@ -73,7 +78,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                     LiveStatus(
                         zones: monitor.zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
                         cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth,
-                        areas: monitor.areaStates, lines: monitor.lines)
+                        areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
                 settings: control, extraRoutes: extraRoutes)
@@ -94,12 +99,19 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         }
         services.append(
             .init(service: SettingsService(control: control, seed: opened.needsRun ? seed : nil, logger: logger), serviceName: "settings"))
+        if let cluster { services.append(.init(service: ClusterService(coordinator: cluster), serviceName: "cluster")) }
         if let web { services.append(.init(service: web, serviceName: "web")) }
         if let statusInterval {
             let processed = self.processed ?? { monitor.processedMessages }
             let status = StatusLineService(
                 interval: statusInterval, processed: processed, events: { monitor.statistics.fired },
-                status: { monitor.sourceStatus })
+                status: { monitor.sourceStatus },
+                cluster: cluster.map { c in
+                    { @Sendable in
+                        let s = c.status
+                        return "members=\(s.members.count) owned=\(s.ownedCameras) observations=\(monitor.statistics.observations)"
+                    }
+                })
             services.append(.init(service: status, serviceName: "stats"))
         }
         // Last: shut down first, so detection stops before delivery and the store.

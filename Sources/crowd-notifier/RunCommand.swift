@@ -137,7 +137,9 @@ struct RunCommand: AsyncParsableCommand {
             events.sort { ($0.firedAt, $0.camera, $0.zone) < ($1.firedAt, $1.camera, $1.zone) }
             writeStandardOutput(ReplayFormat.jsonLines(events))
         }
+        // with several instances: how much of the feed was this instance's
+        let shared = settings.cluster == nil ? "" : "; \(stats.observations) observations of this instance's cameras, \(stats.notOwned) of other instances' cameras skipped"
         logger.notice(
-            "stopped: \(stats.messages) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects")
+            "stopped: \(stats.messages) messages processed, \(stats.fired) crowd events; source \(source.status.received) received, \(source.status.dropped) dropped, \(source.status.reconnects) reconnects\(shared)")
     }
 }

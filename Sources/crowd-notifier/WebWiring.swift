@@ -29,7 +29,7 @@ enum WebWiring {
     static func openStore(_ settings: AppSettings, logger: Logger) throws -> OpenedStore {
         if let postgres = settings.postgres {
             let store = try PostgresEventStore(configuration: postgres, logger: logger)
-            return OpenedStore(store: store, name: postgres.redactedURL, needsRun: true) { try await store.run() }
+            return OpenedStore(store: store, name: postgres.redactedURL, needsRun: true, membership: store) { try await store.run() }
         }
         let store = try SQLiteEventStore(
             configuration: .init(path: settings.storePath, retentionDays: settings.retentionDays), logger: logger)
@@ -88,6 +88,8 @@ struct OpenedStore: Sendable {
     let name: String
     /// Whether the store works only while ``run`` runs (PostgreSQL's pool).
     let needsRun: Bool
+    /// Where instances sharing the store register (PostgreSQL); `nil` for a single instance.
+    var membership: (any ClusterMembership)? = nil
     /// The store's loop (retention; PostgreSQL: also the pool, connecting and migrating), until
     /// cancelled.
     let run: @Sendable () async throws -> Void

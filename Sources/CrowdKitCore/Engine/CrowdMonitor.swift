@@ -58,6 +58,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public let settings: LiveSettings?
     /// Where each zone's occupancy per minute is kept (the charts), if anywhere.
     public let history: (any OccupancyHistoryStore)?
+    /// The cluster this instance shares the cameras with, if any: then only the cameras it owns
+    /// are processed, and a camera that moves here resumes from the state its previous owner
+    /// saved in ``zoneStates``.
+    public let cluster: ClusterCoordinator?
     private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
 
@@ -80,11 +84,12 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         source: Source, policy: Policy, filter: ZoneFilter = .all, store: any EventStore,
         notifiers: NotificationPlan = NotificationPlan(), storeWrites: StoreWriteConfiguration = .init(),
         zoneStates: (any ZoneStateStore)? = nil, areas: AreaSetup = .none, objectTypes: ObjectTypeSelection = .person,
-        settings: LiveSettings? = nil, history: (any OccupancyHistoryStore)? = nil, logger: Logger
+        settings: LiveSettings? = nil, history: (any OccupancyHistoryStore)? = nil, cluster: ClusterCoordinator? = nil, logger: Logger
     ) {
         self.zoneStates = zoneStates
         self.settings = settings
         self.history = history
+        self.cluster = cluster
         self.areas = areas
         self.objectTypes = objectTypes
         self.source = source
@@ -221,6 +226,27 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 p.finish(within: .zero)
             }
         }
+        // Cameras shared out: wait for the first heartbeat (at most 10 s, then alone), and follow
+        // the ownership every 100 ms, before the messages that follow.
+        var ownershipVersion = -1
+        var lastOwnershipCheck = ContinuousClock.now
+        if let cluster {
+            if await !cluster.waitForOwnership(within: .seconds(10)) {
+                logger.warning(
+                    "cluster: no heartbeat reached the store in 10 s; processing every camera until one does",
+                    metadata: ["cluster.name": "\(cluster.name)"])
+                engine.setOwnership(.alone(cluster.name))
+            }
+        }
+        func followOwnership() async {
+            guard let cluster else { return }
+            lastOwnershipCheck = ContinuousClock.now
+            guard let current = cluster.ownership, current.version != ownershipVersion else { return }
+            ownershipVersion = current.version
+            // the latest states of the cameras that move away go to the store first
+            takeStates()
+            await apply(current.ownership, to: &engine, cluster: cluster)
+        }
         defer {
             // finish outside the lock: finishing calls onTermination, which takes the lock
             let all = subscribers.withLock { s in
@@ -229,9 +255,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             }
             for c in all { c.finish() }
         }
+        await followOwnership()
         // Hands the changes of the last message(s) to the writer, and publishes the counters and
         // zone states every 100 ms.
-        func handOver() {
+        // `light`: the batch was small (the feed is not busy, so taking the states costs little):
+        // taken at once, so that the last changes before the feed goes quiet are saved too
+        // (states are otherwise taken at most every 100 ms, and only when messages come).
+        func handOver(light: Bool = true) {
             if !pending.isEmpty {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 for i in pending.indices {
@@ -246,7 +276,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 lastOccupancy = ContinuousClock.now
                 occupancyWriter.offer(engine.takeOccupancy())
             }
-            if persister != nil && ContinuousClock.now - lastTake >= .milliseconds(100) { takeStates() }
+            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(100)) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             }
@@ -258,23 +288,25 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 var batch = RawMessageBatch()
                 while try await reader.next(into: &batch) {
                     takeSettings()
+                    if cluster != nil && ContinuousClock.now - lastOwnershipCheck >= .milliseconds(100) { await followOwnership() }
                     engine.process(batch, emit: { pending.append($0) }) { index, reason in
                         rejectLog.note(.raw(batch.message(at: index)), reason, logger: logger)
                     }
                     processed.wrappingAdd(batch.count, ordering: .relaxed)
-                    handOver()
+                    handOver(light: batch.count < 64)
                     batch.removeAll(keepingCapacity: true)
                 }
             } else {
                 let messages = try await source.messages()
                 for try await message in messages {
                     takeSettings()
+                    if cluster != nil && ContinuousClock.now - lastOwnershipCheck >= .milliseconds(100) { await followOwnership() }
                     let outcome = engine.process(message) { pending.append($0) }
                     if case .rejected(let reason) = outcome {
                         rejectLog.note(message, reason, logger: logger)
                     }
                     processed.wrappingAdd(1, ordering: .relaxed)
-                    handOver()
+                    handOver(light: false)
                 }
             }
         } catch is CancellationError {
@@ -296,6 +328,49 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             "monitor stopped",
             metadata: [
                 "crowd.messages": "\(engine.counters.messages)", "crowd.fired": "\(engine.counters.fired)",
+                "crowd.observations": "\(engine.counters.observations)", "crowd.not_owned": "\(engine.counters.notOwned)",
+            ])
+    }
+
+    /// Makes `engine` process the cameras `ownership` gives this instance; the cameras that moved
+    /// here resume from the states their previous owner saved (loaded before the next message).
+    private func apply(_ ownership: CameraOwnership, to engine: inout DetectionEngine<Policy>, cluster: ClusterCoordinator) async {
+        let old = engine.ownership
+        let gained = engine.setOwnership(ownership)
+        var restored = 0
+        if let old, let zoneStates {
+            // also cameras this engine has not seen yet: their state may be saved
+            let moved = { (camera: String) in camera != AreaDefinition.camera && ownership.owns(camera) && !old.owns(camera) }
+            engine.resetZones(ofCameras: gained)
+            do {
+                // with a camera list, only the zones of the cameras that moved are read
+                let saved: [SavedZoneState]
+                if case .only(let cameras) = filter.cameras {
+                    saved = try await zoneStates.loadZoneStates(cameras: cameras.filter(moved))
+                } else {
+                    saved = try await zoneStates.loadZoneStates().filter { moved($0.zone.camera) }
+                }
+                let skipped = engine.restore(saved)
+                restored = saved.count - skipped.count
+                for s in skipped.prefix(20) {
+                    logger.warning(
+                        "saved state of camera \(s.zone.camera) zone \(s.zone.zone) not used; the zone starts fresh: \(s.reason)",
+                        metadata: ["crowd.camera": "\(s.zone.camera)", "crowd.zone": "\(s.zone.zone)"])
+                }
+            } catch {
+                logger.error(
+                    "cluster: cannot load the saved states of the cameras that moved here; their zones start fresh",
+                    metadata: ["error": "\(error)"])
+            }
+        }
+        let owned = engine.ownedCameras
+        cluster.reportOwnedCameras(owned.count)
+        let takenOver = gained.isEmpty && restored == 0 ? "" : ", \(restored) zone states taken over"
+        logger.notice(
+            "cluster: \(ownership.members.count) live members; this instance processes \(owned.count) of the cameras seen\(takenOver)",
+            metadata: [
+                "cluster.name": "\(cluster.name)", "cluster.members": "\(ownership.members.joined(separator: ","))",
+                "cluster.owned_cameras": "\(owned.count)", "cluster.restored_zones": "\(restored)",
             ])
     }
 
@@ -399,6 +474,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         let areas = engine.areaSnapshot()
         let lines = engine.lineSnapshot()
         metrics.lines.record(lines)
+        if let cluster, let zones { cluster.reportOwnedCameras(Set(zones.lazy.map(\.camera)).count) }
         shared.withLock {
             if let zones {
                 $0.zones = zones
@@ -420,6 +496,7 @@ struct MonitorMetrics {
     let observations = Counter(label: "crowdkit_observations_total")
     let nonCount = Counter(label: "crowdkit_messages_skipped_total", dimensions: [("reason", "non_count")])
     let filtered = Counter(label: "crowdkit_messages_skipped_total", dimensions: [("reason", "filtered")])
+    let notOwned = Counter(label: "crowdkit_messages_skipped_total", dimensions: [("reason", "not_owned")])
     let outOfOrder = Counter(label: "crowdkit_messages_dropped_total", dimensions: [("reason", "out_of_order")])
     let fired = Counter(label: "crowdkit_events_total", dimensions: [("kind", "fired")])
     let reminders = Counter(label: "crowdkit_events_total", dimensions: [("kind", "reminder")])
@@ -440,6 +517,7 @@ struct MonitorMetrics {
         add(observations, c.observations, p.observations)
         add(nonCount, c.nonCount, p.nonCount)
         add(filtered, c.filtered, p.filtered)
+        add(notOwned, c.notOwned, p.notOwned)
         add(outOfOrder, c.outOfOrder, p.outOfOrder)
         add(fired, c.fired, p.fired)
         add(reminders, c.reminders, p.reminders)

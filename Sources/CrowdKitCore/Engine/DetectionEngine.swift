@@ -4,7 +4,8 @@ public enum MessageOutcome: Hashable, Sendable {
     case observed
     /// A valid MV Sense message that is not a zone count (raw_detections, light, ...): skipped.
     case nonCount
-    /// A zone count of a camera or zone outside the ``ZoneFilter``: skipped.
+    /// A zone count of a camera or zone outside the ``ZoneFilter``, or of a camera another
+    /// instance owns (``DetectionEngine/setOwnership(_:)``): skipped.
     case filtered
     /// Older than the newest `ts` already processed for its zone: dropped (SEMANTICS.md §1).
     case outOfOrder
@@ -20,6 +21,9 @@ public struct EngineCounters: Hashable, Sendable, Codable {
     public var observations = 0
     public var nonCount = 0
     public var filtered = 0
+    /// Zone counts of cameras another instance owns (``DetectionEngine/setOwnership(_:)``),
+    /// skipped.
+    public var notOwned = 0
     public var outOfOrder = 0
     public var fired = 0
     public var reminders = 0
@@ -87,6 +91,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         /// observation (SEMANTICS.md §7): `.max` when there are none to take, the next minute
         /// while schedules exist (their windows start and end on minutes).
         @usableFromInline var settingsUntil: Int64 = .max
+        /// This instance owns the zone's camera (``DetectionEngine/setOwnership(_:)``).
+        @usableFromInline var owned = true
         @usableFromInline init(key: ZoneKey, state: Policy.ZoneState) {
             self.key = key
             self.state = state
@@ -138,6 +144,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     public let objectTypes: ObjectTypeSelection
     /// Topics that are neither zones nor plain skips; the table holds `-3 - index`.
     var specialTopics: [SpecialTopic] = []
+    /// Which cameras this instance processes, when several share them (`nil`: all).
+    public private(set) var ownership: CameraOwnership?
 
     enum SpecialTopic {
         /// A zone count outside the filter whose camera still gives areas their heartbeat.
@@ -359,7 +367,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     /// The live state of every zone, sorted by camera then zone.
     public func snapshot() -> [ZoneSnapshot] {
-        slots.indices.filter { slots[$0].lastTs != .min }.map { i in
+        slots.indices.filter { slots[$0].lastTs != .min && slots[$0].owned }.map { i in
             let s = slots[i]
             return ZoneSnapshot(
                 camera: s.key.camera, zone: s.key.zone, people: s.people, vehicles: s.vehicles, lastTs: s.lastTs,
@@ -375,6 +383,53 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     /// Every line seen or configured, with its crossings, sorted by camera then line.
     public func lineSnapshot() -> [LineSnapshot] { areaTracker.lineSnapshot() }
+
+    // MARK: cameras shared out among instances
+
+    /// Processes only the zones of cameras `ownership` gives this instance (`nil`: every camera);
+    /// the others' counts are skipped (``EngineCounters/notOwned``), their zones keep the state
+    /// they had, left out of ``snapshot()`` and ``allStates()``. Returns the cameras with zones
+    /// here that this instance owns now and did not before: their state here is out of date
+    /// (another instance processed them meanwhile), so load theirs (``resetZones(ofCameras:)``,
+    /// then ``restore(_:)``) before the next message.
+    @discardableResult
+    public mutating func setOwnership(_ ownership: CameraOwnership?) -> Set<String> {
+        let old = self.ownership
+        self.ownership = ownership
+        var decided: [String: Bool] = [:]
+        var gained = Set<String>()
+        for i in slots.indices {
+            let camera = slots[i].key.camera
+            let owns: Bool
+            if let d = decided[camera] {
+                owns = d
+            } else {
+                owns = ownership?.owns(camera) ?? true
+                decided[camera] = owns
+                if owns && !(old?.owns(camera) ?? true) { gained.insert(camera) }
+            }
+            slots[i].owned = owns
+        }
+        return gained
+    }
+
+    /// The cameras with zones here that this instance processes.
+    public var ownedCameras: Set<String> {
+        Set(slots.lazy.filter(\.owned).map(\.key.camera))
+    }
+
+    /// Forgets the state of every zone of these cameras (a fresh start, as for a zone never
+    /// seen): before restoring what their previous owner saved.
+    public mutating func resetZones(ofCameras cameras: Set<String>) {
+        guard !cameras.isEmpty else { return }
+        for i in slots.indices where cameras.contains(slots[i].key.camera) {
+            slots[i].state = policy.makeState(for: slots[i].key)
+            slots[i].lastTs = .min
+            slots[i].people = 0
+            slots[i].vehicles = 0
+            slotEvents[Int32(i)] = nil
+        }
+    }
 
     // MARK: persisted state (SEMANTICS.md §7)
 
@@ -418,7 +473,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         trackChanges()
         var out = ZoneStateBatch(directory: directory)
         areaTracker.all(into: &out)
-        for i in slots.indices where slots[i].lastTs != .min {
+        for i in slots.indices where slots[i].lastTs != .min && slots[i].owned {
             guard encode(slot: i, into: &out) else { return nil }
         }
         return out
@@ -487,6 +542,9 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 let state = try policy.decodeState(from: &r, for: key)
                 let i = index[key].map(Int.init) ?? addSlot(key)
                 slots[i].state = state
+                // the saved state carries the configured parameters: the run-time ones are taken
+                // again at the zone's next observation
+                if runtime != nil { slots[i].settingsUntil = .min }
                 slots[i].lastTs = lastTs
                 slots[i].people = people
                 slots[i].vehicles = vehicles
@@ -560,6 +618,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         var slot = Slot(key: key, state: policy.makeState(for: key))
         slot.countsVehicles = objectTypes.type(for: key) == .vehicle
         if runtime != nil { slot.settingsUntil = .min }
+        slot.owned = ownership?.owns(key.camera) ?? true
         if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: key.camera) { slot.areaGroup = g }
         slots.append(slot)
         index[key] = Int32(i)
@@ -568,6 +627,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
 
     @inlinable
     mutating func feed(slot i: Int, ts: Int64, people: Int, vehicles: Int, emit: (EventChange) -> Void) -> MessageOutcome {
+        guard slots[i].owned else {
+            counters.notOwned += 1
+            return .filtered
+        }
         if slots[i].areaGroup >= 0 { heartbeat(group: slots[i].areaGroup, ts: ts, emit: emit) }
         if slots[i].lastTs != .min && ts < slots[i].lastTs {
             counters.outOfOrder += 1

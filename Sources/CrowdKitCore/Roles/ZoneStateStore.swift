@@ -41,9 +41,19 @@ public protocol ZoneStateStore: Sendable {
 
     /// The latest saved state of every zone.
     func loadZoneStates() async throws -> [SavedZoneState]
+
+    /// The latest saved state of every zone of these cameras (when a camera moves to this
+    /// instance from another). The default filters ``loadZoneStates()``; a store that can select
+    /// by camera should.
+    func loadZoneStates(cameras: Set<String>) async throws -> [SavedZoneState]
 }
 
 extension ZoneStateStore {
+    public func loadZoneStates(cameras: Set<String>) async throws -> [SavedZoneState] {
+        guard !cameras.isEmpty else { return [] }
+        return try await loadZoneStates().filter { cameras.contains($0.zone.camera) }
+    }
+
     /// Saves these zones' states in one write (as one ``ZoneStateBatch``).
     public func saveZoneStates(_ states: [SavedZoneState]) async throws {
         try await saveZoneStates(ZoneStateBatch(states))

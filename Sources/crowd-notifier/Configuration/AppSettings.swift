@@ -61,6 +61,19 @@ struct AppSettings: Sendable {
         var allowUnauthenticatedRemote: Bool
     }
 
+    /// This instance in a cluster of instances sharing one PostgreSQL store.
+    struct Cluster: Sendable, Hashable {
+        /// `cluster.name`: unique among the instances (default: host name and process id).
+        var name: String
+        /// `cluster.leaseSeconds`: how long a heartbeat keeps the instance live (0.5 to 5 s).
+        var lease: Duration
+
+        /// The host name and the process id: unique on one machine, new at every start.
+        static var defaultName: String {
+            "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        }
+    }
+
     /// Delivery retries, the store's memory queue and the shutdown limit.
     struct Reliability: Sendable, Hashable {
         var delivery = DeliveryConfiguration()
@@ -83,6 +96,9 @@ struct AppSettings: Sendable {
     var retentionDays: Int
     /// Days of occupancy history kept (`history.retentionDays`); 0 keeps none.
     var historyDays = 30
+    /// Cameras shared out among the instances on one PostgreSQL store (`cluster.*`); `nil` for
+    /// SQLite (a single instance).
+    var cluster: Cluster? = nil
     var http: HTTP
     var logLevel: Logger.Level
     var reliability = Reliability()
@@ -167,13 +183,15 @@ struct AppSettings: Sendable {
         }
         let reliability = try loadReliability(c)
         let historyDays = try c.int("history.retentionDays", in: 0...36500, expected: "a number of days 0-36500 (0: no history)") ?? 30
+        let postgres = try loadPostgres(c)
         var loaded = AppSettings(
             mqtt: mqtt, filter: filter,
             detection: Detection(
                 policy: policy, kinds: kinds, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c)),
             meraki: meraki, webex: webex,
-            webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite", postgres: try loadPostgres(c),
+            webhook: webhook, storePath: try c.string("store.path") ?? "crowd-events.sqlite", postgres: postgres,
             retentionDays: try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90,
+            cluster: postgres == nil ? nil : try loadCluster(c),
             http: HTTP(
                 host: try c.string("http.host") ?? "127.0.0.1",
                 port: try c.int("http.port", in: 0...65535, expected: "a port number 0-65535") ?? 5001,
@@ -213,6 +231,18 @@ struct AppSettings: Sendable {
         configuration.caFile = try c.string("store.caFile")
         configuration.retentionDays = try c.int("store.retentionDays", in: 1...36500, expected: "a number of days 1-36500") ?? 90
         return configuration
+    }
+
+    /// `cluster.name` and `cluster.leaseSeconds` (used with a PostgreSQL store).
+    static func loadCluster(_ c: ConfigLoader) throws(ConfigurationError) -> Cluster {
+        let lease = try c.seconds("cluster.leaseSeconds", positive: true) ?? .seconds(5)
+        guard lease >= .milliseconds(500) && lease <= .seconds(5) else {
+            throw ConfigurationError(
+                key: "cluster.leaseSeconds", source: try c.value("cluster.leaseSeconds")?.source.description,
+                expected: "a number of seconds from 0.5 to 5", got: "\(lease.secondsValue)")
+        }
+        let name = try c.string("cluster.name")?.trimmingCharacters(in: .whitespaces)
+        return Cluster(name: name.flatMap { $0.isEmpty ? nil : $0 } ?? Cluster.defaultName, lease: lease)
     }
 
     static func loadReliability(_ c: ConfigLoader) throws(ConfigurationError) -> Reliability {

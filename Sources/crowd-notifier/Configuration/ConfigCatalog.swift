@@ -90,6 +90,8 @@ enum ConfigCatalog {
         .init(key: "store.caFile", kind: .string, defaultValue: nil, example: "/etc/ssl/postgres-ca.pem", help: "CA certificate of the PostgreSQL server for store.tls require (system trust store when unset)."),
         .init(key: "store.retentionDays", kind: .int, defaultValue: "90", example: "365", help: "Days events are kept.", flag: "--retention-days"),
         .init(key: "history.retentionDays", kind: .int, defaultValue: "30", example: "90", help: "Days of occupancy history (per zone and minute: max, mean, last count) kept for the charts; 0 keeps none."),
+        .init(key: "cluster.name", kind: .string, defaultValue: nil, example: "site-a-1", help: "With a PostgreSQL store: this instance's name among the instances sharing the cameras (default: host name and process id); distinct for each instance."),
+        .init(key: "cluster.leaseSeconds", kind: .double, defaultValue: "5", example: "3", help: "With a PostgreSQL store: how long a heartbeat keeps this instance's cameras (0.5 to 5 s); its cameras move to the others within twice this after it dies."),
         // Delivery
         .init(key: "delivery.maxAgeSeconds", kind: .double, defaultValue: "3600", example: "7200", help: "A fired notification is retried until sent, refused (400/401/403/404) or this old, then recorded as expired."),
         .init(key: "delivery.followUpMaxAgeSeconds", kind: .double, defaultValue: "600", example: "300", help: "The same for reminders and ended notifications (at most delivery.maxAgeSeconds)."),
