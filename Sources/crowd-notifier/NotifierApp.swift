@@ -2,6 +2,7 @@ import ArgumentParser
 import CrowdKitCore
 import CrowdKitSQLite
 import CrowdKitWeb
+import CrowdKitWebex
 import Foundation
 import Hummingbird
 import Logging
@@ -38,6 +39,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             throw ExitCode(1)
         }
         let store = opened.store
+        setup.storeLink.attach(store)
         let reliability = settings.reliability
         let monitor = CrowdMonitor(
             source: source, policy: policy, filter: settings.filter, store: store, notifiers: setup.plan,
@@ -50,6 +52,21 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let wakeUps = monitor.changes(buffer: 16_384)
         let names = self.names
         let metrics = AppMetrics.shared
+        // What people say about events from Webex cards (acks, labels): kept in memory for now.
+        let feedback = InMemoryEventFeedbackStore()
+        var webexReceiver: WebexWebhookReceiver?
+        if let makeReceiver = setup.webexWebhook {
+            if let settingsStore = store as? any SettingsStore {
+                webexReceiver = makeReceiver(WebexCardActionPerformer(events: store, settings: settingsStore, feedback: feedback))
+            } else {
+                logger.warning("webex.webhookSecret is set, but this store keeps no settings: button presses are not received")
+            }
+        }
+        let webhook = webexReceiver.map { receiver in
+            IncomingWebhook(signatureHeader: WebexWebhookReceiver.signatureHeader, maxBodyBytes: WebexWebhookReceiver.maxBodyBytes) {
+                receiver.receive(body: $0, signature: $1).status
+            }
+        }
         let web: Application<RouterResponder<BasicRequestContext>>?
         do {
             web = try WebWiring.makeApplication(
@@ -61,7 +78,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                         areas: monitor.areaStates, lines: monitor.lines)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
-                extraRoutes: extraRoutes)
+                extraRoutes: extraRoutes, webexWebhook: webhook, labels: { try await feedback.labelLines() })
         } catch {
             printError("error: \(error)")
             throw ExitCode(78)
@@ -74,6 +91,12 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                     delivery: delivery, changes: wakeUps, drain: reliability.shutdownTimeout * 0.4, logger: logger),
                 serviceName: "delivery"),
         ]
+        if let webexReceiver, web != nil {
+            services.append(.init(service: NotifierBackgroundService(store: store, work: { _ in await webexReceiver.run() }), serviceName: "webex-webhook"))
+        }
+        for (index, work) in setup.background.enumerated() {
+            services.append(.init(service: NotifierBackgroundService(store: store, work: work), serviceName: "notifier-\(index + 1)"))
+        }
         if let web { services.append(.init(service: web, serviceName: "web")) }
         if let statusInterval {
             let processed = self.processed ?? { monitor.processedMessages }

@@ -63,13 +63,14 @@ enum WebWiring {
         liveStatus: @escaping @Sendable () async -> LiveStatus,
         changes: @escaping @Sendable () -> AsyncStream<EventChange>,
         metrics: (@Sendable () async -> String)? = nil,
-        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
+        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil,
+        webexWebhook: IncomingWebhook? = nil, labels: (@Sendable () async throws -> String)? = nil
     ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
         guard http.port != 0 else { return nil }
         try checkBind(http)
         let web = CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access(http)), logger: logger,
-            liveStatus: liveStatus, changes: changes, metrics: metrics)
+            liveStatus: liveStatus, changes: changes, metrics: metrics, webexWebhook: webexWebhook, labels: labels)
         let router = Router()
         web.addRoutes(to: router)
         extraRoutes?(router)
