@@ -41,6 +41,16 @@ public struct WebexCardAction: Hashable, Sendable {
     /// Who pressed, for audits and the page: the e-mail address, else the person id.
     public var actor: String { personEmail ?? personID }
 
+    /// What the thread's root says after the action: "Acknowledged by ...", "Zone snoozed for
+    /// 60 min by ...", "Marked not a crowd by ...".
+    public var note: String {
+        switch kind {
+        case .ack: "Acknowledged by \(actor)"
+        case .snooze(let minutes): "Zone snoozed for \(minutes < 60 ? "\(minutes) min" : "\(minutes / 60) h") by \(actor)"
+        case .notACrowd: "Marked not a crowd by \(actor)"
+        }
+    }
+
     /// Reads the card inputs; `nil` (with the reason) when they are not one of the card's buttons.
     static func parse(inputs: [String: Any]) -> (kind: Kind, eventID: CrowdEventID)? {
         guard let action = inputs["action"] as? String, let event = inputs["eventId"] as? String, !event.isEmpty else { return nil }

@@ -158,6 +158,15 @@ public struct WebexNotifier: Notifier {
         }
     }
 
+    /// Edits the thread's root to show `note` (for example "Acknowledged by ...") under the
+    /// event's message (the ended text once the crowd has ended). Does nothing without
+    /// ``Threads`` or a known root; Webex allows 10 edits of a message.
+    public func annotateThread(of event: CrowdEvent, note: String) async throws(WebexError) {
+        guard let threads, let root = await threads.rootMessage(event.id) else { return }
+        let message = formatter(CrowdNotification(kind: event.endedAt == nil ? .fired : .ended, event: event))
+        try await client.edit(messageID: root, roomID: threads.roomID, markdown: message.markdown + "\n\n_\(note)_")
+    }
+
     private func sendAlone(_ notification: CrowdNotification) async throws -> NotificationReceipt {
         var message = formatter(notification)
         if message.file == nil, let text = notification.event.snapshotURL, let url = URL(string: text), url.scheme != nil {

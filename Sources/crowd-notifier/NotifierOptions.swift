@@ -159,7 +159,8 @@ extension AppSettings {
                     return nil
                 }
             }
-            notifiers.append(WebexNotifier(client: client, transport: transport, images: images, threads: threads, logger: logger))
+            let webexNotifier = WebexNotifier(client: client, transport: transport, images: images, threads: threads, logger: logger)
+            notifiers.append(webexNotifier)
             if let secret = webex.webhookSecret {
                 let receiverConfiguration = WebexWebhookReceiver.Configuration(secret: secret, allowedActors: webex.allowedActors)
                 // its own client: fetching a pressed button's action may retry (nothing else does)
@@ -167,8 +168,17 @@ extension AppSettings {
                     configuration: WebexConfiguration(baseURL: base, token: webex.token, destination: destination), transport: transport,
                     logger: logger)
                 webexWebhook = { performer in
-                    WebexWebhookReceiver(configuration: receiverConfiguration, client: actionsClient, logger: logger) {
-                        try await performer.perform($0)
+                    WebexWebhookReceiver(configuration: receiverConfiguration, client: actionsClient, logger: logger) { action in
+                        let outcome = try await performer.perform(action)
+                        // the thread's root says who acted (threads only; an edit that fails is logged)
+                        if outcome == .done, let event = try await performer.events.record(id: action.eventID)?.event {
+                            do {
+                                try await webexNotifier.annotateThread(of: event, note: action.note)
+                            } catch {
+                                logger.warning("The thread's root was not edited", metadata: ["crowd.event": "\(event.id)", "error": "\(error)"])
+                            }
+                        }
+                        return outcome
                     }
                 }
             }

@@ -68,6 +68,14 @@ struct ThreadTests {
         #expect(messages.count == 5)
         #expect(messages[4].parentId == rootID)
         #expect(edit.markdown == messages[4].markdown, "the root says what the ended reply says")
+
+        // a button press is shown on the root
+        let ack = WebexCardAction(id: "a-1", kind: .ack, eventID: event.id, personID: "p-1", personEmail: "guard@example.com")
+        try await notifier.annotateThread(of: event, note: ack.note)
+        #expect(fake.edits.count == 2)
+        #expect(fake.edits.last?.messageId == rootID)
+        #expect(fake.edits.last?.markdown?.hasSuffix("_Acknowledged by guard@example.com_") == true)
+        #expect(fake.edits.last?.markdown?.hasPrefix(edit.markdown ?? "-") == true, "under the ended text")
         #expect(!logs.allText.contains(botToken))
     }
 
