@@ -106,6 +106,19 @@ public struct WebexClient: Sendable {
         }
     }
 
+    /// `POST`/`PUT <baseURL>/<path>` with a JSON body and the token; the body of a 2xx answer.
+    func write(method: String, path: String, body: Data) async throws(WebexError) -> Data {
+        let url = configuration.baseURL.appendingPathComponent(path)
+        let headers: HTTPHeaders = [
+            "Authorization": "Bearer \(configuration.token)", "Accept": "application/json", "Content-Type": "application/json",
+        ]
+        do {
+            return try await http.send(HTTPRequest(method: method, url: url, headers: headers, body: body)).body
+        } catch {
+            throw WebexError(.http, "\(method) \(path.split(separator: "/").first ?? "") failed", trackingID: error.requestID, http: error)
+        }
+    }
+
     private func failure(_ error: HTTPError) -> WebexError {
         struct Body: Decodable {
             struct Item: Decodable { var description: String? }

@@ -51,6 +51,7 @@ public final class FakeWebex: Sendable {
     public let token: String
     private let state: LockedBox<(script: [FakeResponse], accepted: [WebexPostedMessage], attempts: Int)>
     private let editLog: LockedBox<[WebexEdit]>
+    private let hooks: LockedBox<[[String: String]]>
     private let outage: LockedBox<FakeResponse?>
     /// `attachment/actions/{id}` and `people/{id}` answers (JSON bodies by id).
     private let resources: LockedBox<(actions: [String: Data], people: [String: Data])>
@@ -68,7 +69,12 @@ public final class FakeWebex: Sendable {
         self.resources = resources
         let editLog = LockedBox<[WebexEdit]>([])
         self.editLog = editLog
+        let hooks = LockedBox<[[String: String]]>([])
+        self.hooks = hooks
         server = try await FakeHTTPServer { request in
+            if request.path.hasPrefix("/v1/webhooks"), request.header("authorization") == "Bearer \(token)" {
+                return FakeWebex.webhooks(request, hooks)
+            }
             if request.method == "PUT", request.header("authorization") == "Bearer \(token)", request.path.hasPrefix("/v1/messages/") {
                 return FakeWebex.edit(request, state: state, edits: editLog)
             }
@@ -118,6 +124,39 @@ public final class FakeWebex: Sendable {
     /// Answers the next POSTs to `/messages` with these responses, in order (after the auth check).
     public func enqueue(_ responses: FakeResponse...) {
         state.withLock { $0.script += responses }
+    }
+
+    /// The webhooks registered (`name`, `targetUrl`, `resource`, `event`, `secret`, `id`).
+    public var webhooks: [[String: String]] { hooks.withLock { $0 } }
+
+    static func webhooks(_ request: RecordedRequest, _ hooks: LockedBox<[[String: String]]>) -> FakeResponse {
+        let object = request.jsonObject as? [String: String]
+        switch request.method {
+        case "GET":
+            let items = hooks.withLock { $0 }.map { $0.filter { $0.key != "secret" } }
+            return .json(200, ["items": items])
+        case "POST":
+            guard var hook = object, hook["name"] != nil, hook["targetUrl"] != nil, hook["resource"] != nil, hook["event"] != nil else {
+                return error(400, "name, targetUrl, resource and event are required.")
+            }
+            hook["id"] = "wh-\(UUID().uuidString.prefix(8))"
+            hooks.withLock { $0.append(hook) }
+            return .json(200, hook.filter { $0.key != "secret" })
+        case "PUT":
+            let id = String(request.path.dropFirst("/v1/webhooks/".count))
+            guard let changes = object, changes["name"] != nil, changes["targetUrl"] != nil else {
+                return error(400, "name and targetUrl are required.")
+            }
+            let updated: [String: String]? = hooks.withLock { list in
+                guard let i = list.firstIndex(where: { $0["id"] == id }) else { return nil }
+                for (k, v) in changes where ["name", "targetUrl", "secret"].contains(k) { list[i][k] = v }
+                return list[i]
+            }
+            guard let updated else { return error(404, "Webhook not found.") }
+            return .json(200, updated.filter { $0.key != "secret" })
+        default:
+            return error(405, "Method not allowed.")
+        }
     }
 
     /// Edits accepted (`PUT /v1/messages/{id}`), in order.
