@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "CrowdKitHTTP", targets: ["CrowdKitHTTP"]),
         .library(name: "CrowdKitMeraki", targets: ["CrowdKitMeraki"]),
         .library(name: "CrowdKitWebex", targets: ["CrowdKitWebex"]),
+        .library(name: "CrowdKitAlertmanager", targets: ["CrowdKitAlertmanager"]),
         .executable(name: "crowd-notifier", targets: ["crowd-notifier"]),
         .executable(name: "crowdkit-bench", targets: ["crowdkit-bench"]),
     ],
@@ -70,13 +71,14 @@ let package = Package(
         .target(name: "CrowdKitHTTP", dependencies: ["CrowdKitCore", log], swiftSettings: swiftSettings),
         .target(name: "CrowdKitMeraki", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
         .target(name: "CrowdKitWebex", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
+        .target(name: "CrowdKitAlertmanager", dependencies: ["CrowdKitCore", "CrowdKitHTTP", log], swiftSettings: swiftSettings),
 
         // The reference app, the example notifier, benchmarks
         .executableTarget(
             name: "crowd-notifier",
             dependencies: [
                 "CrowdKitCore", "CrowdKitMQTT", "CrowdKitSQLite", "CrowdKitPostgres", "CrowdKitWeb", log, hummingbird,
-                "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex",
+                "CrowdKitHTTP", "CrowdKitMeraki", "CrowdKitWebex", "CrowdKitAlertmanager",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -165,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "CrowdKitWebexTests",
             dependencies: ["CrowdKitWebex", "CrowdKitMeraki", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTesting", "CrowdKitTestServers", log],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CrowdKitAlertmanagerTests",
+            dependencies: ["CrowdKitAlertmanager", "CrowdKitHTTP", "CrowdKitCore", "CrowdKitTestServers", log],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CrowdKitDeliveryTests", dependencies: ["CrowdKitCore", "CrowdKitTestServers"], swiftSettings: swiftSettings),

@@ -4,11 +4,12 @@
 #   scripts/bootstrap.sh --test     also what the tests use: mosquitto, mosquitto-clients, openssl, chromium,
 #                                   curl, sqlite3 (hand-edits a store), util-linux (prlimit: a full disk),
 #                                   systemd (systemd-analyze verify of deploy/crowd-notifier.service),
-#                                   postgresql (initdb/pg_ctl for the PostgreSQL store's tests)
+#                                   postgresql (initdb/pg_ctl for the PostgreSQL store's tests),
+#                                   prometheus-alertmanager (the Alertmanager notifier's tests)
 set -euo pipefail
 packages=(libmosquitto-dev libcurl4-openssl-dev libsqlite3-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(mosquitto mosquitto-clients openssl chromium curl sqlite3 util-linux systemd postgresql)
+  packages+=(mosquitto mosquitto-clients openssl chromium curl sqlite3 util-linux systemd postgresql prometheus-alertmanager)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -36,9 +36,14 @@ import ServiceLifecycle
 ///   200, 412 on another version, 428 without `If-Match`, 422 with `{"errors": [{"field",
 ///   "message"}]}`), `GET`/`POST /api/mutes`, `DELETE /api/mutes/{id}`, `POST
 ///   /api/detection/pause` and `/resume`, `GET /api/audit?limit=N`.
+/// - `GET /api/labels`: the event labels as JSON Lines (SEMANTICS.md §9), when a `labels`
+///   closure is given.
+/// - `POST /webhooks/webex`: only when an ``IncomingWebhook`` is given; authenticated by the
+///   webhook's own signature, not the page's credentials. Bodies over
+///   ``IncomingWebhook/maxBodyBytes`` are refused with 413.
 ///
-/// Every response carries security headers; every route but `/healthz` requires the configured
-/// credentials. Use ``CrowdWebConfiguration/checkBind(host:access:allowUnauthenticatedRemote:)``
+/// Every response carries security headers; every route but `/healthz` and `POST /webhooks/webex`
+/// requires the configured credentials. Use ``CrowdWebConfiguration/checkBind(host:access:allowUnauthenticatedRemote:)``
 /// before binding.
 public struct CrowdWeb: Sendable {
     public var store: any EventStore
@@ -53,14 +58,21 @@ public struct CrowdWeb: Sendable {
     public var metrics: (@Sendable () async -> String)?
     /// Live control (run-time settings, mutes, pause, audit); `nil` leaves those routes out.
     public var settings: SettingsControl?
+    /// The Webex webhook (`POST /webhooks/webex`); `nil`: no such route.
+    public var webexWebhook: IncomingWebhook?
+    /// The labels as JSON Lines for `GET /api/labels`; `nil`: no such route.
+    public var labels: (@Sendable () async throws -> String)?
 
     public init(
         store: any EventStore, configuration: CrowdWebConfiguration = CrowdWebConfiguration(), logger: Logger,
         liveStatus: @escaping @Sendable () async -> LiveStatus = { LiveStatus() },
         changes: @escaping @Sendable () -> AsyncStream<EventChange> = { AsyncStream { $0.finish() } },
-        metrics: (@Sendable () async -> String)? = nil, settings: SettingsControl? = nil
+        metrics: (@Sendable () async -> String)? = nil, settings: SettingsControl? = nil, webexWebhook: IncomingWebhook? = nil,
+        labels: (@Sendable () async throws -> String)? = nil
     ) {
         self.settings = settings
+        self.webexWebhook = webexWebhook
+        self.labels = labels
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -91,12 +103,42 @@ public struct CrowdWeb: Sendable {
         routes.get("/healthz") { _, _ in Self.text("ok\n") }
         routes.get("/readyz") { _, _ in await self.readiness() }
         if let settings { addSettingsRoutes(routes, settings) }
+        if let webexWebhook {
+            routes.post("/webhooks/webex") { request, _ in await self.webhook(request, webexWebhook) }
+        }
+        if let labels {
+            routes.get("/api/labels") { _, _ -> Response in
+                do {
+                    return Self.text(try await labels(), contentType: "application/x-ndjson; charset=utf-8")
+                } catch {
+                    self.logger.error("labels read failed", metadata: ["error": "\(error)"])
+                    return Self.json(JSONView.error("labels unavailable"), status: .serviceUnavailable)
+                }
+            }
+        }
         if let metrics {
             routes.get("/metrics") { _, _ in
                 Self.text(await metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             }
         }
         return routes
+    }
+
+    // MARK: - Webhooks
+
+    func webhook(_ request: Request, _ hook: IncomingWebhook) async -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > hook.maxBodyBytes {
+            return Self.text("body too large\n", status: .contentTooLarge)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: hook.maxBodyBytes)
+        } catch {
+            return Self.text("body too large\n", status: .contentTooLarge)
+        }
+        let signature = HTTPFields.Element.Name(hook.signatureHeader).flatMap { request.headers[$0] }
+        let status = await hook.receive(Data(body.readableBytesView), signature)
+        return Self.text(status == 401 ? "unauthorized\n" : "ok\n", status: HTTPResponse.Status(code: status))
     }
 
     // MARK: - Page

@@ -34,15 +34,20 @@ public struct WebexClient: Sendable {
             form.add(name: destination.name, value: destination.value)
             if !text.isEmpty { form.add(name: "text", value: text) }
             if !markdown.isEmpty { form.add(name: "markdown", value: markdown) }
+            if let parent = message.parentID { form.add(name: "parentId", value: parent) }
             form.add(name: "files", filename: filename, contentType: contentType, data: data)
             headers["Content-Type"] = form.contentType
             body = form.body
         case .url(let url)?:
             headers["Content-Type"] = "application/json"
-            body = Self.json([destination.name: destination.value, "text": text, "markdown": markdown], files: [url.absoluteString])
+            body = Self.json(
+                [destination.name: destination.value, "text": text, "markdown": markdown, "parentId": message.parentID ?? ""],
+                files: [url.absoluteString], card: message.card)
         case nil:
             headers["Content-Type"] = "application/json"
-            body = Self.json([destination.name: destination.value, "text": text, "markdown": markdown], files: nil)
+            body = Self.json(
+                [destination.name: destination.value, "text": text, "markdown": markdown, "parentId": message.parentID ?? ""],
+                files: nil, card: message.card)
         }
         let url = configuration.baseURL.appendingPathComponent("messages")
         let response: HTTPResponse
@@ -73,6 +78,47 @@ public struct WebexClient: Sendable {
         }
     }
 
+    /// Edits a message (`PUT /messages/{id}` with `roomId` and `markdown`): Webex allows 10 edits
+    /// of a message without a file or a card.
+    public func edit(messageID: String, roomID: String, markdown: String) async throws(WebexError) {
+        let body = Self.json(["roomId": roomID, "markdown": WebexMessage.truncated(markdown)], files: nil)
+        let url = configuration.baseURL.appendingPathComponent("messages").appendingPathComponent(messageID)
+        let headers: HTTPHeaders = [
+            "Authorization": "Bearer \(configuration.token)", "Accept": "application/json", "Content-Type": "application/json",
+        ]
+        do {
+            _ = try await http.send(HTTPRequest(method: "PUT", url: url, headers: headers, body: body))
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    /// `GET <baseURL>/<path>` with the token; the body of a 2xx answer. Errors carry the status
+    /// and the tracking id, never the token.
+    func get(_ path: String) async throws(WebexError) -> Data {
+        let url = configuration.baseURL.appendingPathComponent(path)
+        do {
+            let response = try await http.send(
+                HTTPRequest(url: url, headers: ["Authorization": "Bearer \(configuration.token)", "Accept": "application/json"]))
+            return response.body
+        } catch {
+            throw WebexError(.http, "GET \(path.split(separator: "/").first ?? "") failed", trackingID: error.requestID, http: error)
+        }
+    }
+
+    /// `POST`/`PUT <baseURL>/<path>` with a JSON body and the token; the body of a 2xx answer.
+    func write(method: String, path: String, body: Data) async throws(WebexError) -> Data {
+        let url = configuration.baseURL.appendingPathComponent(path)
+        let headers: HTTPHeaders = [
+            "Authorization": "Bearer \(configuration.token)", "Accept": "application/json", "Content-Type": "application/json",
+        ]
+        do {
+            return try await http.send(HTTPRequest(method: method, url: url, headers: headers, body: body)).body
+        } catch {
+            throw WebexError(.http, "\(method) \(path.split(separator: "/").first ?? "") failed", trackingID: error.requestID, http: error)
+        }
+    }
+
     private func failure(_ error: HTTPError) -> WebexError {
         struct Body: Decodable {
             struct Item: Decodable { var description: String? }
@@ -93,10 +139,13 @@ public struct WebexClient: Sendable {
         return WebexError(.http, text, trackingID: trackingID, http: error)
     }
 
-    static func json(_ fields: [String: String], files: [String]?) -> Data {
+    static func json(_ fields: [String: String], files: [String]?, card: Data? = nil) -> Data {
         var object: [String: Any] = [:]
         for (k, v) in fields where !v.isEmpty { object[k] = v }
         if let files { object["files"] = files }
+        if let card, let content = try? JSONSerialization.jsonObject(with: card) {
+            object["attachments"] = [["contentType": WebexMessage.adaptiveCardType, "content": content]]
+        }
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     }
 }

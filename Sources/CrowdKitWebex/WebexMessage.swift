@@ -13,6 +13,14 @@ public struct WebexMessage: Sendable, Hashable {
     public var markdown: String
     public var text: String
     public var file: File?
+    /// The message this one replies to (a thread): `parentId`.
+    public var parentID: String?
+    /// An Adaptive Card (the card's JSON, `content` of the attachment); Webex allows one per
+    /// message, and a message with a card cannot be edited.
+    public var card: Data?
+
+    /// The `contentType` of an Adaptive Card attachment.
+    public static let adaptiveCardType = "application/vnd.microsoft.card.adaptive"
 
     /// Webex's limit for `text` and `markdown`, in bytes of UTF-8.
     public static let maxBytes = 7439

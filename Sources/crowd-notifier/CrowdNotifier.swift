@@ -15,7 +15,7 @@ struct CrowdNotifier: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, RunCommand.self, ReplayCommand.self, BacktestCommand.self, RecordCommand.self, SimulateCommand.self, CheckCommand.self,
-            ConfigReferenceCommand.self, SettingsCommand.self,
+            ConfigReferenceCommand.self, SettingsCommand.self, WebexCommand.self,
         ],
         defaultSubcommand: nil
     )

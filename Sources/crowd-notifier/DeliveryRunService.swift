@@ -22,3 +22,16 @@ struct DeliveryRunService: Service {
         await task.value
     }
 }
+
+/// Runs a notifier's background work (``NotifierSetup/background``) with the opened store until
+/// graceful shutdown.
+struct NotifierBackgroundService: Service {
+    let store: any EventStore
+    let work: @Sendable (any EventStore) async -> Void
+
+    func run() async throws {
+        let store = self.store
+        let work = self.work
+        await cancelWhenGracefulShutdown { await work(store) }
+    }
+}

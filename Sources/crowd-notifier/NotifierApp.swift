@@ -2,6 +2,7 @@ import ArgumentParser
 import CrowdKitCore
 import CrowdKitSQLite
 import CrowdKitWeb
+import CrowdKitWebex
 import Foundation
 import Hummingbird
 import Logging
@@ -38,6 +39,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             throw ExitCode(1)
         }
         let store = opened.store
+        setup.storeLink.attach(store)
         let reliability = settings.reliability
         // Live control (SEMANTICS.md §7): the stored run-time settings and mutes, seeded from the
         // configuration at the very first start. A file store is read before detection starts;
@@ -70,6 +72,18 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let wakeUps = monitor.changes(buffer: 16_384)
         let names = self.names
         let metrics = AppMetrics.shared
+        // What people say about events from Webex cards (acks, labels): kept in memory for now.
+        let feedback = InMemoryEventFeedbackStore()
+        var webexReceiver: WebexWebhookReceiver?
+        if let makeReceiver = setup.webexWebhook {
+            // a snooze is a mute in the store: the settings service puts it in effect within 2 s
+            webexReceiver = makeReceiver(WebexCardActionPerformer(events: store, settings: store, feedback: feedback))
+        }
+        let webhook = webexReceiver.map { receiver in
+            IncomingWebhook(signatureHeader: WebexWebhookReceiver.signatureHeader, maxBodyBytes: WebexWebhookReceiver.maxBodyBytes) {
+                receiver.receive(body: $0, signature: $1).status
+            }
+        }
         let web: Application<RouterResponder<BasicRequestContext>>?
         do {
             web = try WebWiring.makeApplication(
@@ -81,7 +95,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                         areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
-                settings: control, extraRoutes: extraRoutes)
+                settings: control, extraRoutes: extraRoutes, webexWebhook: webhook, labels: { try await feedback.labelLines() })
         } catch {
             printError("error: \(error)")
             throw ExitCode(78)
@@ -100,6 +114,12 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         services.append(
             .init(service: SettingsService(control: control, seed: opened.needsRun ? seed : nil, logger: logger), serviceName: "settings"))
         if let cluster { services.append(.init(service: ClusterService(coordinator: cluster), serviceName: "cluster")) }
+        if let webexReceiver, web != nil {
+            services.append(.init(service: NotifierBackgroundService(store: store, work: { _ in await webexReceiver.run() }), serviceName: "webex-webhook"))
+        }
+        for (index, work) in setup.background.enumerated() {
+            services.append(.init(service: NotifierBackgroundService(store: store, work: work), serviceName: "notifier-\(index + 1)"))
+        }
         if let web { services.append(.init(service: web, serviceName: "web")) }
         if let statusInterval {
             let processed = self.processed ?? { monitor.processedMessages }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CrowdKitAlertmanager
 import CrowdKitCore
 import CrowdKitHTTP
 import CrowdKitMeraki
@@ -39,6 +40,11 @@ struct NotifierOptions: ParsableArguments {
     var webhookSecret: String?
 
     @Option(
+        name: .customLong("alertmanager-url"),
+        help: "Raise crowds as alerts in this Prometheus Alertmanager (base URL); repeat for several (alertmanager.urls).")
+    var alertmanagerURLs: [String] = []
+
+    @Option(
         name: .customLong("meraki-rate"),
         help: "Meraki requests per second, shared by all calls (default 10, Meraki's per-organisation limit; raise only for a test sink).")
     var merakiRate: Int = 10
@@ -77,6 +83,7 @@ struct NotifierOptions: ParsableArguments {
         put("meraki.organizationId", merakiOrganizationID)
         put("webhook.url", webhookURL)
         put("webhook.secret", webhookSecret)
+        if !alertmanagerURLs.isEmpty { f["alertmanager.urls"] = alertmanagerURLs.joined(separator: ",") }
         return f
     }
 }
@@ -91,6 +98,14 @@ struct NotifierSetup: Sendable {
     var summary: String
     /// Whether only the log notifier is configured.
     var logOnly: Bool
+    /// Work of the notifiers beside sending (the Alertmanager resend loop), given the opened
+    /// store; runs until cancelled.
+    var background: [@Sendable (any EventStore) async -> Void] = []
+    /// Makes the receiver of `POST /webhooks/webex` (Webex button presses) once the store is
+    /// open; `nil` without `webex.webhookSecret`.
+    var webexWebhook: (@Sendable (WebexCardActionPerformer) -> WebexWebhookReceiver)? = nil
+    /// The event store, once open, for notifiers that read it while sending (a thread's root).
+    var storeLink = StoreLink()
 }
 
 extension AppSettings {
@@ -113,6 +128,8 @@ extension AppSettings {
         }
         var notifiers: [any Notifier] = []
         var parts: [String] = []
+        var webexWebhook: (@Sendable (WebexCardActionPerformer) -> WebexWebhookReceiver)?
+        let storeLink = StoreLink()
         // the snapshot image the enricher downloads to see that it is ready is the one uploaded
         let images = SnapshotImages()
 
@@ -131,7 +148,40 @@ extension AppSettings {
                     baseURL: base, token: webex.token, destination: destination,
                     retry: RetryPolicy(maxAttempts: 1, defaultRetryAfter: .seconds(15))),
                 transport: transport, logger: logger)
-            notifiers.append(WebexNotifier(client: client, transport: transport, images: images, logger: logger))
+            var threads: WebexNotifier.Threads?
+            if webex.threads, case .room(id: let room) = destination {
+                // the root message id is the fired notification's remote id in the outbox
+                threads = .init(roomID: room) { id in
+                    guard let record = try? await storeLink.store?.record(id: id) else { return nil }
+                    for d in record.deliveries where d.notifier == "webex" && d.kind == .fired {
+                        if case .sent(let remoteID?) = d.status { return remoteID }
+                    }
+                    return nil
+                }
+            }
+            let webexNotifier = WebexNotifier(client: client, transport: transport, images: images, threads: threads, logger: logger)
+            notifiers.append(webexNotifier)
+            if let secret = webex.webhookSecret {
+                let receiverConfiguration = WebexWebhookReceiver.Configuration(secret: secret, allowedActors: webex.allowedActors)
+                // its own client: fetching a pressed button's action may retry (nothing else does)
+                let actionsClient = WebexClient(
+                    configuration: WebexConfiguration(baseURL: base, token: webex.token, destination: destination), transport: transport,
+                    logger: logger)
+                webexWebhook = { performer in
+                    WebexWebhookReceiver(configuration: receiverConfiguration, client: actionsClient, logger: logger) { action in
+                        let outcome = try await performer.perform(action)
+                        // the thread's root says who acted (threads only; an edit that fails is logged)
+                        if outcome == .done, let event = try await performer.events.record(id: action.eventID)?.event {
+                            do {
+                                try await webexNotifier.annotateThread(of: event, note: action.note)
+                            } catch {
+                                logger.warning("The thread's root was not edited", metadata: ["crowd.event": "\(event.id)", "error": "\(error)"])
+                            }
+                        }
+                        return outcome
+                    }
+                }
+            }
             parts.append("Webex (\(destination.field.name), \(Redactor.redact(url: base)))")
         }
         if let webhook {
@@ -141,6 +191,22 @@ extension AppSettings {
                     configuration: .init(url: u, secret: webhook.secret, http: HTTPClientConfiguration(retry: .none)),
                     transport: transport, logger: logger))
             parts.append("webhook (\(Redactor.redact(url: u))\(webhook.secret == nil ? "" : ", signed"))")
+        }
+
+        var background: [@Sendable (any EventStore) async -> Void] = []
+        if let alertmanager {
+            let urls = try alertmanager.urls.map { try url($0, key: "alertmanager.urls") }
+            let notifier = AlertmanagerNotifier(
+                configuration: AlertmanagerConfiguration(
+                    urls: urls, resendInterval: alertmanager.resendInterval, pageURL: alertmanager.pageURL.flatMap(URL.init(string:)),
+                    http: HTTPClientConfiguration(retry: .none)),
+                transport: transport, logger: logger)
+            notifiers.append(notifier)
+            // re-posts open alerts; resolves those whose `ended` notification the plan leaves out
+            background.append { store in
+                await notifier.run(currentEvent: { id in try? await store.record(id: id)?.event })
+            }
+            parts.append("Alertmanager (\(urls.map { Redactor.redact(url: $0) }.joined(separator: ", ")))")
         }
 
         var enricher: any EventEnricher = NoEnrichment()
@@ -163,9 +229,18 @@ extension AppSettings {
         let kinds = NotificationKind.allCases.filter(detection.kinds.contains).map(\.rawValue).joined(separator: ", ")
         let summary =
             logOnly
-            ? "no Webex token or webhook URL configured: notifications (\(kinds)) go to the log"
+            ? "no Webex token, webhook or Alertmanager URL configured: notifications (\(kinds)) go to the log"
                 + (parts.isEmpty ? "" : "; " + parts.joined(separator: ", "))
             : "notifications (\(kinds)) go to " + parts.joined(separator: ", ")
-        return NotifierSetup(notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly)
+        return NotifierSetup(
+            notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly, background: background,
+            webexWebhook: webexWebhook, storeLink: storeLink)
     }
+}
+
+/// The event store, known once the app has opened it (notifiers are built before).
+final class StoreLink: Sendable {
+    private let box = LockedBox<(any EventStore)?>(nil)
+    var store: (any EventStore)? { box.withLock { $0 } }
+    func attach(_ store: any EventStore) { box.withLock { $0 = store } }
 }

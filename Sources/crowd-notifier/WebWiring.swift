@@ -64,13 +64,14 @@ enum WebWiring {
         changes: @escaping @Sendable () -> AsyncStream<EventChange>,
         metrics: (@Sendable () async -> String)? = nil,
         settings: SettingsControl? = nil,
-        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil
+        extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil,
+        webexWebhook: IncomingWebhook? = nil, labels: (@Sendable () async throws -> String)? = nil
     ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
         guard http.port != 0 else { return nil }
         try checkBind(http)
         let web = CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access(http)), logger: logger,
-            liveStatus: liveStatus, changes: changes, metrics: metrics, settings: settings)
+            liveStatus: liveStatus, changes: changes, metrics: metrics, settings: settings, webexWebhook: webexWebhook, labels: labels)
         let router = Router()
         web.addRoutes(to: router)
         extraRoutes?(router)

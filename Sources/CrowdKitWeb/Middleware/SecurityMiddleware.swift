@@ -31,14 +31,17 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires the configured credentials on every route but `/healthz`.
+/// Requires the configured credentials on every route but `/healthz` and `POST /webhooks/webex`
+/// (Webex cannot send the page's token: that route checks the webhook's signature).
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let access: CrowdWebConfiguration.Access
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard access.requiresAuthentication, request.uri.path != "/healthz" else {
+        guard access.requiresAuthentication, request.uri.path != "/healthz",
+            !(request.method == .post && request.uri.path == IncomingWebhook.webexPath)
+        else {
             return try await next(request, context)
         }
         if Self.authorized(request.headers[.authorization], access: access) {

@@ -47,6 +47,12 @@ struct AppSettings: Sendable {
         var token: String
         var baseURL: String
         var destination: Destination
+        /// `webex.webhookSecret`: receive button presses on `POST /webhooks/webex`.
+        var webhookSecret: String? = nil
+        /// `webex.allowedActors`: e-mail addresses or `@domain`; empty admits anyone.
+        var allowedActors: [String] = []
+        /// `webex.threads`: a thread per crowd (room destinations).
+        var threads = false
     }
 
     struct Webhook: Sendable, Hashable {
@@ -102,6 +108,8 @@ struct AppSettings: Sendable {
     var http: HTTP
     var logLevel: Logger.Level
     var reliability = Reliability()
+    /// Alertmanager instances to raise crowds in (`alertmanager.urls`); `nil` when none.
+    var alertmanager: Alertmanager? = nil
 
     static let dwellKeys = ["detection.minPeople", "detection.dwellSeconds", "detection.gapSeconds", "detection.cooldownSeconds", "detection.staleSeconds", "detection.repeatSeconds"]
     static let messageCountKeys = ["detection.armPeople", "detection.iterateCount", "detection.triggerPeople", "detection.timeoutCount", "detection.pauseSeconds"]
@@ -184,7 +192,7 @@ struct AppSettings: Sendable {
         let reliability = try loadReliability(c)
         let historyDays = try c.int("history.retentionDays", in: 0...36500, expected: "a number of days 0-36500 (0: no history)") ?? 30
         let postgres = try loadPostgres(c)
-        var loaded = AppSettings(
+        var settings = AppSettings(
             mqtt: mqtt, filter: filter,
             detection: Detection(
                 policy: policy, kinds: kinds, areas: try loadAreas(c, zonePolicy: policy), objectTypes: try loadObjectTypes(c)),
@@ -198,8 +206,14 @@ struct AppSettings: Sendable {
                 token: try c.secret("http.token"),
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
             logLevel: logLevel, reliability: reliability)
-        loaded.historyDays = historyDays
-        return loaded
+        settings.historyDays = historyDays
+        settings.alertmanager = try loadAlertmanager(c, http: settings.http)
+        if settings.webex != nil {
+            settings.webex?.webhookSecret = try c.secret("webex.webhookSecret").flatMap { $0.isEmpty ? nil : $0 }
+            settings.webex?.allowedActors = try c.list("webex.allowedActors") ?? []
+            settings.webex?.threads = try c.bool("webex.threads") ?? false
+        }
+        return settings
     }
 
     /// The PostgreSQL store of `store.url` (or of a `postgres://` `store.path`), `nil` for the

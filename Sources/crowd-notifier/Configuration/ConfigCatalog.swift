@@ -80,9 +80,15 @@ enum ConfigCatalog {
         .init(key: "webex.roomId", kind: .string, defaultValue: nil, example: "Y2lzY29zcGFyazovL3VzL1JPT00v...", help: "Send to this room (exactly one destination).", flag: "--webex-room-id"),
         .init(key: "webex.toPersonEmail", kind: .string, defaultValue: nil, example: "security@example.com", help: "Send to this person by e-mail (exactly one destination).", flag: "--webex-to-person-email"),
         .init(key: "webex.toPersonId", kind: .string, defaultValue: nil, example: "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8...", help: "Send to this person by id (exactly one destination).", flag: "--webex-to-person-id"),
+        .init(key: "webex.threads", kind: .bool, defaultValue: "false", example: "true", help: "A thread per crowd (webex.roomId only): an editable root message, the snapshot and a card with buttons as replies, reminders as replies, the root edited at the end."),
+        .init(key: "webex.webhookSecret", kind: .secret, defaultValue: nil, example: "(secret)", help: "Secret of the attachmentActions webhook: button presses on crowd cards arrive on POST /webhooks/webex, signed with it (X-Spark-Signature)."),
+        .init(key: "webex.allowedActors", kind: .list, defaultValue: nil, example: "[boss@example.com, \"@security.example.com\"]", help: "Who may press the card buttons: e-mail addresses or @domain (default: anyone who can post in the room)."),
         // Webhook
         .init(key: "webhook.url", kind: .string, defaultValue: nil, example: "https://hooks.example.com/crowds", help: "POST every event as JSON to this URL.", flag: "--webhook-url"),
         .init(key: "webhook.secret", kind: .secret, defaultValue: nil, example: "(secret)", help: "Shared secret for the webhook's HMAC-SHA256 signature header.", flag: "--webhook-secret"),
+        // Alertmanager
+        .init(key: "alertmanager.urls", kind: .list, defaultValue: nil, example: "[http://alertmanager-1:9093, http://alertmanager-2:9093]", help: "Raise each crowd as a CrowdDetected alert in these Prometheus Alertmanagers (POST URL/api/v2/alerts to every one); repeat the flag for several.", flag: "--alertmanager-url"),
+        .init(key: "alertmanager.resendSeconds", kind: .double, defaultValue: "60", example: "30", help: "Post open alerts again this often; an alert not re-posted resolves after four intervals."),
         // Store
         .init(key: "store.path", kind: .string, defaultValue: "crowd-events.sqlite", example: "/var/lib/crowdkit/events.sqlite", help: "SQLite file of the events and the delivery outbox (--store also takes a postgres:// URL, as store.url).", flag: "--store"),
         .init(key: "store.url", kind: .secret, defaultValue: nil, example: "postgres://crowdkit:(secret)@db.example:5432/crowdkit", help: "PostgreSQL instead of the SQLite file, for several instances sharing one store (see Operations). Logged with the password redacted.", flag: "--store-url"),
@@ -107,6 +113,7 @@ enum ConfigCatalog {
         .init(key: "http.host", kind: .string, defaultValue: "127.0.0.1", example: "0.0.0.0", help: "Address the web page binds to.", flag: "--http-host"),
         .init(key: "http.port", kind: .int, defaultValue: "5001", example: "8080", help: "Port of the web page (as the original).", flag: "--http-port"),
         .init(key: "http.token", kind: .secret, defaultValue: nil, example: "(secret)", help: "Bearer token required by the page and the API (required to bind a non-loopback address).", flag: "--http-token"),
+        .init(key: "http.publicURL", kind: .string, defaultValue: nil, example: "https://crowds.example.com", help: "The page's address as others reach it, for links to events (Alertmanager's generatorURL); default http://<http.host or this host's name>:<http.port>."),
         .init(key: "http.allowUnauthenticatedRemote", kind: .bool, defaultValue: "false", example: "true", help: "Allow binding a non-loopback address without http.token."),
         // Logging
         .init(key: "log.level", kind: .string, defaultValue: "info", example: "debug", help: "trace, debug, info, notice, warning, error or critical.", flag: "--log-level"),
