@@ -18,7 +18,7 @@ struct LiveControlTests {
         return (http.statusCode, String(decoding: data, as: UTF8.self), http.allHeaderFields)
     }
 
-    @Test("a threshold changed through the API decides the very next observation; mute and pause are in effect at once")
+    @Test("a threshold changed through the API decides the very next observation; a pause is in effect at once; all audited")
     func thresholdThroughAPI() async throws {
         let broker = try MosquittoBroker()
         try await broker.start()
@@ -55,23 +55,19 @@ struct LiveControlTests {
         #expect(first.1.contains("\"startedAt\":\(t0 + 11_000)"), "the crowd starts at the first observation after the change: \(first.1)")
         #expect(first.1.contains("\"minPeople\":2"), "the event keeps the parameters it fired with: \(first.1)")
 
-        // a mute: the next crowd of that camera is stored, its notification suppressed
+        // a mute through the API (its effect on notifications: LiveSettingsTests, in process)
         let mute = try await Self.send("POST", api + "/mutes", body: #"{"selector": "Q2GV-LIVE-0002/*", "minutes": 60, "reason": "test"}"#)
         #expect(mute.0 == 201, "\(mute.1)")
-        // mutes are in host time and cover a notification at its camera time: a camera in sync
-        let now = Int64(Date().timeIntervalSince1970 * 1000) + 1000
-        try await publishReadings(port: broker.port, camera: "Q2GV-LIVE-0002", (0...10).map { (now + Int64($0) * 1000, 4) })
-        #expect(await eventually { run.stdout.contains("events=2 ") }, "\(run.stdout)")
-        let listed = try await Self.send("GET", api + "/events?camera=Q2GV-LIVE-0002")
-        #expect(listed.1.contains("\"suppressed\"") && listed.1.contains("mute "), "\(listed.1)")
+        let mutes = try await Self.send("GET", api + "/mutes")
+        #expect(mutes.1.contains("Q2GV-LIVE-0002"), "\(mutes.1)")
 
         // pause: readings still arrive but reach no policy
         let paused = try await Self.send("POST", api + "/detection/pause")
         #expect(paused.1.contains("\"paused\":true"))
         try await publishReadings(port: broker.port, camera: "Q2GV-LIVE-0003", (0...10).map { (t0 + Int64($0) * 1000, 5) })
-        #expect(await eventually { run.stdout.contains("processed=43 ") }, "\(run.stdout)")
+        #expect(await eventually { run.stdout.contains("processed=32 ") }, "\(run.stdout)")
         try await Task.sleep(for: .milliseconds(300))
-        #expect(!run.stdout.contains("events=3 "), "paused: no crowd")
+        #expect(!run.stdout.contains("events=2 "), "paused: no crowd")
         _ = try await Self.send("POST", api + "/detection/resume")
         let audit = try await Self.send("GET", api + "/audit?limit=10")
         for action in ["\"settings\"", "\"mute\"", "\"pause\"", "\"resume\""] { #expect(audit.1.contains(action), "\(audit.1)") }
