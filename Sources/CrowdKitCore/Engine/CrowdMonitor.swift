@@ -279,6 +279,11 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(100)) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
+            } else if light {
+                // a quiet feed's last batch: its counters are readable at once (the full publish,
+                // zones and metrics, waits for the next batch)
+                let counters = engine.statistics
+                shared.withLock { $0.counters = counters }
             }
         }
         do {
