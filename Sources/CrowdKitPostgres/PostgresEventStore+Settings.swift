@@ -12,13 +12,7 @@ extension PostgresEventStore: SettingsStore {
         let rows = try await query("SELECT version, document FROM settings WHERE id = 1", "cannot read the settings")
         guard let row = rows.first else { return nil }
         let (version, text) = try row.decode((Int, String).self)
-        do {
-            var settings = try SettingsDocument.decode(Data(text.utf8))
-            settings.version = version
-            return settings
-        } catch {
-            throw EventStoreError(.invalid, "the stored settings cannot be read: \(error)")
-        }
+        return try SettingsDocument.stored(text, version: version)
     }
 
     public func saveSettings(_ settings: RuntimeSettings, expectedVersion: Int, audit: AuditEntry) async throws -> RuntimeSettings {

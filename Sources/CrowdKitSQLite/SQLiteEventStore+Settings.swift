@@ -11,13 +11,7 @@ extension SQLiteEventStore: SettingsStore {
             try Row.fetchOne(db, sql: "SELECT version, document FROM settings WHERE id = 1").map { ($0["version"], $0["document"]) }
         }
         guard let (version, text) = found else { return nil }
-        do {
-            var settings = try SettingsDocument.decode(Data(text.utf8))
-            settings.version = version
-            return settings
-        } catch {
-            throw EventStoreError(.invalid, "the stored settings cannot be read: \(error)")
-        }
+        return try SettingsDocument.stored(text, version: version)
     }
 
     public func saveSettings(_ settings: RuntimeSettings, expectedVersion: Int, audit: AuditEntry) async throws -> RuntimeSettings {

@@ -118,7 +118,7 @@ public struct SettingsControl: Sendable {
             id: String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased(), selector: selector,
             from: from, until: until, reason: reason, by: by)
         try await store.addMute(
-            mute, audit: AuditEntry(at: from, by: by, action: "mute", summary: "muted \(selector) until \(Self.iso(until)): \(reason)"))
+            mute, audit: AuditEntry(at: from, by: by, action: "mute", summary: "muted \(selector) until \(Format.iso(until)): \(reason)"))
         live.update(mutes: try await store.mutes(activeAt: now()))
         return mute
     }
@@ -128,9 +128,5 @@ public struct SettingsControl: Sendable {
         let removed = try await store.removeMute(id: id, audit: AuditEntry(at: now(), by: by, action: "unmute", summary: "mute \(id) ended"))
         if removed { live.update(mutes: try await store.mutes(activeAt: now())) }
         return removed
-    }
-
-    static func iso(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
     }
 }

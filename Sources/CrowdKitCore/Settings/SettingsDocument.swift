@@ -93,6 +93,18 @@ public enum SettingsDocument {
 
     /// Reads a whole document. `version` may be absent (the store sets it); when present it must
     /// be a whole number.
+    /// The settings a store kept as `text` under `version` (what ``SettingsStore/loadSettings()``
+    /// returns); a document that no longer reads is the store's ``EventStoreError`` `.invalid`.
+    public static func stored(_ text: String, version: Int) throws -> RuntimeSettings {
+        do {
+            var settings = try decode(Data(text.utf8))
+            settings.version = version
+            return settings
+        } catch {
+            throw EventStoreError(.invalid, "the stored settings cannot be read: \(error)")
+        }
+    }
+
     public static func decode(_ data: Data) throws(SettingsValidationError) -> RuntimeSettings {
         guard data.count <= maximumSize else {
             throw SettingsValidationError([.init(field: "", message: "the document is larger than 1 MiB")])

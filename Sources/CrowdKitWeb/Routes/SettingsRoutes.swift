@@ -152,7 +152,7 @@ extension CrowdWeb {
         }
         do {
             let entries = try await control.store.audit(limit: limit)
-            return Self.jsonObject(entries.map { ["at": SettingsControl.iso($0.at), "by": $0.by, "action": $0.action, "summary": $0.summary] })
+            return Self.jsonObject(entries.map { ["at": Format.iso($0.at), "by": $0.by, "action": $0.action, "summary": $0.summary] })
         } catch {
             return storeUnavailable(error)
         }
@@ -161,7 +161,7 @@ extension CrowdWeb {
     // MARK: helpers
 
     static func muteObject(_ m: Mute) -> [String: Any] {
-        ["id": m.id, "selector": m.selector.description, "from": SettingsControl.iso(m.from), "until": SettingsControl.iso(m.until), "reason": m.reason, "by": m.by]
+        ["id": m.id, "selector": m.selector.description, "from": Format.iso(m.from), "until": Format.iso(m.until), "reason": m.reason, "by": m.by]
     }
 
     /// `"7"`, `W/"7"` or `7`.
