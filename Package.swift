@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "CrowdKitWeb",
             dependencies: [
-                "CrowdKitCore", hummingbird, log,
+                "CrowdKitCore", "CrowdKitHTTP", hummingbird, log,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -47,7 +47,11 @@ import ServiceLifecycle
 /// before binding.
 public struct CrowdWeb: Sendable {
     public var store: any EventStore
-    public var configuration: CrowdWebConfiguration
+    public var configuration: CrowdWebConfiguration {
+        didSet { auth = WebAuth(access: configuration.access) }
+    }
+    /// Credentials, sessions and CSRF tokens of ``configuration``'s access.
+    private(set) var auth: WebAuth
     public var logger: Logger
     /// Live zone states and feed health, read on each page view and `/api/zones` request.
     public var liveStatus: @Sendable () async -> LiveStatus
@@ -75,6 +79,7 @@ public struct CrowdWeb: Sendable {
         self.labels = labels
         self.store = store
         self.configuration = configuration
+        self.auth = WebAuth(access: configuration.access)
         self.logger = logger
         self.liveStatus = liveStatus
         self.changes = changes
@@ -90,7 +95,7 @@ public struct CrowdWeb: Sendable {
     public func routes<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.add(middleware: SecurityHeadersMiddleware<Context>())
-        routes.add(middleware: AuthMiddleware<Context>(access: configuration.access))
+        routes.add(middleware: AuthMiddleware<Context>(auth: auth))
         routes.get("/") { request, _ in await self.page(request) }
         routes.get("/api/events") { request, _ in await self.eventsJSON(request) }
         routes.get("/api/events.csv") { request, _ in await self.eventsCSV(request) }
@@ -102,7 +107,12 @@ public struct CrowdWeb: Sendable {
         routes.get("/api/areas") { _, _ in Self.json(bytes: JSONView.areas(await self.liveStatus())) }
         routes.get("/healthz") { _, _ in Self.text("ok\n") }
         routes.get("/readyz") { _, _ in await self.readiness() }
-        if let settings { addSettingsRoutes(routes, settings) }
+        addLoginRoutes(routes)
+        if let settings {
+            addSettingsRoutes(routes, settings)
+            addControlPages(routes, settings)
+        }
+        if let history = store as? any OccupancyHistoryStore { addChartPages(routes, history) }
         if let webexWebhook {
             routes.post("/webhooks/webex") { request, _ in await self.webhook(request, webexWebhook) }
         }
@@ -144,12 +154,13 @@ public struct CrowdWeb: Sendable {
     // MARK: - Page
 
     func page(_ request: Request) async -> Response {
-        let nonce = Self.makeNonce()
+        let (context, setCookie) = pageContext(request)
         async let live = liveStatus()
         var status = HTTPResponse.Status.ok
         var message: String?
         var filter = EventFilter(defaultLimit: configuration.pageSize)
         var page: EventPage?
+        var mutes: [Mute] = []
         do {
             filter = try EventFilter(query: request.uri.query, defaultLimit: configuration.pageSize)
             page = try await store.events(filter.eventQuery)
@@ -161,15 +172,15 @@ public struct CrowdWeb: Sendable {
             status = .serviceUnavailable
             message = "The event store is not available right now."
         }
+        if let settings {
+            // the mutes in effect (taken from the store every refresh interval)
+            mutes = settings.live.snapshot.mutes.filter { $0.until > settings.now() }
+        }
         let view = PageView(
-            title: configuration.title, nonce: nonce, filter: filter, defaultLimit: configuration.pageSize, page: page,
+            title: configuration.title, nonce: context.nonce, context: context, mutes: mutes,
+            paused: settings.map { $0.live.snapshot.settings.paused }, filter: filter, defaultLimit: configuration.pageSize, page: page,
             live: await live, now: Date(), error: message)
-        var headers = HTTPFields()
-        headers[.contentType] = "text/html; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        headers[.contentSecurityPolicy] =
-            "default-src 'none'; script-src 'nonce-\(nonce)'; style-src 'nonce-\(nonce)'; img-src https: http: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: view.render())))
+        return Self.html(view.render(), nonce: context.nonce, status: status, setCookie: setCookie)
     }
 
     // MARK: - JSON and CSV

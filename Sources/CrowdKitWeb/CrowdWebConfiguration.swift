@@ -32,6 +32,9 @@ public struct CrowdWebConfiguration: Sendable {
         /// `Authorization: Bearer <token>`; browsers may also sign in with HTTP basic auth using
         /// any user name and the token as password.
         case token(String)
+        /// Several named tokens (`name → token`): `Authorization: Bearer <token>`, basic auth
+        /// with a token as password, or the login form; the audit names the token.
+        case tokens([String: String])
         /// HTTP basic auth with this user name and password.
         case basic(user: String, password: String)
 
@@ -42,6 +45,7 @@ public struct CrowdWebConfiguration: Sendable {
             switch self {
             case .open: "open"
             case .token: "token(redacted)"
+            case .tokens(let t): "tokens(\(t.keys.sorted().joined(separator: ", ")): redacted)"
             case .basic(let user, _): "basic(user: \(user), password: redacted)"
             }
         }

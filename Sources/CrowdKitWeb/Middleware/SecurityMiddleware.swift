@@ -31,69 +31,48 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires the configured credentials on every route but `/healthz` and `POST /webhooks/webex`
-/// (Webex cannot send the page's token: that route checks the webhook's signature).
+/// Requires the configured credentials on every route but `/healthz`, the login form and
+/// `POST /webhooks/webex` (Webex cannot send the page's token: that route checks the webhook's
+/// signature); refuses writes from other sites (see ``WebAuth``). A browser (`Accept: text/html`)
+/// asking for a page without credentials is sent to the login form; other clients get 401.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let access: CrowdWebConfiguration.Access
+    let auth: WebAuth
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard access.requiresAuthentication, request.uri.path != "/healthz",
-            !(request.method == .post && request.uri.path == IncomingWebhook.webexPath)
-        else {
+        let path = request.uri.path
+        let isWebhook = request.method == .post && path == IncomingWebhook.webexPath
+        if request.method != .get, request.method != .head, !isWebhook, WebAuth.isCrossSite(request) {
+            return Self.plain(.forbidden, "cross-site request refused\n")
+        }
+        guard auth.access.requiresAuthentication, path != "/healthz", path != "/login", !isWebhook else {
             return try await next(request, context)
         }
-        if Self.authorized(request.headers[.authorization], access: access) {
+        if auth.principal(request) != nil {
             return try await next(request, context)
         }
+        if request.method == .get, !path.hasPrefix("/api/"), path != "/metrics", path != "/readyz",
+            request.headers[.accept]?.contains("text/html") == true
+        {
+            var headers = HTTPFields()
+            headers[.location] = "/login?next=" + Format.query(request.uri.description)
+            headers[.cacheControl] = "no-store"
+            return Response(status: .seeOther, headers: headers)
+        }
+        var response = Self.plain(.unauthorized, "authentication required\n")
+        if case .basic = auth.access {} else {
+            response.headers.append(HeaderField(name: .wwwAuthenticate, value: "Bearer realm=\"CrowdKit\""))
+        }
+        response.headers.append(HeaderField(name: .wwwAuthenticate, value: "Basic realm=\"CrowdKit\", charset=\"UTF-8\""))
+        return response
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
         var headers = HTTPFields()
-        if case .token = access { headers.append(HeaderField(name: .wwwAuthenticate, value: "Bearer realm=\"CrowdKit\"")) }
-        headers.append(HeaderField(name: .wwwAuthenticate, value: "Basic realm=\"CrowdKit\", charset=\"UTF-8\""))
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        return Response(
-            status: .unauthorized, headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(string: "authentication required\n")))
-    }
-
-    static func authorized(_ header: String?, access: CrowdWebConfiguration.Access) -> Bool {
-        guard let header else { return false }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2 else { return false }
-        let scheme = parts[0].lowercased()
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
-        switch access {
-        case .open:
-            return true
-        case .token(let token):
-            if scheme == "bearer" { return constantTimeEqual(value, token) }
-            if scheme == "basic", let (_, password) = basic(value) { return constantTimeEqual(password, token) }
-            return false
-        case .basic(let user, let password):
-            guard scheme == "basic", let (u, p) = basic(value) else { return false }
-            // Evaluate both comparisons so timing does not tell which one failed.
-            let userOK = constantTimeEqual(u, user)
-            let passwordOK = constantTimeEqual(p, password)
-            return userOK && passwordOK
-        }
-    }
-
-    static func basic(_ encoded: String) -> (String, String)? {
-        guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
-            let colon = text.firstIndex(of: ":")
-        else { return nil }
-        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var diff = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<max(x.count, y.count) {
-            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0xff)
-        }
-        return diff == 0
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 }
 

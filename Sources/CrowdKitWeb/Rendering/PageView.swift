@@ -7,6 +7,12 @@ import Foundation
 struct PageView {
     var title: String
     var nonce: String
+    /// Navigation, CSRF token and what exists (settings, charts); `nil`: no navigation, no controls.
+    var context: PageContext? = nil
+    /// Active mutes (for the zone rows' Mute/Unmute buttons).
+    var mutes: [Mute] = []
+    /// Whether detection is paused (`nil`: live control is off).
+    var paused: Bool? = nil
     var filter: EventFilter
     var defaultLimit: Int
     var page: EventPage?
@@ -17,38 +23,12 @@ struct PageView {
     func render() -> [UInt8] {
         var names = Names(live: live)
         for r in page?.records ?? [] { names.learn(r.event) }
-        let h = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="no-referrer">
-            <title>Crowd events · \(Format.html(title))</title>
-            <style nonce="\(nonce)">\(Self.css)</style>
-            </head>
-            <body>
-            <a class="skip" href="#events-h">Skip to events</a>
-            <header class="top">
-            <div><h1>\(Format.html(title))</h1><p class="sub">Crowd events from Meraki MV Sense people counts</p></div>
-            <p class="tz" id="tz-note">Times in UTC</p>
-            </header>
-            <main>
-
-            """
         var w = ByteWriter(capacity: 96 * 1024)
-        w.raw(h)
+        let c = context ?? PageContext(title: title, nonce: nonce, csrf: "")
+        PageChrome.begin(c, pageTitle: "Crowd events", subtitle: "Crowd events from Meraki MV Sense people counts", current: .events, into: &w)
         liveSection(names: names, into: &w)
         eventsSection(names: names, into: &w)
-        w.raw(
-            """
-            </main>
-            <footer><p>CrowdKit · <a href="/api/events">JSON</a> · <a href="/api/zones">zones</a></p></footer>
-            <script nonce="\(nonce)">\(Self.script)</script>
-            </body>
-            </html>
-
-            """)
+        PageChrome.end(c, script: Self.script, into: &w)
         return w.bytes
     }
 
@@ -58,7 +38,20 @@ struct PageView {
         let feed = live.feed
         let connected = feed.state == .connected
         var h = "<section class=\"card\" id=\"live\" aria-labelledby=\"live-h\">\n"
-        h += "<h2 id=\"live-h\">Live</h2>\n<dl class=\"feed\">"
+        h += "<div class=\"head\"><h2 id=\"live-h\">Live</h2>"
+        if let paused, let context, context.controls {
+            var b = ByteWriter(capacity: 512)
+            if paused {
+                b.raw("<p><span class=\"badge warn\" id=\"detection-state\">detection paused</span> ")
+                PageChrome.button(context, action: "/detection/resume", label: "Resume", next: "/", style: "small", into: &b)
+            } else {
+                b.raw("<p>")
+                PageChrome.button(context, action: "/detection/pause", label: "Pause detection", next: "/", style: "small secondary", into: &b)
+            }
+            b.raw("</p>")
+            h += String(decoding: b.bytes, as: UTF8.self)
+        }
+        h += "</div>\n<dl class=\"feed\">"
         h += "<div><dt>Broker</dt><dd><span class=\"badge \(connected ? "ok" : "bad")\">"
         h += Format.html(feed.state.rawValue) + "</span>"
         if !feed.description.isEmpty { h += " <span class=\"muted\">" + Format.html(feed.description) + "</span>" }
@@ -165,7 +158,9 @@ struct PageView {
         w.raw("</tbody></table></div>\n")
     }
 
-    func phase(_ phase: ZonePhase, lastTs: Int64, into w: inout ByteWriter) {
+    func phase(_ phase: ZonePhase, lastTs: Int64, into w: inout ByteWriter) { Self.phase(phase, lastTs: lastTs, into: &w) }
+
+    static func phase(_ phase: ZonePhase, lastTs: Int64, into w: inout ByteWriter) {
         switch phase {
         case .idle:
             w.raw("<span class=\"badge idle\">idle</span>")
@@ -189,7 +184,10 @@ struct PageView {
         w.html(caption)
         w.raw("</caption>")
         w.raw("<thead><tr><th scope=\"col\">Camera</th><th scope=\"col\">Zone</th><th scope=\"col\" class=\"num\">People</th>")
-        w.raw("<th scope=\"col\">State</th><th scope=\"col\">Last reading</th></tr></thead><tbody>")
+        w.raw("<th scope=\"col\">State</th><th scope=\"col\">Last reading</th>")
+        let actions = context.map { $0.controls || $0.charts } ?? false
+        if actions { w.raw("<th scope=\"col\"><span class=\"vh\">Actions</span></th>") }
+        w.raw("</tr></thead><tbody>")
         for z in zones {
             w.raw("<tr data-zone=\"")
             w.html(z.camera)
@@ -205,6 +203,16 @@ struct PageView {
             phase(z.phase, lastTs: z.lastTs, into: &w)
             w.raw("</td><td>")
             time(z.lastTs, into: &w)
+            if actions, let context {
+                let key = ZoneKey(camera: z.camera, zone: z.zone)
+                w.raw("</td><td class=\"row-actions\">")
+                if context.charts {
+                    w.raw("<a href=\"")
+                    w.html(CrowdWeb.zonePath(key))
+                    w.raw("\">Chart</a> ")
+                }
+                if context.controls { CrowdWeb.zoneMuteControls(key, mutes: mutes, context: context, next: "/", into: &w) }
+            }
             w.raw("</td></tr>")
         }
         w.raw("</tbody></table></div>\n")
@@ -379,7 +387,9 @@ struct PageView {
         w.raw("</ul>")
     }
 
-    func time(_ ms: Int64, into w: inout ByteWriter) {
+    func time(_ ms: Int64, into w: inout ByteWriter) { Self.time(ms, into: &w) }
+
+    static func time(_ ms: Int64, into w: inout ByteWriter) {
         w.raw("<time datetime=\"")
         w.iso(ms)
         w.raw("\">")

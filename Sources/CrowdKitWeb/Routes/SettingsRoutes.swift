@@ -10,21 +10,18 @@ extension CrowdWeb {
         routes.put("/api/settings") { request, _ in await self.putSettings(request, control) }
         routes.get("/api/mutes") { _, _ in await self.listMutes(control) }
         routes.post("/api/mutes") { request, _ in await self.addMute(request, control) }
-        routes.delete("/api/mutes/{id}") { _, context in await self.deleteMute(context.parameters.get("id") ?? "", control) }
-        routes.post("/api/detection/pause") { _, _ in await self.pause(true, control) }
-        routes.post("/api/detection/resume") { _, _ in await self.pause(false, control) }
+        routes.delete("/api/mutes/{id}") { request, context in
+            await self.deleteMute(context.parameters.get("id") ?? "", by: self.actor(request), control)
+        }
+        routes.post("/api/detection/pause") { request, _ in await self.pause(true, by: self.actor(request), control) }
+        routes.post("/api/detection/resume") { request, _ in await self.pause(false, by: self.actor(request), control) }
         routes.get("/api/audit") { request, _ in await self.audit(request, control) }
     }
 
-    /// Who makes a change, for the audit: the basic-auth user, `token`, or `local` (an open
-    /// server only listens on loopback).
-    var actor: String {
-        switch configuration.access {
-        case .open: "local"
-        case .token: "token"
-        case .basic(let user, _): user
-        }
-    }
+    /// Who makes a change, for the audit: the token's name (`token` for the single
+    /// `http.token`), the basic-auth or signed-in user, or `local` (an open server only listens
+    /// on loopback).
+    func actor(_ request: Request) -> String { auth.principal(request) ?? "unknown" }
 
     func getSettings(_ control: SettingsControl) async -> Response {
         do {
@@ -60,7 +57,7 @@ extension CrowdWeb {
             return Self.errors(.unprocessableContent, error.problems.map { ($0.field, $0.message) })
         }
         do {
-            return Self.settingsResponse(try await control.replace(settings, expectedVersion: expected, by: actor))
+            return Self.settingsResponse(try await control.replace(settings, expectedVersion: expected, by: actor(request)))
         } catch SettingsStoreError.versionConflict(let current) {
             return Self.errors(.preconditionFailed, [("If-Match", "the settings are at version \(current), not \(expected): read them again")])
         } catch {
@@ -119,14 +116,14 @@ extension CrowdWeb {
         }
         guard problems.isEmpty, let selector, let until else { return Self.errors(.unprocessableContent, problems) }
         do {
-            let mute = try await control.mute(selector, until: until, reason: reason, by: actor)
+            let mute = try await control.mute(selector, until: until, reason: reason, by: actor(request))
             return Self.jsonObject(Self.muteObject(mute), status: .created)
         } catch {
             return storeUnavailable(error)
         }
     }
 
-    func deleteMute(_ id: String, _ control: SettingsControl) async -> Response {
+    func deleteMute(_ id: String, by actor: String, _ control: SettingsControl) async -> Response {
         do {
             guard try await control.unmute(id: id, by: actor) else { return Self.errors(.notFound, [("id", "no mute \(id)")]) }
             return Response(status: .noContent)
@@ -135,7 +132,7 @@ extension CrowdWeb {
         }
     }
 
-    func pause(_ paused: Bool, _ control: SettingsControl) async -> Response {
+    func pause(_ paused: Bool, by actor: String, _ control: SettingsControl) async -> Response {
         do {
             let s = try await control.setPaused(paused, by: actor)
             return Self.jsonObject(["paused": s.paused])
