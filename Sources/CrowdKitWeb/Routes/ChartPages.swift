@@ -100,9 +100,11 @@ extension CrowdWeb {
         let zones = Array(all.dropFirst((pageNumber - 1) * Self.chartsPerPage).prefix(Self.chartsPerPage))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let step = range.compactStep
-        let latest = zones.map(\.lastTs).max()
-        let to = Self.chartEnd(now: now, latest: latest, range: range, step: step)
-        let from = to - range.milliseconds
+        // each zone's range ends now, or at its latest reading when that is older than the range
+        var ends: [ZoneKey: Int64] = [:]
+        for z in zones { ends[ZoneKey(camera: z.camera, zone: z.zone)] = Self.chartEnd(now: now, latest: z.lastTs, range: range, step: step) }
+        let to = ends.values.max() ?? Self.chartEnd(now: now, latest: nil, range: range, step: step)
+        let from = (ends.values.min() ?? to) - range.milliseconds
         let keys = zones.map { ZoneKey(camera: $0.camera, zone: $0.zone) }
         let series: [ZoneKey: [OccupancyPoint]]
         let eventsByZone: [ZoneKey: [CrowdEvent]]
@@ -110,7 +112,10 @@ extension CrowdWeb {
             async let events = self.events(of: Set(keys), from: from, to: to)
             series = try await withThrowingTaskGroup(of: (ZoneKey, [OccupancyPoint]).self) { group in
                 for key in keys {
-                    group.addTask { (key, OccupancyPoint.points(try await history.occupancy(of: key, from: from, to: to), step: step)) }
+                    let end = ends[key] ?? to
+                    group.addTask {
+                        (key, OccupancyPoint.points(try await history.occupancy(of: key, from: end - range.milliseconds, to: end), step: step))
+                    }
                 }
                 var out: [ZoneKey: [OccupancyPoint]] = [:]
                 for try await (k, p) in group { out[k] = p }
@@ -153,8 +158,9 @@ extension CrowdWeb {
             w.raw(" · ")
             w.raw(z.phase == .idle ? "idle" : "active")
             w.raw("</p>")
+            let end = ends[key] ?? to
             OccupancyChart(
-                points: series[key] ?? [], from: from, to: to, step: step, threshold: threshold(key, at: to, events: events),
+                points: series[key] ?? [], from: end - range.milliseconds, to: end, step: step, threshold: threshold(key, at: end, events: events),
                 events: events.map { ($0.startedAt, $0.endedAt) }, width: 320, height: 90, compact: true,
                 label: "Occupancy of \(cameraName) / \(zoneName), \(range.label)"
             ).render(into: &w)
