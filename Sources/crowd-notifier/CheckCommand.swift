@@ -39,7 +39,7 @@ struct CheckCommand: AsyncParsableCommand {
         out.append("  broker: \(m.tls ? "mqtts" : "mqtt")://\(m.host):\(m.port) topics \(m.topics.joined(separator: " "))\(m.username.map { " user \($0)" } ?? "")")
         out.append("  detection: \(settings.detection.policy.name), notify on \(NotificationKind.allCases.filter(settings.detection.kinds.contains).map(\.rawValue).joined(separator: ", "))")
         out.append("  cameras: \(settings.filter.cameras.text), zones: \(settings.filter.zones.text)")
-        out.append("  store: \(settings.postgres.map { "\($0.redactedURL) (TLS \($0.tls))" } ?? settings.storePath) (\(settings.retentionDays) days); page: http://\(settings.http.host):\(settings.http.port)/\(settings.http.token == nil ? "" : " (token required)")")
+        out.append("  store: \(settings.postgres.map { "\($0.redactedURL) (TLS \($0.tls))" } ?? settings.storePath) (\(settings.retentionDays) days); page: http://\(settings.http.host):\(settings.http.port)/\(settings.http.token == nil && settings.http.tokens.isEmpty ? "" : " (token required\(settings.http.tokens.isEmpty ? "" : ": " + settings.http.tokens.keys.sorted().joined(separator: ", ")))")")
         var failures = 0
         let transport = URLSessionTransport.shared
         let limit = Duration.milliseconds(Int64(timeout * 1000))

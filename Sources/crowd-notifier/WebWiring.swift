@@ -36,10 +36,15 @@ enum WebWiring {
         return OpenedStore(store: store, name: settings.storePath, needsRun: false) { try await store.run() }
     }
 
-    /// The access control `http` asks for: a token when one is configured, open otherwise.
+    /// The access control `http` asks for: named tokens (`http.tokens`, with `http.token` as
+    /// `token`), a single token, or open.
     static func access(_ http: AppSettings.HTTP) -> CrowdWebConfiguration.Access {
-        if let token = http.token, !token.isEmpty { return .token(token) }
-        return .open
+        var tokens = http.tokens
+        if let token = http.token, !token.isEmpty {
+            if tokens.isEmpty { return .token(token) }
+            tokens["token"] = token
+        }
+        return tokens.isEmpty ? .open : .tokens(tokens)
     }
 
     /// Refuses a non-loopback `http.host` without `http.token` unless

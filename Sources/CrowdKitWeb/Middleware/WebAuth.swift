@@ -12,7 +12,8 @@ import Hummingbird
 ///   a form post without the matching token is refused. Cookies and basic auth are sent by the
 ///   browser on their own, so they never authorize a write alone.
 /// - Writes (any method but GET/HEAD) from another site are refused whatever the credentials:
-///   `Sec-Fetch-Site: cross-site|same-site`, or an `Origin` whose host is not the request's `Host`.
+///   `Sec-Fetch-Site: cross-site|same-site`, or an `Origin` whose host is not the request's `Host`
+///   (`Origin: null`, sent with our `no-referrer` policy, decides nothing).
 ///
 /// Session cookies are signed with a key derived from the configured secrets: every instance with
 /// the same configuration accepts them, a restart keeps them, and changing a token ends them.
@@ -158,8 +159,9 @@ struct WebAuth: Sendable {
         if let site = request.headers[HeaderField.Name("Sec-Fetch-Site")!]?.lowercased(), site == "cross-site" || site == "same-site" {
             return true
         }
-        guard let origin = request.headers[HeaderField.Name("Origin")!] else { return false }
-        if origin == "null" { return true }
+        // `Origin: null` is what a browser sends for a form post from a page with
+        // `Referrer-Policy: no-referrer` (ours): unknown, so `Sec-Fetch-Site` decides.
+        guard let origin = request.headers[HeaderField.Name("Origin")!], origin != "null" else { return false }
         guard let host = request.head.authority ?? request.headers[HeaderField.Name("Host")!],
             let originHost = URLComponents(string: origin).map({ c in (c.host ?? "") + (c.port.map { ":\($0)" } ?? "") })
         else { return true }

@@ -65,6 +65,8 @@ struct AppSettings: Sendable {
         var port: Int
         var token: String?
         var allowUnauthenticatedRemote: Bool
+        /// `http.tokens`: name → token (the single `http.token` is named `token`).
+        var tokens: [String: String] = [:]
     }
 
     /// This instance in a cluster of instances sharing one PostgreSQL store.
@@ -207,6 +209,7 @@ struct AppSettings: Sendable {
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
             logLevel: logLevel, reliability: reliability)
         settings.historyDays = historyDays
+        settings.http.tokens = try loadTokens(c)
         settings.alertmanager = try loadAlertmanager(c, http: settings.http)
         if settings.webex != nil {
             settings.webex?.webhookSecret = try c.secret("webex.webhookSecret").flatMap { $0.isEmpty ? nil : $0 }
@@ -214,6 +217,42 @@ struct AppSettings: Sendable {
             settings.webex?.threads = try c.bool("webex.threads") ?? false
         }
         return settings
+    }
+
+    /// `http.tokens`: a YAML mapping `name: token` in the file, or `name=token,name=token` from
+    /// the environment (`HTTP_TOKENS`). Names are letters, digits and `._@-`; tokens at least 8
+    /// characters without spaces, each used once. Never echoes a token in an error.
+    static func loadTokens(_ c: ConfigLoader) throws(ConfigurationError) -> [String: String] {
+        let expected = "a mapping of names to tokens (name: token in YAML, name=token,name=token in the environment); names of letters, digits and ._@-, tokens of at least 8 characters without spaces, each used once"
+        var pairs: [(String, String)] = []
+        var source: String?
+        if let v = try c.value("http.tokens"), v.source != .defaultValue {
+            source = v.source.description
+            guard case .scalar(let text) = v.raw else { throw ConfigurationError(key: "http.tokens", source: source, expected: expected, got: nil) }
+            for part in text.split(separator: ",") {
+                let kv = part.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2 else { throw ConfigurationError(key: "http.tokens", source: source, expected: expected, got: nil) }
+                pairs.append((kv[0].trimmingCharacters(in: .whitespaces), kv[1].trimmingCharacters(in: .whitespaces)))
+            }
+        } else if let path = c.filePath, let mapping = c.fileMapping(["http", "tokens"]) {
+            source = "file \(path)"
+            switch mapping {
+            case .success(let m): pairs = m
+            case .failure: throw ConfigurationError(key: "http.tokens", source: source, expected: expected, got: nil)
+            }
+        }
+        var tokens: [String: String] = [:]
+        let nameCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._@-"))
+        for (name, token) in pairs {
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy(nameCharacters.contains) else {
+                throw ConfigurationError(key: "http.tokens", source: source, expected: expected, got: name)
+            }
+            guard token.count >= 8, !token.contains(where: \.isWhitespace), tokens[name] == nil, !tokens.values.contains(token) else {
+                throw ConfigurationError(key: "http.tokens.\(name)", source: source, expected: expected, got: nil)
+            }
+            tokens[name] = token
+        }
+        return tokens
     }
 
     /// The PostgreSQL store of `store.url` (or of a `postgres://` `store.path`), `nil` for the

@@ -16,6 +16,8 @@ struct ConfigKeySpec: Sendable, Hashable {
     var aliases: [String] = []
     /// The command-line flag, when there is one.
     var flag: String?
+    /// In the file, a mapping read by ``ConfigLoader/fileMapping(_:)`` (not a scalar or a list).
+    var fileMapping = false
 
     /// `mqtt.clientId` → `MQTT_CLIENT_ID` (swift-configuration's environment convention).
     var environmentName: String {
@@ -114,6 +116,7 @@ enum ConfigCatalog {
         .init(key: "http.port", kind: .int, defaultValue: "5001", example: "8080", help: "Port of the web page (as the original).", flag: "--http-port"),
         .init(key: "http.token", kind: .secret, defaultValue: nil, example: "(secret)", help: "Bearer token required by the page and the API (required to bind a non-loopback address).", flag: "--http-token"),
         .init(key: "http.publicURL", kind: .string, defaultValue: nil, example: "https://crowds.example.com", help: "The page's address as others reach it, for links to events (Alertmanager's generatorURL); default http://<http.host or this host's name>:<http.port>."),
+        .init(key: "http.tokens", kind: .secret, defaultValue: nil, example: "{alice: (secret), bob: (secret)}", help: "Several named tokens (YAML mapping name: token, or name=token,name=token in the environment); each works like http.token and the audit names who made a change.", fileMapping: true),
         .init(key: "http.allowUnauthenticatedRemote", kind: .bool, defaultValue: "false", example: "true", help: "Allow binding a non-loopback address without http.token."),
         // Logging
         .init(key: "log.level", kind: .string, defaultValue: "info", example: "debug", help: "trace, debug, info, notice, warning, error or critical.", flag: "--log-level"),

@@ -95,7 +95,9 @@ struct ConfigLoader: Sendable {
                 return ConfigValue(raw: .scalar(v), source: .environment(name))
             }
         }
-        if let v = try fileValue(components: key.split(separator: ".").map(String.init), key: key, list: spec?.kind == .list) {
+        if spec?.fileMapping != true,
+            let v = try fileValue(components: key.split(separator: ".").map(String.init), key: key, list: spec?.kind == .list)
+        {
             return v
         }
         if let d = spec?.defaultValue { return ConfigValue(raw: .scalar(d), source: .defaultValue) }
@@ -117,6 +119,30 @@ struct ConfigLoader: Sendable {
         } catch {
             throw ConfigurationError(key: key, source: source.description, expected: expectedForm(key), got: nil)
         }
+    }
+
+    /// A mapping of strings at `components` in the file (e.g. `http.tokens`): `nil` when absent,
+    /// a failure when it is there but not a mapping of scalars.
+    func fileMapping(_ components: [String]) -> Result<[(String, String)], ConfigurationError>? {
+        guard let filePath, let text = try? String(contentsOfFile: filePath, encoding: .utf8), var node = try? Yams.compose(yaml: text) else {
+            return nil
+        }
+        for c in components {
+            guard let next = node[c] else { return nil }
+            node = next
+        }
+        let key = components.joined(separator: ".")
+        guard let mapping = node.mapping else {
+            return .failure(ConfigurationError(key: key, source: "file \(filePath)", expected: "a mapping", got: nil))
+        }
+        var out: [(String, String)] = []
+        for (k, v) in mapping {
+            guard let name = k.string, let value = v.string else {
+                return .failure(ConfigurationError(key: key, source: "file \(filePath)", expected: "a mapping of strings", got: nil))
+            }
+            out.append((name, value))
+        }
+        return .success(out)
     }
 
     /// Whether any of `keys` is set by a flag, the environment or the file (not by a default).
