@@ -30,6 +30,29 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("http.tokens: a YAML mapping or name=token pairs from the environment; http.token joins as `token`; bad entries named, never echoed")
+    func namedTokens() async throws {
+        let file = "http:\n  token: single-token-abc\n  tokens:\n    alice: alice-token-123\n    bob: bob-token-456\n"
+        let s = try await Self.settings(file: file)
+        #expect(s.http.tokens == ["alice": "alice-token-123", "bob": "bob-token-456"])
+        let access = WebWiring.access(s.http)
+        #expect(access == .tokens(["alice": "alice-token-123", "bob": "bob-token-456", "token": "single-token-abc"]))
+        #expect(!"\(access)".contains("alice-token-123"))
+        let env = try await Self.settings(env: ["HTTP_TOKENS": "carol=carol-token-789, dave=dave-token-000"])
+        #expect(env.http.tokens == ["carol": "carol-token-789", "dave": "dave-token-000"])
+        #expect(WebWiring.access(env.http) == .tokens(["carol": "carol-token-789", "dave": "dave-token-000"]))
+        let short = await Self.error(file: "http:\n  tokens:\n    eve: short\n")
+        #expect(short?.key == "http.tokens.eve")
+        #expect(short.map { !"\($0)".contains("short") } == true, "the token is not echoed")
+        let reused = await Self.error(env: ["HTTP_TOKENS": "a=same-token-1,b=same-token-1"])
+        #expect(reused?.key == "http.tokens.b")
+        let badName = await Self.error(env: ["HTTP_TOKENS": "a b=token-token-1"])
+        #expect(badName?.key == "http.tokens")
+        let notMapping = await Self.error(file: "http:\n  tokens: [a, b]\n")
+        #expect(notMapping?.key == "http.tokens")
+        #expect(WebWiring.access(try await Self.settings().http) == .open)
+    }
+
     @Test("defaults")
     func defaults() async throws {
         let s = try await Self.settings()
