@@ -99,6 +99,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "crowdkit-history-bench",
+            dependencies: ["CrowdKitCore", "CrowdKitSQLite", "CrowdKitWeb", hummingbird],
+            path: "Benchmarks/crowdkit-history-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "crowdkit-web-bench",
             dependencies: ["CrowdKitCore", "CrowdKitSQLite", "CrowdKitWeb", hummingbird],
             path: "Benchmarks/crowdkit-web-bench",

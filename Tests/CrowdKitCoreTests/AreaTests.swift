@@ -49,6 +49,32 @@ struct AreaTests {
         #expect(e.statistics.crossings.crossings == 3)
     }
 
+    @Test("run-time settings reach areas (area/<name>, area/*): a threshold override applies at the next observation, the event keeps it; pause stops firing, occupancy still follows")
+    func runtimeSettings() {
+        var e = Self.engine(minPeople: 3)
+        var changes: [EventChange] = []
+        e.apply(settings: RuntimeSettings(overrides: [.zone(ZoneKey(camera: "area", zone: "hall")): ParameterSet([.minPeople: 1])]))
+        _ = e.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0)) { changes.append($0) }
+        #expect(changes.map(\.kind) == [.fired], "one person is a crowd with the override (3 in the configuration)")
+        #expect(changes.first?.event.policy.parameters["minPeople"] == 1)
+        _ = e.process(Self.crossing("CAM1", "10", "crossing_out", Self.t0 + 1000)) { changes.append($0) }
+        #expect(changes.map(\.kind) == [.fired, .ended])
+        // every area of the camera `area`, and paused
+        e.apply(settings: RuntimeSettings(paused: true, overrides: [.camera("area"): ParameterSet([.minPeople: 1])]))
+        _ = e.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0 + 2000)) { changes.append($0) }
+        #expect(Self.occupancy(e) == 1, "occupancy follows the crossings while paused")
+        #expect(changes.count == 2, "no crowd while paused")
+        e.apply(settings: RuntimeSettings(overrides: [.camera("area"): ParameterSet([.minPeople: 1])]))
+        _ = e.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0 + 3000)) { changes.append($0) }
+        #expect(changes.map(\.kind) == [.fired, .ended, .fired], "resumed: the next observation fires")
+        // without an override for areas the configuration's threshold applies again
+        var f = Self.engine(minPeople: 3)
+        var other: [EventChange] = []
+        f.apply(settings: RuntimeSettings(overrides: [.camera("CAM1"): ParameterSet([.minPeople: 1])]))
+        _ = f.process(Self.crossing("CAM1", "10", "crossing_in", Self.t0)) { other.append($0) }
+        #expect(other.isEmpty, "a camera's override is not an area's")
+    }
+
     @Test(":reverse counts crossing_out as entering and crossing_in as leaving")
     func reverse() {
         var e = Self.engine()

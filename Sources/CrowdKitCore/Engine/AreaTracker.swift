@@ -50,6 +50,8 @@ struct AreaTracker {
         var nextReset: Int64?
         var event: CrowdEvent?
         var changed = false
+        /// The run-time settings it has are good until this camera-time instant.
+        var settingsUntil: Int64 = .min
     }
 
     struct Member {
@@ -74,6 +76,12 @@ struct AreaTracker {
     }
 
     let policy: DwellPolicy
+    /// Run-time settings (SEMANTICS.md §7), selected as camera `area` (`area/<name>`, `area/*`).
+    var runtime: RuntimeSettings? {
+        didSet { for a in areas.indices { areas[a].settingsUntil = .min } }
+    }
+    /// Detection paused: occupancy still follows the crossings, the policy sees nothing.
+    var paused = false
     var areas: [Area] = []
     var lines: [Line] = []
     var lineIndex: [LineKey: Int32] = [:]
@@ -197,13 +205,33 @@ struct AreaTracker {
     }
 
     private mutating func observe(area a: Int, ts: Int64, counters engine: inout EngineCounters, emit: (EventChange) -> Void) {
-        let d = policy.process(ZoneReading(ts: ts, people: areas[a].occupancy, vehicles: 0), state: &areas[a].dwell)
-        if !d.isEmpty {
-            let key = areas[a].key
-            let policy = self.policy
-            var event = areas[a].event
-            EventTracking.apply(d, key: key, event: &event, counters: &engine, describe: { policy.description(for: key) }, emit: emit)
-            areas[a].event = event
+        let key = areas[a].key
+        if ts >= areas[a].settingsUntil {
+            if let runtime {
+                policy.applySettings(runtime.resolved(for: key, at: ts), to: &areas[a].dwell, for: key)
+                areas[a].settingsUntil = runtime.schedules.isEmpty ? .max : (ts / 60_000 + 1) * 60_000
+            } else {
+                areas[a].settingsUntil = .max
+            }
+        }
+        if !paused {
+            let d = policy.process(ZoneReading(ts: ts, people: areas[a].occupancy, vehicles: 0), state: &areas[a].dwell)
+            if !d.isEmpty {
+                let policy = self.policy
+                let runtime = self.runtime
+                var event = areas[a].event
+                EventTracking.apply(
+                    d, key: key, event: &event, counters: &engine,
+                    describe: {
+                        // a fired event keeps the parameters that applied when it fired
+                        var description = policy.description(for: key)
+                        for (p, v) in runtime?.resolved(for: key, at: ts).values ?? [:] where p.policyName == description.name {
+                            description.parameters[p.rawValue] = v
+                        }
+                        return description
+                    }, emit: emit)
+                areas[a].event = event
+            }
         }
         if tracksChanges && !areas[a].changed {
             areas[a].changed = true

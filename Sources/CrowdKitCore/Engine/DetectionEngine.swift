@@ -731,11 +731,13 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Run-time settings (SEMANTICS.md §7): each zone takes them at its next observation (an open
     /// episode keeps its start; a fired event keeps the parameters it fired with), and
     /// ``RuntimeSettings/paused`` stops observations from reaching the policy until settings
-    /// without it come. Run-time settings do not apply to areas (their parameters come from the
-    /// configuration).
+    /// without it come. Areas (SEMANTICS.md §8) take them the same way, selected as the camera
+    /// `area` (`area/<name>`, `area/*`); pause leaves their occupancy following the crossings.
     public mutating func apply(settings: RuntimeSettings) {
         runtime = settings
         paused = settings.paused
+        areaTracker.runtime = settings
+        areaTracker.paused = settings.paused
         for i in slots.indices { slots[i].settingsUntil = .min }
     }
 
