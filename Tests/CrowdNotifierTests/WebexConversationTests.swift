@@ -199,4 +199,68 @@ struct WebexConversationTests {
         #expect(try await restarted.perform(again) == .repeated)
         #expect(try await f.store.all().map(\.kind) == [.acknowledged], "the repeated action id labelled nothing")
     }
+
+    @Test("in the app: an ack through POST /webhooks/webex is kept in the SQLite store; after a restart it is still shown and the same press does nothing more")
+    func ackSurvivesRestart() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let webex = try await FakeWebex(token: Self.token)
+        defer { Task { await webex.stop() } }
+        webex.addPerson(id: "p-1", emails: ["guard@example.com"])
+        let dir = try LiveCommandTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let httpPort = DemoWebTests.freePort()
+        let environment = ["BOT_ACCESS_TOKEN": Self.token, "WEBEX_WEBHOOK_SECRET": Self.secret, "HTTP_PORT": String(httpPort)]
+        func start(_ name: String) throws -> LiveCommandTests.Child {
+            try LiveCommandTests.Child(
+                [
+                    "run", "--mqtt-port", String(broker.port), "--min-people", "3", "--dwell", "5", "--gap", "0", "--cooldown", "0",
+                    "--stats-interval", "0.1", "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "ROOM-1",
+                ], in: dir, name: name, environment: environment)
+        }
+        let base = "http://127.0.0.1:\(httpPort)"
+        func events() async -> String { (try? await LiveControlTests.send("GET", base + "/api/events"))?.1 ?? "" }
+        func press(_ actionID: String) async throws -> Int {
+            let body = Self.body(actionID: actionID)
+            let signature = HMACSHA1.hex(for: Data(body.utf8), key: Array(Self.secret.utf8))
+            return try await LiveControlTests.send(
+                "POST", base + "/webhooks/webex", headers: ["X-Spark-Signature": signature, "Content-Type": "application/json"], body: body
+            ).0
+        }
+
+        let first = try start("first")
+        defer { if first.process.isRunning { kill(first.process.processIdentifier, SIGKILL) } }
+        #expect(await eventually { first.stdout.contains("state=connected") }, "\(first.stderr)")
+        #expect(await eventually { (try? await LiveControlTests.send("GET", base + "/api/settings"))?.0 == 200 }, "\(first.stderr)")
+        let t0 = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        try await publishReadings(port: broker.port, camera: Self.camera, (0...8).map { (t0 + Int64($0) * 1000, 4) })
+        // the crowd's thread: its root, then the card
+        #expect(await eventually { webex.accepted.contains { $0.card != nil } }, "\(first.stderr)")
+        let listed = await events()
+        let eventID = try #require(
+            (try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any]).flatMap { ($0["events"] as? [[String: Any]])?.first?["id"] as? String })
+        webex.addAttachmentAction(id: "act-ack-1", personId: "p-1", inputs: ["action": "ack", "eventId": eventID])
+        #expect(try await press("act-ack-1") == 200)
+        #expect(await eventually { await events().contains(#""acknowledgedBy":"guard@example.com""#) }, "\(first.stderr)")
+        #expect(await eventually { webex.edits.count == 1 }, "the root says who acknowledged")
+        #expect(webex.edits.first?.markdown?.hasSuffix("_Acknowledged by guard@example.com_") == true)
+        first.interrupt()
+        #expect(await first.wait() == 0, "\(first.stderr)")
+
+        let second = try start("second")
+        defer { if second.process.isRunning { kill(second.process.processIdentifier, SIGKILL) } }
+        #expect(await eventually { second.stdout.contains("state=connected") }, "\(second.stderr)")
+        #expect(await eventually { await events().contains(#""acknowledgedBy":"guard@example.com""#) }, "kept across the restart: \(second.stderr)")
+        let fetchesBefore = webex.server.requests.filter { $0.path == "/v1/attachment/actions/act-ack-1" }.count
+        #expect(try await press("act-ack-1") == 200)
+        // the restarted receiver does not remember the id: it fetches the action again, and the store's claim stops it
+        #expect(await eventually { webex.server.requests.filter { $0.path == "/v1/attachment/actions/act-ack-1" }.count > fetchesBefore })
+        #expect(await eventually { second.stderr.contains("Webex card action: repeated") }, "\(second.stderr)")
+        #expect(webex.edits.count == 1, "the same press after a restart edits nothing")
+        second.interrupt()
+        #expect(await second.wait() == 0, "\(second.stderr)")
+        #expect(!first.stderr.contains(Self.secret) && !second.stderr.contains(Self.secret))
+        #expect(!first.stderr.contains(Self.token) && !second.stderr.contains(Self.token))
+    }
 }
