@@ -138,6 +138,33 @@ extension PostgresEventStore {
                 )
                 """
             ]),
+        PostgresMigration(
+            // what people said about events (acks, labels; one row per event and kind, the
+            // first kept) and the inbound action ids already handled (Webex button presses), for
+            // every instance sharing the store; not pruned with the events
+            version: 5, name: "feedback",
+            statements: [
+                """
+                CREATE TABLE event_feedback (
+                    seq bigserial PRIMARY KEY,
+                    event_id text COLLATE "C" NOT NULL,
+                    camera text NOT NULL,
+                    zone text NOT NULL,
+                    started_at bigint NOT NULL,
+                    ended_at bigint,
+                    kind text NOT NULL,
+                    by_whom text NOT NULL,
+                    at bigint NOT NULL,
+                    UNIQUE (event_id, kind)
+                )
+                """,
+                """
+                CREATE TABLE processed_actions (
+                    id text COLLATE "C" PRIMARY KEY,
+                    at bigint NOT NULL
+                )
+                """,
+            ]),
     ]
 
     /// The schema version this build writes (the last migration's).

@@ -164,6 +164,30 @@ extension SQLiteEventStore {
                 CREATE INDEX occupancy_minute ON occupancy (minute);
                 """
         ),
+        (
+            // What people said about events (acks, labels; one row per event and kind) and the
+            // inbound action ids already handled (Webex button presses): kept apart from the
+            // events, which retention prunes.
+            name: "v9-event-feedback",
+            sql: """
+                CREATE TABLE event_feedback (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    eventID TEXT NOT NULL,
+                    camera TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    startedAt INTEGER NOT NULL,
+                    endedAt INTEGER,
+                    kind TEXT NOT NULL,
+                    byWhom TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    UNIQUE (eventID, kind)
+                );
+                CREATE TABLE processed_actions (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """
+        ),
     ]
 
     static let migrator: DatabaseMigrator = {

@@ -37,7 +37,11 @@ import ServiceLifecycle
 ///   "message"}]}`), `GET`/`POST /api/mutes`, `DELETE /api/mutes/{id}`, `POST
 ///   /api/detection/pause` and `/resume`, `GET /api/audit?limit=N`.
 /// - `GET /api/labels`: the event labels as JSON Lines (SEMANTICS.md §9), when a `labels`
-///   closure is given.
+///   closure or a `feedback` store is given.
+/// - With a `feedback` store, each event of the page and of `/api/events` shows its
+///   acknowledgement ("acknowledged by X at T"; JSON `acknowledgedBy`, `acknowledgedAt`) and its
+///   labels (JSON `labels`), read for the listed page in one query; with a `conversationLink`,
+///   a link to the event's conversation (the Webex thread's root message; JSON `conversationUrl`).
 /// - `POST /webhooks/webex`: only when an ``IncomingWebhook`` is given; authenticated by the
 ///   webhook's own signature, not the page's credentials. Bodies over
 ///   ``IncomingWebhook/maxBodyBytes`` are refused with 413.
@@ -64,16 +68,25 @@ public struct CrowdWeb: Sendable {
     public var settings: SettingsControl?
     /// The Webex webhook (`POST /webhooks/webex`); `nil`: no such route.
     public var webexWebhook: IncomingWebhook?
-    /// The labels as JSON Lines for `GET /api/labels`; `nil`: no such route.
+    /// The labels as JSON Lines for `GET /api/labels`; `nil`: the `feedback` store's, or no
+    /// such route without one.
     public var labels: (@Sendable () async throws -> String)?
+    /// Acknowledgements and labels shown with each listed event; `nil`: none shown.
+    public var feedback: (any EventFeedbackStore)?
+    /// A link to an event's conversation (the root message of its Webex thread), from its record;
+    /// `nil` (or a `nil` answer): no link.
+    public var conversationLink: (@Sendable (EventRecord) -> String?)?
 
     public init(
         store: any EventStore, configuration: CrowdWebConfiguration = CrowdWebConfiguration(), logger: Logger,
         liveStatus: @escaping @Sendable () async -> LiveStatus = { LiveStatus() },
         changes: @escaping @Sendable () -> AsyncStream<EventChange> = { AsyncStream { $0.finish() } },
         metrics: (@Sendable () async -> String)? = nil, settings: SettingsControl? = nil, webexWebhook: IncomingWebhook? = nil,
-        labels: (@Sendable () async throws -> String)? = nil
+        labels: (@Sendable () async throws -> String)? = nil, feedback: (any EventFeedbackStore)? = nil,
+        conversationLink: (@Sendable (EventRecord) -> String?)? = nil
     ) {
+        self.feedback = feedback
+        self.conversationLink = conversationLink
         self.settings = settings
         self.webexWebhook = webexWebhook
         self.labels = labels
@@ -116,6 +129,8 @@ public struct CrowdWeb: Sendable {
         if let webexWebhook {
             routes.post("/webhooks/webex") { request, _ in await self.webhook(request, webexWebhook) }
         }
+        var labels = self.labels
+        if labels == nil, let store = feedback { labels = { try await store.labelLines() } }
         if let labels {
             routes.get("/api/labels") { _, _ -> Response in
                 do {
@@ -179,8 +194,30 @@ public struct CrowdWeb: Sendable {
         let view = PageView(
             title: configuration.title, nonce: context.nonce, context: context, mutes: mutes,
             paused: settings.map { $0.live.snapshot.settings.paused }, filter: filter, defaultLimit: configuration.pageSize, page: page,
-            live: await live, now: Date(), error: message)
+            live: await live, now: Date(), error: message, extras: await extras(for: page))
         return Self.html(view.render(), nonce: context.nonce, status: status, setCookie: setCookie)
+    }
+
+    /// The feedback on the listed events (one store read) and their conversation links; `nil`
+    /// without a feedback store or link. A failed read is logged and the page shows no feedback.
+    func extras(for page: EventPage?) async -> [CrowdEventID: JSONView.Extras]? {
+        guard feedback != nil || conversationLink != nil else { return nil }
+        let records = page?.records ?? []
+        var found: [CrowdEventID: [EventFeedback]] = [:]
+        if let feedback, !records.isEmpty {
+            do {
+                found = try await feedback.feedback(for: records.map(\.event.id))
+            } catch {
+                logger.error("feedback read failed", metadata: ["error": "\(error)"])
+            }
+        }
+        var extras: [CrowdEventID: JSONView.Extras] = [:]
+        for r in records {
+            let link = conversationLink?(r)
+            let entries = found[r.event.id] ?? []
+            if link != nil || !entries.isEmpty { extras[r.event.id] = JSONView.Extras(feedback: entries, conversationURL: link) }
+        }
+        return extras
     }
 
     // MARK: - JSON and CSV
@@ -192,7 +229,7 @@ public struct CrowdWeb: Sendable {
             let next = page.nextCursor.map {
                 "/api/events?" + filter.queryString(cursor: $0, includeLimit: true, defaultLimit: configuration.pageSize)
             }
-            return Self.json(bytes: JSONView.page(page, next: next))
+            return Self.json(bytes: JSONView.page(page, next: next, extras: await extras(for: page)))
         } catch let e as CrowdWebError {
             return Self.json(JSONView.error(e.message), status: .badRequest)
         } catch {

@@ -70,6 +70,12 @@ public struct WebexCardAction: Hashable, Sendable {
 /// Carries out card actions on the stores: ack and not_a_crowd are recorded as
 /// ``EventFeedback``; snooze adds a mute of the event's zone (``SettingsStore/addMute(_:audit:)``,
 /// audited as made by the person).
+///
+/// Each action id is claimed in the feedback store first
+/// (``CrowdKitCore/EventFeedbackStore/claimAction(id:at:)``): the same press delivered twice,
+/// after a restart or to another instance sharing the store, does one thing. The claim comes
+/// before the work, so an action whose work fails (the store is down) is not done again on a
+/// redelivery: the person presses the button again (a new action id).
 public struct WebexCardActionPerformer: Sendable {
     public var events: any EventStore
     public var settings: any SettingsStore
@@ -94,12 +100,15 @@ public struct WebexCardActionPerformer: Sendable {
         case unknownEvent
         /// The event already had this feedback (or, for snooze, nothing else to say).
         case alreadyDone
+        /// This action id was handled before (the same press delivered again).
+        case repeated
     }
 
     /// Does what `action` asks.
     public func perform(_ action: WebexCardAction) async throws -> Outcome {
         guard let event = try await events.record(id: action.eventID)?.event else { return .unknownEvent }
         let at = now()
+        guard try await feedback.claimAction(id: action.id, at: at) else { return .repeated }
         switch action.kind {
         case .ack:
             return try await feedback.add(EventFeedback(event: event, kind: .acknowledged, by: action.actor, at: at)) ? .done : .alreadyDone

@@ -4,7 +4,7 @@ import CrowdKitHTTP
 /// Why a Webex call failed. Carries the status, Webex's message and `trackingId`; never the token.
 public struct WebexError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        fileprivate enum Value: String, Hashable, Sendable { case http, decoding, invalidMessage }
+        fileprivate enum Value: String, Hashable, Sendable { case http, decoding, invalidMessage, invalidTemplate }
         fileprivate let value: Value
         /// The HTTP call failed (see ``WebexError/http``).
         public static let http = Code(value: .http)
@@ -12,6 +12,8 @@ public struct WebexError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let decoding = Code(value: .decoding)
         /// The message cannot be sent (empty, bad file).
         public static let invalidMessage = Code(value: .invalidMessage)
+        /// A replacement template (a message text or the card) cannot be used; the message says why.
+        public static let invalidTemplate = Code(value: .invalidTemplate)
         public var description: String { value.rawValue }
     }
 

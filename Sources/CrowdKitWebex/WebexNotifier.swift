@@ -25,10 +25,17 @@ public struct WebexNotifier: Notifier {
         public var rootMessage: @Sendable (CrowdEventID) async -> String?
         /// Post the card with its buttons in the thread.
         public var card: Bool
+        /// The card's JSON for an event (``WebexCard/crowd(_:)`` by default, or a
+        /// ``WebexCardTemplate``'s).
+        public var makeCard: @Sendable (CrowdEvent) -> Data
 
-        public init(roomID: String, card: Bool = true, rootMessage: @escaping @Sendable (CrowdEventID) async -> String?) {
+        public init(
+            roomID: String, card: Bool = true, makeCard: @escaping @Sendable (CrowdEvent) -> Data = { WebexCard.crowd($0) },
+            rootMessage: @escaping @Sendable (CrowdEventID) async -> String?
+        ) {
             self.roomID = roomID
             self.card = card
+            self.makeCard = makeCard
             self.rootMessage = rootMessage
         }
     }
@@ -127,7 +134,7 @@ public struct WebexNotifier: Notifier {
         if threads.card {
             var card = WebexMessage(markdown: root.markdown, text: root.text)
             card.parentID = receipt.id
-            card.card = WebexCard.crowd(event)
+            card.card = threads.makeCard(event)
             do { _ = try await client.send(card) } catch {
                 logger.warning("The card reply was not posted", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
@@ -162,9 +169,15 @@ public struct WebexNotifier: Notifier {
     /// event's message (the ended text once the crowd has ended). Does nothing without
     /// ``Threads`` or a known root; Webex allows 10 edits of a message.
     public func annotateThread(of event: CrowdEvent, note: String) async throws(WebexError) {
+        try await annotateThread(of: event, markdown: "_\(note)_")
+    }
+
+    /// Edits the thread's root to show `markdown` (a rendered
+    /// ``WebexTemplates/acknowledgement(of:by:)``, say) under the event's message.
+    public func annotateThread(of event: CrowdEvent, markdown: String) async throws(WebexError) {
         guard let threads, let root = await threads.rootMessage(event.id) else { return }
         let message = formatter(CrowdNotification(kind: event.endedAt == nil ? .fired : .ended, event: event))
-        try await client.edit(messageID: root, roomID: threads.roomID, markdown: message.markdown + "\n\n_\(note)_")
+        try await client.edit(messageID: root, roomID: threads.roomID, markdown: message.markdown + "\n\n" + markdown)
     }
 
     private func sendAlone(_ notification: CrowdNotification) async throws -> NotificationReceipt {

@@ -13,8 +13,10 @@ import Logging
 ///
 /// Anything that is not a signed `attachmentActions`/`created` webhook with an action id is
 /// answered 2xx (Webex retries other answers) and logged once; a bad or missing signature is
-/// 401. The same action id is handled once (the last ``Configuration/rememberedActions`` ids are
-/// kept). Secrets never reach a log line or an error.
+/// 401. The same action id is queued once (the last ``Configuration/rememberedActions`` ids are
+/// kept in memory); ``WebexCardActionPerformer`` also claims each id in the store, so that a
+/// repeat after a restart or on another instance does nothing. Secrets never reach a log line
+/// or an error.
 public final class WebexWebhookReceiver: Sendable {
     public struct Configuration: Sendable {
         /// The webhook's `secret` (`webex.webhookSecret`).

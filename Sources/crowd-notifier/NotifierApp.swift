@@ -72,8 +72,9 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         let wakeUps = monitor.changes(buffer: 16_384)
         let names = self.names
         let metrics = AppMetrics.shared
-        // What people say about events from Webex cards (acks, labels): kept in memory for now.
-        let feedback = InMemoryEventFeedbackStore()
+        // What people say about events from Webex cards (acks, labels) and the button presses
+        // handled: kept in the store, shared by the instances of a PostgreSQL store.
+        let feedback: any EventFeedbackStore = store
         var webexReceiver: WebexWebhookReceiver?
         if let makeReceiver = setup.webexWebhook {
             // a snooze is a mute in the store: the settings service puts it in effect within 2 s
@@ -95,7 +96,8 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                         areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
-                settings: control, extraRoutes: extraRoutes, webexWebhook: webhook, labels: { try await feedback.labelLines() })
+                settings: control, extraRoutes: extraRoutes, webexWebhook: webhook, feedback: feedback,
+                conversationLink: setup.conversationLink)
         } catch {
             printError("error: \(error)")
             throw ExitCode(78)

@@ -106,6 +106,8 @@ struct NotifierSetup: Sendable {
     var webexWebhook: (@Sendable (WebexCardActionPerformer) -> WebexWebhookReceiver)? = nil
     /// The event store, once open, for notifiers that read it while sending (a thread's root).
     var storeLink = StoreLink()
+    /// A link to an event's Webex thread for the page (threads in a room only).
+    var conversationLink: (@Sendable (EventRecord) -> String?)? = nil
 }
 
 extension AppSettings {
@@ -129,6 +131,7 @@ extension AppSettings {
         var notifiers: [any Notifier] = []
         var parts: [String] = []
         var webexWebhook: (@Sendable (WebexCardActionPerformer) -> WebexWebhookReceiver)?
+        var conversationLink: (@Sendable (EventRecord) -> String?)?
         let storeLink = StoreLink()
         // the snapshot image the enricher downloads to see that it is ready is the one uploaded
         let images = SnapshotImages()
@@ -151,15 +154,24 @@ extension AppSettings {
             var threads: WebexNotifier.Threads?
             if webex.threads, case .room(id: let room) = destination {
                 // the root message id is the fired notification's remote id in the outbox
-                threads = .init(roomID: room) { id in
+                let templates = webex.templates
+                threads = .init(roomID: room, makeCard: { templates.card(for: $0) }) { id in
                     guard let record = try? await storeLink.store?.record(id: id) else { return nil }
                     for d in record.deliveries where d.notifier == "webex" && d.kind == .fired {
                         if case .sent(let remoteID?) = d.status { return remoteID }
                     }
                     return nil
                 }
+                conversationLink = { record in
+                    for d in record.deliveries where d.notifier == "webex" && d.kind == .fired {
+                        if case .sent(let remoteID?) = d.status { return WebexLinks.message(remoteID, inRoom: room) }
+                    }
+                    return nil
+                }
             }
-            let webexNotifier = WebexNotifier(client: client, transport: transport, images: images, threads: threads, logger: logger)
+            let webexNotifier = WebexNotifier(
+                client: client, template: webex.templates.messages, transport: transport, images: images, threads: threads, logger: logger)
+            let templates = webex.templates
             notifiers.append(webexNotifier)
             if let secret = webex.webhookSecret {
                 let receiverConfiguration = WebexWebhookReceiver.Configuration(secret: secret, allowedActors: webex.allowedActors)
@@ -173,7 +185,11 @@ extension AppSettings {
                         // the thread's root says who acted (threads only; an edit that fails is logged)
                         if outcome == .done, let event = try await performer.events.record(id: action.eventID)?.event {
                             do {
-                                try await webexNotifier.annotateThread(of: event, note: action.note)
+                                if case .ack = action.kind {
+                                    try await webexNotifier.annotateThread(of: event, markdown: templates.acknowledgement(of: event, by: action.actor))
+                                } else {
+                                    try await webexNotifier.annotateThread(of: event, note: action.note)
+                                }
                             } catch {
                                 logger.warning("The thread's root was not edited", metadata: ["crowd.event": "\(event.id)", "error": "\(error)"])
                             }
@@ -234,7 +250,7 @@ extension AppSettings {
             : "notifications (\(kinds)) go to " + parts.joined(separator: ", ")
         return NotifierSetup(
             notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly, background: background,
-            webexWebhook: webexWebhook, storeLink: storeLink)
+            webexWebhook: webexWebhook, storeLink: storeLink, conversationLink: conversationLink)
     }
 }
 

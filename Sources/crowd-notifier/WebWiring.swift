@@ -70,13 +70,15 @@ enum WebWiring {
         metrics: (@Sendable () async -> String)? = nil,
         settings: SettingsControl? = nil,
         extraRoutes: (@Sendable (Router<BasicRequestContext>) -> Void)? = nil,
-        webexWebhook: IncomingWebhook? = nil, labels: (@Sendable () async throws -> String)? = nil
+        webexWebhook: IncomingWebhook? = nil, feedback: (any EventFeedbackStore)? = nil,
+        conversationLink: (@Sendable (EventRecord) -> String?)? = nil
     ) throws(ConfigurationError) -> Application<RouterResponder<BasicRequestContext>>? {
         guard http.port != 0 else { return nil }
         try checkBind(http)
         let web = CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access(http)), logger: logger,
-            liveStatus: liveStatus, changes: changes, metrics: metrics, settings: settings, webexWebhook: webexWebhook, labels: labels)
+            liveStatus: liveStatus, changes: changes, metrics: metrics, settings: settings, webexWebhook: webexWebhook,
+            feedback: feedback, conversationLink: conversationLink)
         let router = Router()
         web.addRoutes(to: router)
         extraRoutes?(router)
@@ -89,7 +91,7 @@ enum WebWiring {
 
 /// The event store the app runs on, SQLite or PostgreSQL, and its loop.
 struct OpenedStore: Sendable {
-    let store: any EventStore & ZoneStateStore & SettingsStore
+    let store: any EventStore & ZoneStateStore & SettingsStore & EventFeedbackStore
     /// The file, or the URL with its password redacted: safe to log.
     let name: String
     /// Whether the store works only while ``run`` runs (PostgreSQL's pool).
@@ -101,7 +103,7 @@ struct OpenedStore: Sendable {
     let run: @Sendable () async throws -> Void
 
     /// `body` with the store usable: for a store that needs its loop, the loop runs meanwhile.
-    func whileOpen<T: Sendable>(_ body: @Sendable (any EventStore & ZoneStateStore & SettingsStore) async throws -> T) async throws -> T {
+    func whileOpen<T: Sendable>(_ body: @Sendable (any EventStore & ZoneStateStore & SettingsStore & EventFeedbackStore) async throws -> T) async throws -> T {
         guard needsRun else { return try await body(store) }
         let run = self.run
         let store = self.store

@@ -21,7 +21,7 @@ struct ClusterRunTests {
                 "run", "--config", config.path, "--mqtt-port", String(broker.port), "--dwell", "20", "--gap", "2",
                 "--cooldown", "300", "--stats-interval", "0.2", "--store", database, "--print-events", "jsonl",
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
-            ], in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "cluster-token"])
+            ], in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "cluster-token", "WEBEX_THREADS": "false"])
     }
 
     /// The database URL of a new database on the shared test server.

@@ -22,7 +22,7 @@ struct CrashRestartTests {
                 "run", "--mqtt-port", String(broker.port), "--dwell", "20", "--gap", "2", "--cooldown", "300",
                 "--stats-interval", "0.1", "--store", dir.appendingPathComponent("events.sqlite").path, "--print-events", "jsonl",
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
-            ], in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "crash-token"])
+            ], in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "crash-token", "WEBEX_THREADS": "false"])
     }
 
     func kill9(_ child: LiveCommandTests.Child) async {

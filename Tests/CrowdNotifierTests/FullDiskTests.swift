@@ -39,7 +39,7 @@ struct FullDiskTests {
                 "--stats-interval", "0.1", "--store", dir.appendingPathComponent("events.sqlite").path,
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
             ] + (printEvents ? ["--print-events", "jsonl"] : []), in: dir, name: "run",
-            environment: ["BOT_ACCESS_TOKEN": "disk-token", "HTTP_PORT": String(httpPort)], launcher: Self.launcher)
+            environment: ["BOT_ACCESS_TOKEN": "disk-token", "HTTP_PORT": String(httpPort), "WEBEX_THREADS": "false"], launcher: Self.launcher)
     }
 
     @Test("crowds raised while the disk is full are notified exactly once, /readyz says so, and all are stored once it has room")

@@ -109,7 +109,7 @@ struct LiveCommandTests {
             [
                 "run", "--mqtt-port", port, "--dwell", "10", "--cooldown", "0", "--print-events", "jsonl", "--stats-interval", "0.1",
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
-            ], in: dir, name: "run", environment: ["BOT_ACCESS_TOKEN": "bench-token"])
+            ], in: dir, name: "run", environment: ["BOT_ACCESS_TOKEN": "bench-token", "WEBEX_THREADS": "false"])
         #expect(await eventually { run.stdout.contains("state=connected") })
         let simulate = try Child(
             ["simulate", "--mqtt-port", port, "--speed", "0", "--duration", "120", "--start-time", "1714632600000", "--camera-count", "2"],

@@ -30,7 +30,7 @@ struct RunNotifyTests {
                 "run", "--mqtt-port", port, "--dwell", "10", "--cooldown", "0", "--gap", "3",
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "ROOM-1",
                 "--meraki-base-url", meraki.baseURL.absoluteString, "--meraki-network-id", "N_1",
-            ], in: dir, name: "run", environment: ["BOT_ACCESS_TOKEN": Self.token, "MERAKI_API_KEY": Self.apiKey])
+            ], in: dir, name: "run", environment: ["BOT_ACCESS_TOKEN": Self.token, "MERAKI_API_KEY": Self.apiKey, "WEBEX_THREADS": "false"])
         #expect(await eventually { run.stderr.contains("mqtt connected") }, "\(run.stderr)")
         let simulate = try LiveCommandTests.Child(
             ["simulate", "--mqtt-port", port, "--speed", "0", "--duration", "120", "--start-time", "1714632600000"], in: dir,

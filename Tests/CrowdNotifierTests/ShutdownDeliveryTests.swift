@@ -31,7 +31,7 @@ struct ShutdownDeliveryTests {
                 "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
             ]
         }
-        let env = ["BOT_ACCESS_TOKEN": "shutdown-token"]
+        let env = ["BOT_ACCESS_TOKEN": "shutdown-token", "WEBEX_THREADS": "false"]
 
         let first = try LiveCommandTests.Child(runArgs(webex), in: dir, name: "first", environment: env)
         #expect(await eventually { first.stdout.contains("state=connected") })

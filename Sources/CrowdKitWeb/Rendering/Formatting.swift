@@ -155,6 +155,16 @@ enum Format {
         return url
     }
 
+    /// A conversation link for the page: http(s) as ``safeLink(_:)``, or the Webex app's
+    /// `webexteams:` scheme.
+    static func conversationLink(_ url: String?) -> String? {
+        guard let url else { return nil }
+        if url.lowercased().hasPrefix("webexteams://"), !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "\u{7F}" }) {
+            return url
+        }
+        return safeLink(url)
+    }
+
     /// A CSV cell: neutralises spreadsheet formulas (a leading `=`, `+`, `-`, `@`, tab or CR gets
     /// a `'` prefix) and quotes when needed (RFC 4180).
     static func csv(_ text: String) -> String {

@@ -10,7 +10,13 @@ enum JSONView {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    static func event(_ e: CrowdEvent, deliveries: [Delivery], into w: inout ByteWriter) {
+    /// What people said about one event and where its conversation is, for `/api/events`.
+    struct Extras {
+        var feedback: [EventFeedback] = []
+        var conversationURL: String?
+    }
+
+    static func event(_ e: CrowdEvent, deliveries: [Delivery], extras: Extras? = nil, into w: inout ByteWriter) {
         w.raw("{\"id\":")
         w.json(e.id.rawValue)
         w.raw(",\"camera\":")
@@ -68,7 +74,36 @@ enum JSONView {
             if i > 0 { w.raw(",") }
             delivery(d, into: &w)
         }
-        w.raw("]}")
+        w.raw("]")
+        if let extras { feedback(extras, into: &w) }
+        w.raw("}")
+    }
+
+    /// `"acknowledgedBy"`, `"acknowledgedAt"` (and ISO), `"labels": [{"label","by","at","atISO"}]`
+    /// and `"conversationUrl"`.
+    static func feedback(_ extras: Extras, into w: inout ByteWriter) {
+        let ack = extras.feedback.acknowledgement
+        w.raw(",\"acknowledgedBy\":")
+        w.json(ack?.by)
+        w.raw(",\"acknowledgedAt\":")
+        w.json(ack?.at)
+        w.raw(",\"acknowledgedAtISO\":")
+        w.jsonISO(ack?.at)
+        w.raw(",\"labels\":[")
+        for (i, label) in extras.feedback.labels.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"label\":")
+            w.json(label.kind.rawValue)
+            w.raw(",\"by\":")
+            w.json(label.by)
+            w.raw(",\"at\":")
+            w.int(label.at)
+            w.raw(",\"atISO\":")
+            w.jsonISO(label.at)
+            w.raw("}")
+        }
+        w.raw("],\"conversationUrl\":")
+        w.json(extras.conversationURL)
     }
 
     static func delivery(_ d: Delivery, into w: inout ByteWriter) {
@@ -108,12 +143,14 @@ enum JSONView {
         w.raw("}")
     }
 
-    static func page(_ page: EventPage, next: String?) -> [UInt8] {
+    /// The page of events; `extras` (what people said, the conversation link) is written for
+    /// every event when given, `null`/`[]` for events it does not name.
+    static func page(_ page: EventPage, next: String?, extras: [CrowdEventID: Extras]? = nil) -> [UInt8] {
         var w = ByteWriter(capacity: 1400 * page.records.count + 128)
         w.raw("{\"events\":[")
         for (i, r) in page.records.enumerated() {
             if i > 0 { w.raw(",") }
-            event(r.event, deliveries: r.deliveries, into: &w)
+            event(r.event, deliveries: r.deliveries, extras: extras.map { $0[r.event.id] ?? Extras() }, into: &w)
         }
         w.raw("],\"nextCursor\":")
         w.json(page.nextCursor?.token)

@@ -19,6 +19,8 @@ struct PageView {
     var live: LiveStatus
     var now: Date
     var error: String?
+    /// What people said about the listed events, and their conversation links.
+    var extras: [CrowdEventID: JSONView.Extras]? = nil
 
     func render() -> [UInt8] {
         var names = Names(live: live)
@@ -331,6 +333,7 @@ struct PageView {
         }
         w.raw("<td>")
         deliveries(record.deliveries, into: &w)
+        if let extra = extras?[e.id] { feedback(extra, into: &w) }
         w.raw("</td></tr>\n")
     }
 
@@ -385,6 +388,30 @@ struct PageView {
             w.raw("</li>")
         }
         w.raw("</ul>")
+    }
+
+    /// "Acknowledged by X at T", the labels, and the link to the Webex thread, under the
+    /// notifications.
+    func feedback(_ extra: JSONView.Extras, into w: inout ByteWriter) {
+        if let ack = extra.feedback.acknowledgement {
+            w.raw("<p class=\"ack\">Acknowledged by ")
+            w.html(ack.by)
+            w.raw(" at ")
+            time(ack.at, into: &w)
+            w.raw("</p>")
+        }
+        for label in extra.feedback.labels {
+            w.raw("<p class=\"label\"><span class=\"badge muted\">")
+            w.raw(label.kind == .notCrowd ? "not a crowd" : "a crowd")
+            w.raw("</span> by ")
+            w.html(label.by)
+            w.raw("</p>")
+        }
+        if let link = Format.conversationLink(extra.conversationURL) {
+            w.raw("<p><a class=\"thread\" href=\"")
+            w.html(link)
+            w.raw("\" rel=\"noopener noreferrer\">Webex thread</a></p>")
+        }
     }
 
     func time(_ ms: Int64, into w: inout ByteWriter) { Self.time(ms, into: &w) }

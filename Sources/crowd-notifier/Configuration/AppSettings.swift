@@ -1,5 +1,6 @@
 import CrowdKitCore
 import CrowdKitPostgres
+import CrowdKitWebex
 import Foundation
 import Logging
 
@@ -51,8 +52,10 @@ struct AppSettings: Sendable {
         var webhookSecret: String? = nil
         /// `webex.allowedActors`: e-mail addresses or `@domain`; empty admits anyone.
         var allowedActors: [String] = []
-        /// `webex.threads`: a thread per crowd (room destinations).
-        var threads = false
+        /// `webex.threads`: a thread per crowd (room destinations); on by default.
+        var threads = true
+        /// `webex.templates.*`: the texts and the card, from files when configured.
+        var templates = WebexTemplates()
     }
 
     struct Webhook: Sendable, Hashable {
@@ -214,7 +217,8 @@ struct AppSettings: Sendable {
         if settings.webex != nil {
             settings.webex?.webhookSecret = try c.secret("webex.webhookSecret").flatMap { $0.isEmpty ? nil : $0 }
             settings.webex?.allowedActors = try c.list("webex.allowedActors") ?? []
-            settings.webex?.threads = try c.bool("webex.threads") ?? false
+            settings.webex?.threads = try c.bool("webex.threads") ?? true
+            settings.webex?.templates = try loadWebexTemplates(c)
         }
         return settings
     }
