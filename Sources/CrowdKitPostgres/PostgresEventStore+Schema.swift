@@ -165,6 +165,25 @@ extension PostgresEventStore {
                 )
                 """,
             ]),
+        PostgresMigration(
+            // occupancy per zone and minute (the charts and the history API), clustered by zone
+            // and time by its key; the minute index serves pruning
+            version: 6, name: "occupancy",
+            statements: [
+                """
+                CREATE TABLE occupancy (
+                    camera text COLLATE "C" NOT NULL,
+                    zone text COLLATE "C" NOT NULL,
+                    minute bigint NOT NULL,
+                    max bigint NOT NULL,
+                    sum bigint NOT NULL,
+                    observations bigint NOT NULL,
+                    last bigint NOT NULL,
+                    PRIMARY KEY (camera, zone, minute)
+                )
+                """,
+                "CREATE INDEX occupancy_minute ON occupancy (minute)",
+            ]),
     ]
 
     /// The schema version this build writes (the last migration's).

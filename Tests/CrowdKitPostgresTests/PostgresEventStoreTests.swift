@@ -71,6 +71,12 @@ struct PostgresEventStoreTests {
             reopen: { store in try await stores.store(database: (store as? PostgresEventStore)?.configuration.database) })
     }
 
+    @Test("passes the OccupancyHistoryStore conformance suite")
+    func occupancyHistory() async throws {
+        let stores = try await RunningStores()
+        try await OccupancyHistoryStoreConformance.run { try await stores.store() }
+    }
+
     @Test("two instances (two pools) claiming the same outbox at once never both get a delivery")
     func claimsAcrossInstances() async throws {
         let stores = try await RunningStores()

@@ -41,6 +41,28 @@ struct SettingsStoreTests {
         try await SettingsStoreConformance.run { InMemoryEventStore() }
     }
 
+    @Test("SQLite and InMemoryEventStore pass the OccupancyHistoryStore conformance suite")
+    func occupancyHistory() async throws {
+        let dir = try TemporaryDirectory()
+        var n = 0
+        try await OccupancyHistoryStoreConformance.run {
+            n += 1
+            return try SQLiteEventStore(path: dir.file("o\(n).sqlite"), logger: quietLogger)
+        }
+        try await OccupancyHistoryStoreConformance.run { InMemoryEventStore() }
+    }
+
+    @Test("the occupancy suite catches a store that keeps the first of two writes of a minute")
+    func catchesKeepFirst() async throws {
+        do {
+            try await OccupancyHistoryStoreConformance.run { KeepFirstHistory() }
+            Issue.record("a store that keeps the first write passed")
+        } catch let failure as ConformanceFailure {
+            #expect(failure.description.contains("rewrittenMinuteReplaces"))
+            #expect(!failure.description.contains("pruneRemovesOlderMinutes"))
+        }
+    }
+
     @Test("the suite catches a store without compare-and-set")
     func catchesLastWriteWins() async throws {
         do {
@@ -51,5 +73,25 @@ struct SettingsStoreTests {
             #expect(failure.description.contains("concurrentSavesOneWins"))
             #expect(!failure.description.contains("auditNewestFirst"))
         }
+    }
+}
+
+/// Keeps the first write of a minute (the suite must catch it).
+actor KeepFirstHistory: OccupancyHistoryStore {
+    var minutes: [ZoneKey: [Int64: OccupancyMinute]] = [:]
+    func appendOccupancy(_ list: [OccupancyMinute]) async throws {
+        for m in list where minutes[m.zone]?[m.minute] == nil { minutes[m.zone, default: [:]][m.minute] = m }
+    }
+    func occupancy(of zone: ZoneKey, from: Int64, to: Int64) async throws -> [OccupancyMinute] {
+        (minutes[zone] ?? [:]).values.filter { $0.minute >= from && $0.minute < to }.sorted { $0.minute < $1.minute }
+    }
+    func pruneOccupancy(before: Int64) async throws -> Int {
+        var n = 0
+        for (z, list) in minutes {
+            let old = list.keys.filter { $0 < before }
+            n += old.count
+            for k in old { minutes[z]?[k] = nil }
+        }
+        return n
     }
 }
