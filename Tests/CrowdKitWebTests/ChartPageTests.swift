@@ -129,6 +129,8 @@ struct ChartPageTests {
         let svg = String(decoding: w.bytes, as: UTF8.self)
         #expect(svg.components(separatedBy: "class=\"max\"").count - 1 == 2, "two runs: a gap of 8 minutes")
         #expect(svg.contains("&lt;b&gt;x&lt;/b&gt;"))
+        // the history API's means: two decimals at most, no trailing zeros
+        #expect([2.5, 2.456, 3, 0.05, 1.1, 0.004].map(CrowdWeb.meanText) == ["2.5", "2.46", "3", "0.05", "1.1", "0"])
         #expect(!svg.contains("<b>"))
     }
 }

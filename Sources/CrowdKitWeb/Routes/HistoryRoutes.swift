@@ -32,17 +32,55 @@ extension CrowdWeb {
         do {
             let minutes = try await historyStore.occupancy(of: key, from: from, to: to)
             let points = OccupancyPoint.points(minutes, step: step)
-            let page = try await store.events(EventQuery(cameras: [camera], zones: [zone], startedBefore: to, limit: 1000))
+            let page = try await store.events(
+                EventQuery(cameras: [camera], zones: [zone], startedFrom: from - 86_400_000, startedBefore: to, limit: 1000))
             let events = page.records.map(\.event).filter { ($0.endedAt ?? .max) >= from }
             let minPeople = settings?.live.snapshot.settings.value(of: .minPeople, for: key, at: to)
-            var object: [String: Any] = [
-                "points": points.map { ["t": $0.t, "max": $0.max, "mean": ($0.mean * 100).rounded() / 100, "last": $0.last] },
-                "events": events.map { ["id": $0.id.rawValue, "startedAt": $0.startedAt, "endedAt": $0.endedAt.map { $0 as Any } ?? NSNull()] },
-            ]
-            object["minPeople"] = minPeople.map { Int($0) as Any } ?? NSNull()
-            return Self.jsonObject(object)
+            return Self.json(bytes: Self.historyJSON(points: points, minPeople: minPeople, events: events))
         } catch {
             return storeUnavailable(error)
         }
+    }
+
+    /// `{"events": [...], "minPeople": N, "points": [...]}`, written directly (a day is 1,440
+    /// points: no dictionary per point).
+    static func historyJSON(points: [OccupancyPoint], minPeople: Double?, events: [CrowdEvent]) -> [UInt8] {
+        var w = ByteWriter(capacity: 64 + points.count * 56 + events.count * 96)
+        w.raw("{\"events\":[")
+        for (i, e) in events.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"endedAt\":")
+            w.json(e.endedAt)
+            w.raw(",\"id\":")
+            w.json(e.id.rawValue)
+            w.raw(",\"startedAt\":")
+            w.int(e.startedAt)
+            w.raw("}")
+        }
+        w.raw("],\"minPeople\":")
+        if let minPeople { w.int(Int64(minPeople)) } else { w.raw("null") }
+        w.raw(",\"points\":[")
+        for (i, p) in points.enumerated() {
+            w.raw(i == 0 ? "{\"last\":" : ",{\"last\":")
+            w.int(p.last)
+            w.raw(",\"max\":")
+            w.int(p.max)
+            w.raw(",\"mean\":")
+            w.raw(meanText(p.mean))
+            w.raw(",\"t\":")
+            w.int(p.t)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return w.bytes
+    }
+
+    /// The mean to two decimals, without trailing zeros.
+    static func meanText(_ mean: Double) -> String {
+        let hundredths = Int64((mean * 100).rounded())
+        let whole = hundredths / 100
+        let fraction = hundredths % 100
+        if fraction == 0 { return String(whole) }
+        return fraction % 10 == 0 ? "\(whole).\(fraction / 10)" : "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
