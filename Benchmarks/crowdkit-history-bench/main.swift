@@ -51,9 +51,8 @@ let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
 let clock = ContinuousClock()
 // 50 cameras with 20 zones each (for 1,000 zones)
 let keys = (0..<options.zones).map { i in ZoneKey(camera: String(format: "Q2GV-HIST-%04d", i / 20), zone: i % 20 == 0 ? "0" : "58434205165132\(1000 + i % 20)") }
-let end = Int64(Date().timeIntervalSince1970 * 1000) / 60_000 * 60_000
+var end = Int64(Date().timeIntervalSince1970 * 1000) / 60_000 * 60_000
 let minutesPerZone = options.days * 1440
-let start = end - Int64(minutesPerZone) * 60_000
 
 func ms(_ d: Duration) -> Double {
     let (s, a) = d.components
@@ -77,10 +76,13 @@ try FileManager.default.createDirectory(
     withIntermediateDirectories: true)
 let store = try SQLiteEventStore(path: options.path, logger: logger)
 
-// 1. Fill (skipped when the file already holds the newest minute of the last zone).
+// 1. Fill (skipped when the file already holds the days of the last zone: the range then ends
+// at its newest minute).
 let expected = options.zones * minutesPerZone
-let have = try await store.occupancy(of: keys[keys.count - 1], from: end - 60_000, to: end).count
-if have == 0 {
+let filled = try await store.occupancy(of: keys[keys.count - 1], from: 0, to: .max)
+if filled.count >= minutesPerZone, let newest = filled.last?.minute { end = newest + 60_000 }
+let start = end - Int64(minutesPerZone) * 60_000
+if filled.count < minutesPerZone {
     print("filling \(options.path): \(options.zones) zones x \(options.days) days = \(expected) minutes ...")
     let t = clock.now
     // a day of every zone per write: what the history writer does, only more at once

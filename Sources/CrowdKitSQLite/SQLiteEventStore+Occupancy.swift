@@ -51,6 +51,40 @@ extension SQLiteEventStore: OccupancyHistoryStore {
         }
     }
 
+    /// Merged by SQLite (one row per step). The step's last count comes with its newest minute:
+    /// `max(minute index * 1,000,000 + last)` (counts stay below a million).
+    public func occupancyPoints(of zone: ZoneKey, from: Int64, to: Int64, step: Int64) async throws -> [OccupancyPoint] {
+        guard step > 60_000, step % 60_000 == 0 else {
+            return OccupancyPoint.points(try await occupancy(of: zone, from: from, to: to), step: step)
+        }
+        do {
+            return try await pool.read { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        SELECT (minute / :step) * :step AS t, max(max) AS max, sum(sum) AS sum, sum(observations) AS observations,
+                               max((minute / 60000) * 1000000 + min(max(last, 0), 999999)) AS newest
+                        FROM occupancy WHERE camera = :camera AND zone = :zone AND minute >= :from AND minute < :to
+                        GROUP BY t ORDER BY t
+                        """)
+                var out: [OccupancyPoint] = []
+                let rows = try Row.fetchCursor(
+                    statement, arguments: ["step": step, "camera": zone.camera, "zone": zone.zone, "from": from, "to": to])
+                while let row = try rows.next() {
+                    let observations: Int64 = row["observations"]
+                    let sum: Int64 = row["sum"]
+                    let newest: Int64 = row["newest"]
+                    out.append(
+                        OccupancyPoint(
+                            t: row["t"], max: row["max"], mean: observations == 0 ? 0 : Double(sum) / Double(observations),
+                            last: Int(newest % 1_000_000)))
+                }
+                return out
+            }
+        } catch {
+            throw Self.wrap(error, "cannot read occupancy history")
+        }
+    }
+
     public func pruneOccupancy(before: Int64) async throws -> Int {
         do {
             return try await pool.write { db in

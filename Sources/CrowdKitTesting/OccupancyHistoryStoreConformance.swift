@@ -13,6 +13,7 @@ public enum OccupancyHistoryStoreConformance {
         case readsZoneRangeOldestFirst
         case rewrittenMinuteReplaces
         case largeBatchInOneCall
+        case pointsMergeLikeTheMinutes
         case pruneRemovesOlderMinutes
     }
 
@@ -70,6 +71,18 @@ public enum OccupancyHistoryStoreConformance {
             let got = try await store.occupancy(of: b, from: t0, to: t0 + 6_000 * 60_000)
             if got.count != 6_000 || got.last != minute(b, 5_999, max: 11_999 % 50 + 1) {
                 throw fail("12,000 minutes in one call: read back \(got.count) of zone b's 6,000")
+            }
+        case .pointsMergeLikeTheMinutes:
+            // uneven minutes over a few steps, a gap, counts of 0
+            var minutes: [OccupancyMinute] = []
+            for i in [0, 1, 2, 4, 7, 8, 15, 16, 31, 44, 45, 59] {
+                minutes.append(OccupancyMinute(zone: a, minute: t0 + Int64(i) * 60_000, max: (i * 7) % 11, sum: i * 3, observations: i % 4 + 1, last: i % 5))
+            }
+            try await store.appendOccupancy(minutes)
+            for step: Int64 in [60_000, 300_000, 900_000, 3_600_000] {
+                let want = OccupancyPoint.points(minutes, step: step)
+                let got = try await store.occupancyPoints(of: a, from: t0, to: t0 + 3_600_000, step: step)
+                if got != want { throw fail("points of \(step) ms: want \(want), got \(got)") }
             }
         case .pruneRemovesOlderMinutes:
             try await store.appendOccupancy((0..<5).map { minute(a, $0, max: 2) } + (0..<5).map { minute(b, $0, max: 2) })

@@ -70,4 +70,14 @@ public protocol OccupancyHistoryStore: Sendable {
     func appendOccupancy(_ minutes: [OccupancyMinute]) async throws
     func occupancy(of zone: ZoneKey, from: Int64, to: Int64) async throws -> [OccupancyMinute]
     func pruneOccupancy(before: Int64) async throws -> Int
+    /// The zone's minutes in `[from, to)` merged into points of `step` milliseconds (a multiple
+    /// of a minute), as ``OccupancyPoint/points(_:step:)`` merges them. The default reads the
+    /// minutes; a store may merge them where they are (fewer rows to move for a chart).
+    func occupancyPoints(of zone: ZoneKey, from: Int64, to: Int64, step: Int64) async throws -> [OccupancyPoint]
+}
+
+extension OccupancyHistoryStore {
+    public func occupancyPoints(of zone: ZoneKey, from: Int64, to: Int64, step: Int64) async throws -> [OccupancyPoint] {
+        OccupancyPoint.points(try await occupancy(of: zone, from: from, to: to), step: step)
+    }
 }

@@ -114,7 +114,7 @@ extension CrowdWeb {
                 for key in keys {
                     let end = ends[key] ?? to
                     group.addTask {
-                        (key, OccupancyPoint.points(try await history.occupancy(of: key, from: end - range.milliseconds, to: end), step: step))
+                        (key, try await history.occupancyPoints(of: key, from: end - range.milliseconds, to: end, step: step))
                     }
                 }
                 var out: [ZoneKey: [OccupancyPoint]] = [:]
@@ -225,7 +225,7 @@ extension CrowdWeb {
         var mutes: [Mute] = []
         do {
             async let e = self.events(of: [key], from: from, to: to)
-            points = OccupancyPoint.points(try await history.occupancy(of: key, from: from, to: to), step: range.step)
+            points = try await history.occupancyPoints(of: key, from: from, to: to, step: range.step)
             events = try await e[key] ?? []
             if let settings { mutes = try await settings.store.mutes(activeAt: settings.now()) }
         } catch {

@@ -30,8 +30,7 @@ extension CrowdWeb {
         guard problems.isEmpty else { return Self.errors(.badRequest, problems) }
         let key = ZoneKey(camera: camera, zone: zone)
         do {
-            let minutes = try await historyStore.occupancy(of: key, from: from, to: to)
-            let points = OccupancyPoint.points(minutes, step: step)
+            let points = try await historyStore.occupancyPoints(of: key, from: from, to: to, step: step)
             let page = try await store.events(
                 EventQuery(cameras: [camera], zones: [zone], startedFrom: from - 86_400_000, startedBefore: to, limit: 1000))
             let events = page.records.map(\.event).filter { ($0.endedAt ?? .max) >= from }
