@@ -79,7 +79,10 @@ public enum OccupancyHistoryStoreConformance {
                 minutes.append(OccupancyMinute(zone: a, minute: t0 + Int64(i) * 60_000, max: (i * 7) % 11, sum: i * 3, observations: i % 4 + 1, last: i % 5))
             }
             try await store.appendOccupancy(minutes)
-            for step: Int64 in [60_000, 300_000, 900_000, 3_600_000] {
+            // rewritten minutes count as rewritten in merged points too
+            minutes[3] = OccupancyMinute(zone: a, minute: minutes[3].minute, max: 42, sum: 84, observations: 2, last: 41)
+            try await store.appendOccupancy([minutes[3]])
+            for step: Int64 in [60_000, 300_000, 900_000, 1_800_000, 3_600_000] {
                 let want = OccupancyPoint.points(minutes, step: step)
                 let got = try await store.occupancyPoints(of: a, from: t0, to: t0 + 3_600_000, step: step)
                 if got != want { throw fail("points of \(step) ms: want \(want), got \(got)") }
@@ -90,6 +93,9 @@ public enum OccupancyHistoryStoreConformance {
             if removed != 6 { throw fail("prune before minute 3 of 2 zones removes 6 minutes, said \(removed)") }
             let left = try await store.occupancy(of: a, from: 0, to: .max).map(\.minute)
             if left != [t0 + 3 * 60_000, t0 + 4 * 60_000] { throw fail("minutes left: \(left)") }
+            let points = try await store.occupancyPoints(of: a, from: t0 - 3_600_000, to: t0 + 3_600_000, step: 900_000)
+            let want = OccupancyPoint.points(try await store.occupancy(of: a, from: 0, to: .max), step: 900_000)
+            if points != want { throw fail("after pruning, merged points are those of the minutes left: want \(want), got \(points)") }
         }
     }
 }
