@@ -138,6 +138,18 @@ extension PostgresEventStore {
                 )
                 """
             ]),
+        PostgresMigration(
+            // one row per instance: its live zone rows (the page's live view) as one JSON document
+            version: 5, name: "zone snapshots",
+            statements: [
+                """
+                CREATE TABLE zone_snapshots (
+                    instance text COLLATE "C" PRIMARY KEY,
+                    taken_at bigint NOT NULL,
+                    zones text NOT NULL
+                )
+                """
+            ]),
     ]
 
     /// The schema version this build writes (the last migration's).
