@@ -106,6 +106,8 @@ struct NotifierSetup: Sendable {
     var webexWebhook: (@Sendable (WebexCardActionPerformer) -> WebexWebhookReceiver)? = nil
     /// The event store, once open, for notifiers that read it while sending (a thread's root).
     var storeLink = StoreLink()
+    /// The Meraki client, when configured: several instances share its request budget.
+    var meraki: MerakiClient? = nil
 }
 
 extension AppSettings {
@@ -210,13 +212,16 @@ extension AppSettings {
         }
 
         var enricher: any EventEnricher = NoEnrichment()
+        var merakiClient: MerakiClient?
         if let meraki {
             let base = try url(meraki.baseURL, key: "meraki.baseURL")
             let configuration = MerakiConfiguration(
                 baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond),
                 organizationID: meraki.organizationID)
+            let client = MerakiClient(configuration: configuration, transport: transport, logger: logger)
+            merakiClient = client
             enricher = MerakiEnricher(
-                client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
+                client: client,
                 options: .init(snapshot: snapshot), images: images, logger: logger)
             parts.append(
                 "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
@@ -234,7 +239,7 @@ extension AppSettings {
             : "notifications (\(kinds)) go to " + parts.joined(separator: ", ")
         return NotifierSetup(
             notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly, background: background,
-            webexWebhook: webexWebhook, storeLink: storeLink)
+            webexWebhook: webexWebhook, storeLink: storeLink, meraki: merakiClient)
     }
 }
 
