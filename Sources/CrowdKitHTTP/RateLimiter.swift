@@ -1,10 +1,11 @@
 /// A client-side rate limit shared by every request that goes through it: at most ``limit``
 /// request starts in any window of ``window`` (a sliding log, so there is no burst above the limit).
 ///
-/// Safe to share between tasks; waiting callers are served in the order they asked.
+/// Safe to share between tasks; waiting callers are served in the order they asked. The rate can
+/// change while requests wait (``setRate(limit:per:)``: several instances sharing one budget).
 public actor RateLimiter {
-    public nonisolated let limit: Int
-    public nonisolated let window: Duration
+    public private(set) var limit: Int
+    public private(set) var window: Duration
     private var starts: [ContinuousClock.Instant] = []
     private var head = 0
 
@@ -14,6 +15,16 @@ public actor RateLimiter {
         self.limit = max(1, limit)
         self.window = window
     }
+
+    /// Changes the rate for the requests that start from now on (reservations already handed
+    /// out keep their slots).
+    public func setRate(limit: Int, per window: Duration) {
+        self.limit = max(1, limit)
+        self.window = window
+    }
+
+    /// The rate now: `limit` starts per `window`.
+    public var rate: (limit: Int, window: Duration) { (limit, window) }
 
     /// Waits until a request may start (throws `CancellationError` when the task is cancelled).
     public nonisolated func acquire() async throws {

@@ -58,6 +58,30 @@ extension ClientCore {
         }
     }
 
+    /// Removes subscriptions: forgotten for later connections, and an UNSUBSCRIBE sent now when
+    /// connected. Not waited for: the broker handles it in order with what this client sent
+    /// before it (a subscription made first is in effect before the old one ends).
+    func unsubscribe(_ filters: [String]) throws(MQTTError) {
+        guard !filters.isEmpty else { return }
+        let gone = Set(filters)
+        let connected = control.withLock { c in
+            c.subscriptions.removeAll { gone.contains($0.filter) }
+            return c.state == .connected
+        }
+        guard connected else { return }
+        var failure: Int32?
+        _ = handle.with { mosq in
+            for f in filters {
+                let rc = mosquitto_unsubscribe(mosq, nil, f)
+                if rc != MOSQ_ERR_SUCCESS.rawValue { failure = rc }
+            }
+        }
+        // not connected right now: the next connection subscribes without it
+        if let failure, failure != MOSQ_ERR_NO_CONN.rawValue {
+            throw MQTTError(.subscribeFailed, broker: broker, reason: String(cString: mosquitto_strerror(failure)))
+        }
+    }
+
     func publish(topic: String, payload: [UInt8], qos: Int32, retain: Bool) throws(MQTTError) {
         let rc = handle.with { mosq in
             payload.withUnsafeBytes { p in

@@ -54,6 +54,13 @@ public final class MQTTClient: Sendable {
         try await subscribe([filter], qos: qos)
     }
 
+    /// Ends subscriptions made with ``subscribe(_:qos:)-(String[],_)``: at once when connected
+    /// (an UNSUBSCRIBE, not waited for) and for every later reconnection. Filters not subscribed
+    /// are ignored.
+    public func unsubscribe(_ filters: [String]) throws(MQTTError) {
+        try core.unsubscribe(filters)
+    }
+
     /// Queues one message for sending. Throws ``MQTTError/Code/notConnected`` during an outage.
     public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) throws(MQTTError) {
         try core.publish(topic: topic, payload: payload, qos: qos.rawValue, retain: retain)

@@ -39,10 +39,49 @@ public final class MQTTMessageSource: MessageSource {
         let value = Atomic<Int>(0)
     }
     private let connected = Atomic<Bool>(false)
+    /// The topic filters subscribed now (``Configuration/topics`` until ``follow(topics:)``).
+    private let subscribed: Mutex<[String]>
+    /// One ``follow(topics:)`` at a time.
+    private let following = Mutex(false)
 
     public init(configuration: Configuration, logger: Logger) throws(MQTTError) {
         self.configuration = configuration
+        self.subscribed = Mutex(configuration.topics)
         self.client = try MQTTClient(configuration: configuration.mqtt, logger: logger)
+    }
+
+    /// The topic filters subscribed now.
+    public var topics: [String] { subscribed.withLock { $0 } }
+
+    /// Changes the subscriptions to `topics` (several instances: the cameras this one owns):
+    /// the new filters are subscribed first (the SUBACK awaited), then the ones no longer wanted
+    /// are unsubscribed, so no message of a camera kept or gained is missed in between (one may
+    /// come twice, through both). Kept across reconnections. Calls made at once run one after
+    /// the other.
+    public func follow(topics: [String]) async throws {
+        try await exclusively {
+            let old = subscribed.withLock { $0 }
+            let had = Set(old)
+            let wanted = Set(topics)
+            let added = topics.filter { !had.contains($0) }
+            let removed = old.filter { !wanted.contains($0) }
+            if !added.isEmpty { try await client.subscribe(added, qos: configuration.qos) }
+            subscribed.withLock { $0 = old.filter { wanted.contains($0) } + added }
+            try client.unsubscribe(removed)
+        }
+    }
+
+    /// Runs `body` alone among the subscription changes (``follow(topics:)``, the first
+    /// ``connect()``).
+    private func exclusively(_ body: () async throws -> Void) async throws {
+        while !following.withLock({ f in
+            defer { f = true }
+            return !f
+        }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        defer { following.withLock { $0 = false } }
+        try await body()
     }
 
     /// Makes the first connection and subscription without consuming yet (so an app can fail
@@ -51,7 +90,8 @@ public final class MQTTMessageSource: MessageSource {
     public func connect() async throws {
         if connected.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             // before connecting: recorded, then sent with the CONNECT's acknowledgement awaited
-            try await client.subscribe(configuration.topics, qos: configuration.qos)
+            // what ``follow(topics:)`` made of them if it came first
+            try await exclusively { try await client.subscribe(topics, qos: configuration.qos) }
         }
         try await client.connect()
     }

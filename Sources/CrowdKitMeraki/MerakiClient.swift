@@ -12,6 +12,9 @@ import Logging
 public struct MerakiClient: Sendable {
     public let configuration: MerakiConfiguration
     private let api: HTTPClient
+    /// The limiter every Dashboard API call goes through (``MerakiConfiguration/requestsPerSecond``);
+    /// several instances share the budget through it (``MerakiBudget``).
+    public let rateLimiter: RateLimiter
     /// For the snapshot image: no credentials, no rate limit (it is not a Dashboard API call).
     private let images: HTTPClient
     private let logger: Logger
@@ -28,9 +31,9 @@ public struct MerakiClient: Sendable {
             timeout: configuration.timeout, retry: configuration.retry,
             credentialHosts: CredentialHosts(hosts: hosts, domains: configuration.credentialDomains),
             redactor: redactor, userAgent: "CrowdKit/1 CrowdKitMeraki")
-        self.api = HTTPClient(
-            transport: transport, configuration: http,
-            rateLimiter: RateLimiter(limit: configuration.requestsPerSecond, per: .seconds(1)), logger: logger)
+        let limiter = RateLimiter(limit: configuration.requestsPerSecond, per: .seconds(1))
+        self.rateLimiter = limiter
+        self.api = HTTPClient(transport: transport, configuration: http, rateLimiter: limiter, logger: logger)
         var imageHTTP = http
         imageHTTP.credentialHosts = .sameHostOnly
         imageHTTP.retry = RetryPolicy(maxAttempts: 2, maxTotalTime: .seconds(20))

@@ -184,6 +184,18 @@ extension PostgresEventStore {
                 """,
                 "CREATE INDEX occupancy_minute ON occupancy (minute)",
             ]),
+        PostgresMigration(
+            // one row per instance: its live zone rows (the page's live view) as one JSON document
+            version: 7, name: "zone snapshots",
+            statements: [
+                """
+                CREATE TABLE zone_snapshots (
+                    instance text COLLATE "C" PRIMARY KEY,
+                    taken_at bigint NOT NULL,
+                    zones text NOT NULL
+                )
+                """
+            ]),
     ]
 
     /// The schema version this build writes (the last migration's).

@@ -142,10 +142,12 @@ public final class PostgresEventStore: EventStore, Sendable {
     @discardableResult
     func query(_ query: PostgresQuery, _ context: @autoclosure () -> String) async throws -> [PostgresRow] {
         try await readiness.wait(timeout: configuration.readyTimeout)
+        let context = context()
+        let logger = self.logger
         do {
-            return try await client.query(query, logger: logger).collect()
+            return try await answered(context) { connection in try await connection.query(query, logger: logger).collect() }
         } catch {
-            throw Self.wrap(error, context())
+            throw Self.wrap(error, context)
         }
     }
 
@@ -153,20 +155,67 @@ public final class PostgresEventStore: EventStore, Sendable {
     /// when it returns, rolls back when it throws (and rethrows its error as it was, mapped to an
     /// ``EventStoreError`` when it is a database error).
     func transaction<T: Sendable>(
-        _ context: String, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ context: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await readiness.wait(timeout: configuration.readyTimeout)
         let logger = self.logger
         do {
-            return try await client.withConnection { connection in
-                try await Self.inTransaction(connection, logger: logger, body)
-            }
+            return try await answered(context) { connection in try await Self.inTransaction(connection, logger: logger, body) }
         } catch let error as EventStoreError {
             throw error
         } catch let error as SettingsStoreError {
             throw error
         } catch {
             throw Self.wrap(error, context)
+        }
+    }
+
+    /// The result of `operation` on a pooled connection, or `EventStoreError` `.unavailable`
+    /// once ``PostgresStoreConfiguration/requestTimeout`` has passed without one (PostgreSQL lost
+    /// while running: the pool keeps a call waiting for a new connection up to a minute, and the
+    /// monitor's writes and delivery must learn of the outage sooner).
+    ///
+    /// Nothing is cancelled: cancelling a transaction half-way could hand its connection back to
+    /// the pool inside the transaction. A call still waiting for a connection when it timed out
+    /// gives it back untouched once it gets one (so a write given up on is not made later); one
+    /// that was already running on its connection completes (every write here is idempotent,
+    /// so the caller's retry is harmless).
+    func answered<T: Sendable>(
+        _ context: String, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let timeout = configuration.requestTimeout
+        let client = self.client
+        // the caller's continuation until one of the two ends it; then `nil`, and the call is
+        // abandoned if it has not started
+        let waiting = LockedBox<CheckedContinuation<T, any Error>?>(nil)
+        @Sendable func finish(_ result: Result<T, any Error>) {
+            waiting.withLock { k in
+                k?.resume(with: result)
+                k = nil
+            }
+        }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            waiting.withLock { $0 = continuation }
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                finish(.failure(EventStoreError(.unavailable, "\(context): PostgreSQL did not answer within \(timeout.seconds) s")))
+            }
+            Task {
+                let result: Result<T, any Error>
+                do {
+                    result = .success(
+                        try await client.withConnection { connection in
+                            guard waiting.withLock({ $0 != nil }) else {
+                                throw EventStoreError(.unavailable, "\(context): given up before a connection was free")
+                            }
+                            return try await operation(connection)
+                        })
+                } catch {
+                    result = .failure(error)
+                }
+                timer.cancel()
+                finish(result)
+            }
         }
     }
 

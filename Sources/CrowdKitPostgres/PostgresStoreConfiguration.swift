@@ -61,6 +61,12 @@ public struct PostgresStoreConfiguration: Sendable {
     /// How long a call made before the store is ready (connected and migrated) waits for it
     /// before it fails with `EventStoreError` `.unavailable`. Default 10 s.
     public var readyTimeout: Duration
+    /// How long a call made once the store is ready waits for a pooled connection and the
+    /// server's answer before it fails with `EventStoreError` `.unavailable` (PostgreSQL lost
+    /// while running: the pool would otherwise keep a call waiting for a new connection up to a
+    /// minute). The call itself is not cancelled: it may still complete later (every write is
+    /// idempotent, so the caller's retry is harmless). Default 5 s.
+    public var requestTimeout: Duration = .seconds(5)
     /// The first wait after a failed connection attempt at start; it doubles up to
     /// ``maximumRetryDelay``. Default 0.5 s.
     public var initialRetryDelay: Duration

@@ -341,14 +341,18 @@ public struct CrowdWeb: Sendable {
     // MARK: - Health
 
     func readiness() async -> Response {
-        var storeOK = true
-        do {
-            _ = try await store.events(EventQuery(limit: 1))
-        } catch {
-            storeOK = false
-            logger.warning("readiness: event store unavailable", metadata: ["error": "\(error)"])
-        }
         let live = await liveStatus()
+        // a store that has not connected yet is unavailable: said at once (a probe must not wait
+        // for the store's own connection timeout)
+        var storeOK = live.storeConnected
+        if storeOK {
+            do {
+                _ = try await store.events(EventQuery(limit: 1))
+            } catch {
+                storeOK = false
+                logger.warning("readiness: event store unavailable", metadata: ["error": "\(error)"])
+            }
+        }
         let feed = live.feed
         let writes = live.storeWrites
         let sourceOK = !configuration.readinessRequiresConnectedSource || feed.state == .connected

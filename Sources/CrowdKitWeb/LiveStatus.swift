@@ -23,12 +23,16 @@ public struct LiveStatus: Sendable {
     /// With several instances sharing the cameras: the live members and this instance's share
     /// (``ClusterCoordinator/status``); `/readyz` reports it.
     public var cluster: ClusterStatus?
+    /// Whether the store has connected (a PostgreSQL store connects on its own after start):
+    /// while `false`, `/readyz` says the store is unavailable at once, without waiting for it.
+    public var storeConnected: Bool
 
     public init(
         zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
         cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init(),
-        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = [], cluster: ClusterStatus? = nil
+        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = [], cluster: ClusterStatus? = nil, storeConnected: Bool = true
     ) {
+        self.storeConnected = storeConnected
         self.cluster = cluster
         self.storeWrites = storeWrites
         self.areas = areas

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CrowdKitCore
+import CrowdKitMeraki
 import CrowdKitSQLite
 import CrowdKitWeb
 import CrowdKitWebex
@@ -28,6 +29,10 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
     var statusInterval: Duration?
     /// Messages processed so far, for the status line (default: the monitor's count).
     var processed: (@Sendable () -> Int)?
+    /// Replaces the feed's topic subscriptions, when the source can (MQTT with the default
+    /// `/merakimv/#`): with several instances and a camera list, each subscribes only to its
+    /// own cameras (``CameraSubscriptionService``).
+    var followTopics: (@Sendable ([String]) async throws -> Void)?
 
     /// Runs until the source ends or a signal arrives. Returns the monitor's counters.
     func run() async throws -> EngineCounters {
@@ -70,6 +75,10 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         // Delivery learns of new deliveries from these changes (no store read each); a burst
         // larger than the buffer is still found by its outbox poll, only later.
         let wakeUps = monitor.changes(buffer: 16_384)
+        // several instances: the page of any instance shows every instance's cameras
+        let sharedZones = cluster.flatMap { c in
+            opened.zoneSnapshots.map { ZoneSnapshotService(store: $0, coordinator: c, zones: { monitor.zones }, logger: logger) }
+        }
         let names = self.names
         let metrics = AppMetrics.shared
         // What people say about events from Webex cards (acks, labels) and the button presses
@@ -90,10 +99,13 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
             web = try WebWiring.makeApplication(
                 settings.http, store: store, logger: logger,
                 liveStatus: {
-                    LiveStatus(
-                        zones: monitor.zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
+                    // several instances: this one's zones merged with the others' (through the store)
+                    let zones = monitor.zones
+                    return LiveStatus(
+                        zones: sharedZones?.merged(own: zones) ?? zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
                         cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth,
-                        areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status)
+                        areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status,
+                        storeConnected: opened.isConnected())
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
                 settings: control, extraRoutes: extraRoutes, webexWebhook: webhook, feedback: feedback,
@@ -116,6 +128,29 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
         services.append(
             .init(service: SettingsService(control: control, seed: opened.needsRun ? seed : nil, logger: logger), serviceName: "settings"))
         if let cluster { services.append(.init(service: ClusterService(coordinator: cluster), serviceName: "cluster")) }
+        if let sharedZones { services.append(.init(service: sharedZones, serviceName: "zones")) }
+        if let cluster, let meraki = setup.meraki {
+            // one Meraki budget for the organisation: this instance's share of it
+            let total = meraki.configuration.requestsPerSecond
+            services.append(
+                .init(
+                    service: NotifierBackgroundService(
+                        store: store, work: { _ in await MerakiBudget.follow(cluster, total: total, limiter: meraki.rateLimiter, logger: logger) }),
+                    serviceName: "meraki-budget"))
+        }
+        if let cluster, let followTopics {
+            // the camera list: the configuration's, or else the Meraki network's (every 15 min)
+            var service: CameraSubscriptionService?
+            if case .only(let cameras) = settings.filter.cameras {
+                let list = Array(cameras)
+                service = CameraSubscriptionService(coordinator: cluster, cameras: { list }, follow: followTopics, logger: logger)
+            } else if let meraki = setup.meraki, let network = meraki.configuration.networkID {
+                service = CameraSubscriptionService(
+                    coordinator: cluster, cameras: CameraSubscriptionService.merakiCameras(meraki, network: network, logger: logger),
+                    listRefresh: meraki.configuration.namesRefreshInterval, follow: followTopics, logger: logger)
+            }
+            if let service { services.append(.init(service: service, serviceName: "subscriptions")) }
+        }
         if let webexReceiver, web != nil {
             services.append(.init(service: NotifierBackgroundService(store: store, work: { _ in await webexReceiver.run() }), serviceName: "webex-webhook"))
         }

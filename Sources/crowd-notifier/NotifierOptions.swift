@@ -108,6 +108,8 @@ struct NotifierSetup: Sendable {
     var storeLink = StoreLink()
     /// A link to an event's Webex thread for the page (threads in a room only).
     var conversationLink: (@Sendable (EventRecord) -> String?)? = nil
+    /// The Meraki client, when configured: several instances share its request budget.
+    var meraki: MerakiClient? = nil
 }
 
 extension AppSettings {
@@ -226,13 +228,16 @@ extension AppSettings {
         }
 
         var enricher: any EventEnricher = NoEnrichment()
+        var merakiClient: MerakiClient?
         if let meraki {
             let base = try url(meraki.baseURL, key: "meraki.baseURL")
             let configuration = MerakiConfiguration(
                 baseURL: base, apiKey: meraki.apiKey, networkID: meraki.networkID, requestsPerSecond: max(1, merakiRequestsPerSecond),
                 organizationID: meraki.organizationID)
+            let client = MerakiClient(configuration: configuration, transport: transport, logger: logger)
+            merakiClient = client
             enricher = MerakiEnricher(
-                client: MerakiClient(configuration: configuration, transport: transport, logger: logger),
+                client: client,
                 options: .init(snapshot: snapshot), images: images, logger: logger)
             parts.append(
                 "Meraki video links, snapshots and names (\(Redactor.redact(url: base))"
@@ -250,7 +255,7 @@ extension AppSettings {
             : "notifications (\(kinds)) go to " + parts.joined(separator: ", ")
         return NotifierSetup(
             notifiers: notifiers, enricher: enricher, plan: plan, summary: summary, logOnly: logOnly, background: background,
-            webexWebhook: webexWebhook, storeLink: storeLink, conversationLink: conversationLink)
+            webexWebhook: webexWebhook, storeLink: storeLink, conversationLink: conversationLink, meraki: merakiClient)
     }
 }
 

@@ -117,10 +117,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         logger.notice(
             "watching \(source.status.description) topics \(topics.joined(separator: " ")) with policy \(policy.name)")
-        let app = NotifierApp(
+        var app = NotifierApp(
             policy: policy, source: source, settings: settings, setup: setup, logger: logger,
             close: { await source.shutdown() },
             statusInterval: statsInterval > 0 ? .milliseconds(Int64(statsInterval * 1000)) : nil)
+        // per-camera subscriptions replace the default `/merakimv/#` only (other filters are
+        // the operator's choice, kept as they are)
+        if topics == ["/merakimv/#"] { app.followTopics = { try await source.follow(topics: $0) } }
         let stats = try await app.run()
         if printEvents == .jsonl {
             var events = try await WebWiring.openStore(settings, logger: logger).whileOpen { store in

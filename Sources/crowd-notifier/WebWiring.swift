@@ -29,7 +29,10 @@ enum WebWiring {
     static func openStore(_ settings: AppSettings, logger: Logger) throws -> OpenedStore {
         if let postgres = settings.postgres {
             let store = try PostgresEventStore(configuration: postgres, logger: logger)
-            return OpenedStore(store: store, name: postgres.redactedURL, needsRun: true, membership: store) { try await store.run() }
+            return OpenedStore(
+                store: store, name: postgres.redactedURL, needsRun: true, membership: store, isConnected: { store.isReady },
+                zoneSnapshots: store
+            ) { try await store.run() }
         }
         let store = try SQLiteEventStore(
             configuration: .init(path: settings.storePath, retentionDays: settings.retentionDays), logger: logger)
@@ -98,6 +101,10 @@ struct OpenedStore: Sendable {
     let needsRun: Bool
     /// Where instances sharing the store register (PostgreSQL); `nil` for a single instance.
     var membership: (any ClusterMembership)? = nil
+    /// Whether the store has connected (PostgreSQL connects on its own, retrying, after start).
+    var isConnected: @Sendable () -> Bool = { true }
+    /// Where instances sharing the store share their live zone rows (PostgreSQL).
+    var zoneSnapshots: (any ZoneSnapshotStore)? = nil
     /// The store's loop (retention; PostgreSQL: also the pool, connecting and migrating), until
     /// cancelled.
     let run: @Sendable () async throws -> Void

@@ -68,6 +68,18 @@ struct CameraOwnershipTests {
 
 @Suite("Cameras shared out: membership")
 struct ClusterMembershipTests {
+    @Test("the merged live view keeps one row per zone, the newest reading's, this instance's on a tie, sorted")
+    func mergedZones() {
+        func z(_ camera: String, _ zone: String, _ people: Int, _ ts: Int64) -> ZoneSnapshot {
+            ZoneSnapshot(camera: camera, zone: zone, people: people, vehicles: 0, lastTs: ts, phase: .idle)
+        }
+        let own = [z("B", "0", 1, 100), z("A", "1", 2, 50), z("C", "0", 9, 70)]
+        let others = [[z("A", "1", 7, 60), z("A", "0", 3, 10)], [z("C", "0", 8, 70), z("D", "0", 4, 5), z("B", "0", 6, 90)]]
+        let merged = ZoneSnapshot.merged(own: own, others: others)
+        #expect(merged == [z("A", "0", 3, 10), z("A", "1", 7, 60), z("B", "0", 1, 100), z("C", "0", 9, 70), z("D", "0", 4, 5)])
+        #expect(ZoneSnapshot.merged(own: own, others: []) == own.sorted { ($0.camera, $0.zone) < ($1.camera, $1.zone) })
+    }
+
     @Test("InMemoryClusterMembership passes the conformance suite")
     func inMemoryConforms() async throws {
         try await ClusterMembershipConformance.run { InMemoryClusterMembership() }

@@ -43,4 +43,26 @@ struct PostgresClusterTests {
         #expect(loaded.first { $0.zone == ZoneKey(camera: "C", zone: "0") } == ZoneStateStoreConformance.state("C", "0", seed: 4))
         #expect(try await store.loadZoneStates(cameras: []).isEmpty)
     }
+
+    @Test("zone snapshots: each instance replaces its own; the others' are read by any instance; old ones are left out")
+    func zoneSnapshots() async throws {
+        let stores = try await RunningStores()
+        let database = try await stores.server.createDatabase()
+        let one = try await stores.store(database: database)
+        let two = try await stores.store(database: database)
+        func zone(_ camera: String, _ people: Int, ts: Int64) -> ZoneSnapshot {
+            ZoneSnapshot(camera: camera, zone: "0", people: people, vehicles: 0, lastTs: ts, phase: .idle)
+        }
+        try await one.publishZoneSnapshots(instance: "one", [zone("A", 1, ts: 10), zone("B", 2, ts: 10)])
+        try await one.publishZoneSnapshots(instance: "one", [zone("A", 3, ts: 20)])
+        try await two.publishZoneSnapshots(instance: "two", [zone("C", 4, ts: 20)])
+        let seenByTwo = try await two.liveZoneSnapshots(maxAge: .seconds(30), except: "two")
+        #expect(seenByTwo == ["one": [zone("A", 3, ts: 20)]], "the last publication replaces the earlier one")
+        let all = try await one.liveZoneSnapshots(maxAge: .seconds(30), except: nil)
+        #expect(Set(all.keys) == ["one", "two"])
+        try await Task.sleep(for: .milliseconds(400))
+        try await two.publishZoneSnapshots(instance: "two", [zone("C", 5, ts: 21)])
+        let fresh = try await one.liveZoneSnapshots(maxAge: .milliseconds(200), except: nil)
+        #expect(fresh == ["two": [zone("C", 5, ts: 21)]], "one's rows are 400 ms old: left out")
+    }
 }

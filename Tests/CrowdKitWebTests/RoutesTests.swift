@@ -378,6 +378,13 @@ struct RoutesTests {
             #expect(ready.text.contains("\"storeBacklog\":7"))
             #expect(ready.text.contains("\"storeError\":\"database or disk is full\""))
         }
+        // a store still connecting (PostgreSQL unreachable at start): unavailable, said at once
+        try await WebFixture.app(f.web(storeConnected: false)).test(.router) { client async throws in
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.text.contains("\"ready\":false,\"store\":\"unavailable\""), "\(ready.text)")
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
         try await WebFixture.app(f.web(connected: false)).test(.router) { client async throws in
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .serviceUnavailable)

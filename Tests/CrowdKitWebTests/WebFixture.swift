@@ -96,10 +96,11 @@ struct WebFixture: Sendable {
     func web(
         access: CrowdWebConfiguration.Access = .open, connected: Bool = true, pageSize: Int = 50,
         changes: [EventChange] = [], metrics: (@Sendable () async -> String)? = nil,
-        storeWrites: StoreWriteHealth = .init()
+        storeWrites: StoreWriteHealth = .init(), storeConnected: Bool = true
     ) -> CrowdWeb {
         var live = Self.live(connected: connected)
         live.storeWrites = storeWrites
+        live.storeConnected = storeConnected
         let status = live
         return CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access, pageSize: pageSize), logger: quietLogger,

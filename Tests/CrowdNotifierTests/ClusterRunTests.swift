@@ -13,15 +13,21 @@ struct ClusterRunTests {
     static let t0: Int64 = Int64(Date().timeIntervalSince1970) * 1000
 
     /// An instance named `name` on `database`, with its own delivery worker name.
-    func start(_ name: String, broker: MosquittoBroker, webex: FakeWebex, database: String, dir: URL) throws -> LiveCommandTests.Child {
+    func start(
+        _ name: String, broker: MosquittoBroker, webex: FakeWebex, database: String, dir: URL, cameras: [String]? = nil,
+        httpPort: Int = 0, meraki: FakeMeraki? = nil
+    ) throws -> LiveCommandTests.Child {
         let config = dir.appendingPathComponent("\(name).yaml")
-        try "cluster:\n  name: \(name)\ndelivery:\n  workerName: \(name)\n".write(to: config, atomically: true, encoding: .utf8)
+        var yaml = "cluster:\n  name: \(name)\ndelivery:\n  workerName: \(name)\n"
+        if let cameras { yaml += "cameras: [\(cameras.joined(separator: ", "))]\n" }
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
         return try LiveCommandTests.Child(
             [
                 "run", "--config", config.path, "--mqtt-port", String(broker.port), "--dwell", "20", "--gap", "2",
                 "--cooldown", "300", "--stats-interval", "0.2", "--store", database, "--print-events", "jsonl",
-                "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1",
-            ], in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "cluster-token", "WEBEX_THREADS": "false"])
+                "--webex-base-url", webex.baseURL.absoluteString, "--webex-room-id", "room-1", "--http-port", String(httpPort),
+            ] + (meraki.map { ["--meraki-base-url", $0.baseURL.absoluteString, "--meraki-network-id", "N_HA"] } ?? []),
+            in: dir, name: name, environment: ["BOT_ACCESS_TOKEN": "cluster-token", "MERAKI_API_KEY": "ha-meraki-key", "WEBEX_THREADS": "false"])
     }
 
     /// The database URL of a new database on the shared test server.
@@ -97,7 +103,7 @@ struct ClusterRunTests {
         #expect(firedAt >= Self.t0 + 20_000 && firedAt <= Self.t0 + 30_000, "on time within 10 s: \(firedAt - Self.t0) ms after t0")
     }
 
-    @Test("three instances share 30 cameras: each processes the cameras rendezvous hashing gives it, about a third")
+    @Test("three instances share 30 cameras: each processes the cameras rendezvous hashing gives it, about a third; the page of any shows all 30")
     func threeInstancesShareTheCameras() async throws {
         let broker = try MosquittoBroker()
         try await broker.start()
@@ -108,7 +114,10 @@ struct ClusterRunTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let database = try await database()
         let names = ["ha-1", "ha-2", "ha-3"]
-        let children = try names.map { try start($0, broker: broker, webex: webex, database: database, dir: dir) }
+        let httpPort = DemoWebTests.freePort()
+        let children = try names.map {
+            try start($0, broker: broker, webex: webex, database: database, dir: dir, httpPort: $0 == "ha-1" ? httpPort : 0)
+        }
         defer { for c in children { kill(c.process.processIdentifier, SIGKILL) } }
         #expect(await eventually(timeout: .seconds(30)) { children.allSatisfy { Self.stat($0, "members") == 3 } })
         #expect(await eventually { children.allSatisfy { $0.stdout.contains("state=connected") } })
@@ -121,6 +130,24 @@ struct ClusterRunTests {
             try await group.waitForAll()
         }
         #expect(await eventually { children.allSatisfy { $0.stdout.contains("processed=30 ") } })
+        // a second reading of each camera: a monitor publishes its zone rows as messages come
+        // (at most every 100 ms), so the rows of a burst's last messages wait for the next one
+        try await Task.sleep(for: .milliseconds(200))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, camera) in cameras.enumerated() {
+                group.addTask { try await publishReadings(port: broker.port, camera: camera, [(Self.t0 + 1000 + Int64(i), 1)]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await eventually { children.allSatisfy { $0.stdout.contains("processed=60 ") } })
+        // ha-1's live view merges the zones the others publish through the store
+        let zonesURL = "http://127.0.0.1:\(httpPort)/api/zones"
+        let merged = await eventually(timeout: .seconds(20)) {
+            guard let (status, body) = await DemoWebTests.get(zonesURL), status == 200 else { return false }
+            return cameras.allSatisfy { body.contains("\"camera\":\"\($0)\"") }
+        }
+        let body = await DemoWebTests.get(zonesURL)?.1 ?? "no answer"
+        #expect(merged, "\(body)")
         for c in children { c.interrupt() }
         for c in children { #expect(await c.wait() == 0, "\(c.stderr)") }
 
@@ -131,10 +158,102 @@ struct ClusterRunTests {
             let observed = line.flatMap { l in
                 l.components(separatedBy: "; ").last.flatMap { Int($0.split(separator: " ").first ?? "") }
             }
-            #expect(observed == expected, "\(name): \(line ?? "no stopped line")")
+            // two readings of each of its cameras
+            #expect(observed == 2 * expected, "\(name): \(line ?? "no stopped line")")
             #expect(expected >= 5 && expected <= 17, "\(name) owns \(expected) of 30: about a third")
             total += observed ?? 0
         }
-        #expect(total == cameras.count, "each camera processed by exactly one instance")
+        #expect(total == 2 * cameras.count, "each camera processed by exactly one instance")
+    }
+
+    @Test("with a camera list each instance subscribes to its own cameras only, and to a dead member's cameras once they move to it")
+    func perCameraSubscriptions() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let webex = try await FakeWebex(token: "cluster-token")
+        defer { Task { await webex.stop() } }
+        let dir = try LiveCommandTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = try await database()
+        let names = ["ha-s1", "ha-s2"]
+        let cameras = (0..<12).map { String(format: "Q2GV-SUB-%03d", $0) }
+        let mine = cameras.filter { CameraOwnership.owner(of: $0, among: names) == "ha-s2" }.count
+        try #require(mine > 0 && mine < cameras.count, "both own cameras")
+        let one = try start(names[0], broker: broker, webex: webex, database: database, dir: dir, cameras: cameras)
+        let two = try start(names[1], broker: broker, webex: webex, database: database, dir: dir, cameras: cameras)
+        defer {
+            kill(one.process.processIdentifier, SIGKILL)
+            kill(two.process.processIdentifier, SIGKILL)
+        }
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                two.stderr.contains("mqtt: subscribed to the \(mine) of 12 cameras")
+                    && one.stderr.contains("mqtt: subscribed to the \(12 - mine) of 12 cameras")
+            }, "\(one.stderr)\n\(two.stderr)")
+
+        func publishAll(at ts: Int64) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, camera) in cameras.enumerated() {
+                    group.addTask { try await publishReadings(port: broker.port, camera: camera, [(ts + Int64(i), 1)]) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await publishAll(at: Self.t0)
+        // each receives its own cameras' messages only: the broker does not send it the others'
+        #expect(await eventually { Self.stat(two, "processed") == mine && Self.stat(one, "processed") == 12 - mine }, "\(two.stdout.suffix(300))")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(Self.stat(two, "received") == mine, "\(two.stdout.suffix(300))")
+
+        // (two may have been alone for a moment at start, and subscribed to all 12 then)
+        let allTwelve = { two.stderr.components(separatedBy: "mqtt: subscribed to the 12 of 12 cameras").count - 1 }
+        let before = allTwelve()
+        kill(one.process.processIdentifier, SIGKILL)
+        _ = await one.wait()
+        #expect(await eventually(timeout: .seconds(30)) { allTwelve() > before }, "\(two.stderr)")
+        try await publishAll(at: Self.t0 + 1000)
+        #expect(await eventually { Self.stat(two, "processed") == mine + 12 }, "\(two.stdout.suffix(300))")
+        two.interrupt()
+        #expect(await two.wait() == 0, "\(two.stderr)")
+        let line = two.stderr.split(separator: "\n").first { $0.contains("observations of this instance's cameras") } ?? ""
+        #expect(line.contains("\(mine + 12) observations of this instance's cameras, 0 of other instances' cameras skipped"), "\(line)")
+    }
+
+    @Test("without a camera list, the Meraki network's cameras are the list: each instance subscribes to its own")
+    func merakiCameraList() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        let webex = try await FakeWebex(token: "cluster-token")
+        defer { Task { await webex.stop() } }
+        let cameras = (0..<6).map { String(format: "Q2GV-MRK-%04d", $0) }
+        var state = FakeMeraki.State()
+        state.setDevices(network: "N_HA", cameras.map { ($0, "Camera \($0)") })
+        let meraki = try await FakeMeraki(apiKey: "ha-meraki-key", state: state)
+        defer { Task { await meraki.stop() } }
+        let dir = try LiveCommandTests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = try await database()
+        let names = ["ha-m1", "ha-m2"]
+        let mine = cameras.filter { CameraOwnership.owner(of: $0, among: names) == "ha-m1" }.count
+        let children = try names.map { try start($0, broker: broker, webex: webex, database: database, dir: dir, meraki: meraki) }
+        defer { for c in children { kill(c.process.processIdentifier, SIGKILL) } }
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                children[0].stderr.contains("mqtt: subscribed to the \(mine) of 6 cameras")
+                    && children[1].stderr.contains("mqtt: subscribed to the \(6 - mine) of 6 cameras")
+            }, "\(children[0].stderr)\n\(children[1].stderr)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, camera) in cameras.enumerated() {
+                group.addTask { try await publishReadings(port: broker.port, camera: camera, [(Self.t0 + Int64(i), 1)]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await eventually { Self.stat(children[0], "processed") == mine && Self.stat(children[1], "processed") == 6 - mine })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(Self.stat(children[0], "received") == mine, "only its own cameras' messages reach it")
+        #expect(Self.stat(children[1], "received") == 6 - mine)
+        #expect(!meraki.requests("devices").isEmpty)
     }
 }

@@ -87,6 +87,8 @@ final class ChangeWriter: Sendable {
         var droppedSinceLog = 0
         var loggedAt: ContinuousClock.Instant?
         var failingSinceInstant: ContinuousClock.Instant?
+        /// When the last "queue full" line was logged.
+        var fullLoggedAt: ContinuousClock.Instant?
     }
 
     init(
@@ -112,7 +114,7 @@ final class ChangeWriter: Sendable {
     /// Queues changes (never blocks). Past the capacity the oldest waiting change is dropped.
     func enqueue(_ changes: [EventChange]) {
         var dropped: [Queued] = []
-        state.withLock { s in
+        let logFull = state.withLock { s -> Bool in
             s.queue.append(contentsOf: changes.map { Queued(change: $0, broadcast: false) })
             let excess = s.queue.count - s.head - configuration.capacity
             if excess > 0 {
@@ -122,9 +124,20 @@ final class ChangeWriter: Sendable {
                 s.droppedSinceLog += excess
             }
             s.health.backlog = s.queue.count - s.head
+            guard excess > 0 else { return false }
+            let now = ContinuousClock.now
+            guard s.fullLoggedAt.map({ now - $0 >= configuration.logInterval }) ?? true else { return false }
+            s.fullLoggedAt = now
+            return true
         }
         if !dropped.isEmpty {
             droppedCounter.increment(by: dropped.count)
+            if logFull {
+                // one line per log interval; the fired events dropped are each logged below
+                logger.critical(
+                    "event store queue full (\(configuration.capacity) changes): the oldest are dropped from memory, their notifications still go out",
+                    metadata: ["store.capacity": "\(configuration.capacity)", "store.dropped": "\(health.dropped)"])
+            }
             // its notifications still go out from memory
             let unsent = dropped.filter { !$0.broadcast }.map(\.change)
             if !unsent.isEmpty { broadcast(unsent) }
@@ -203,10 +216,17 @@ final class ChangeWriter: Sendable {
 
     private enum WriteOutcome { case empty, more, failed }
 
+    /// The most changes written in one store call.
+    static let maximumBatch = 1000
+
     /// Writes everything queued now (one batch): `.empty` when nothing waits afterwards, `.more`
     /// when changes came meanwhile, `.failed` when the store refused the batch.
     private func writeOnce() async -> WriteOutcome {
-        let (batch, start) = state.withLock { s in (Array(s.queue[s.head...]), s.head) }
+        // at most `maximumBatch` at once: a backlog written after an outage goes in transactions
+        // of bounded size (each well within a store's request timeout)
+        let (batch, start) = state.withLock { s in
+            (Array(s.queue[s.head..<min(s.queue.count, s.head + Self.maximumBatch)]), s.head)
+        }
         if batch.isEmpty { return .empty }
         do {
             // one change goes through the store's own batching (SQLite group-commits it with
