@@ -108,28 +108,24 @@ struct OccupancyChart {
             if let last = runs.last?.last, p.t - last.t <= step { runs[runs.count - 1].append(p) } else { runs.append([p]) }
         }
         for run in runs {
-            var line = ""
-            var area = ""
-            for (i, p) in run.enumerated() {
-                let x0 = x(p.t)
-                let x1 = x(p.t + step)
-                let yv = y(Double(p.max))
-                line += (i == 0 ? "M" : "L") + Self.fmt(x0) + " " + Self.fmt(yv) + "H" + Self.fmt(x1)
-            }
-            let first = x(run[0].t)
-            area = line + "V" + Self.fmt(y(0)) + "H" + Self.fmt(first) + "Z"
+            // the area: the step line, down to 0 and back; then the line alone
             w.raw("<path class=\"area\" d=\"")
-            w.raw(area)
-            w.raw("\"/><path class=\"max\" d=\"")
-            w.raw(line)
+            stepLine(run, x: x, y: y, into: &w)
+            w.raw("V")
+            number(y(0), into: &w)
+            w.raw("H")
+            number(x(run[0].t), into: &w)
+            w.raw("Z\"/><path class=\"max\" d=\"")
+            stepLine(run, x: x, y: y, into: &w)
             w.raw("\"/>")
             if !compact {
-                var mean = ""
-                for (i, p) in run.enumerated() {
-                    mean += (i == 0 ? "M" : "L") + Self.fmt((x(p.t) + x(p.t + step)) / 2) + " " + Self.fmt(y(p.mean))
-                }
                 w.raw("<path class=\"mean\" d=\"")
-                w.raw(mean)
+                for (i, p) in run.enumerated() {
+                    w.raw(i == 0 ? "M" : "L")
+                    number((x(p.t) + x(p.t + step)) / 2, into: &w)
+                    w.raw(" ")
+                    number(y(p.mean), into: &w)
+                }
                 w.raw("\"/>")
             }
         }
@@ -175,7 +171,28 @@ struct OccupancyChart {
         }
     }
 
-    func number(_ v: Double, into w: inout ByteWriter) { w.raw(Self.fmt(v)) }
+    func stepLine(_ run: [OccupancyPoint], x: (Int64) -> Double, y: (Double) -> Double, into w: inout ByteWriter) {
+        for (i, p) in run.enumerated() {
+            w.raw(i == 0 ? "M" : "L")
+            number(x(p.t), into: &w)
+            w.raw(" ")
+            number(y(Double(p.max)), into: &w)
+            w.raw("H")
+            number(x(p.t + step), into: &w)
+        }
+    }
+
+    /// One decimal at most, written as digits (no formatter: a page draws thousands).
+    func number(_ v: Double, into w: inout ByteWriter) {
+        let tenths = Int64((v * 10).rounded())
+        if tenths < 0 { w.raw("-") }
+        let a = abs(tenths)
+        w.int(a / 10)
+        if a % 10 != 0 {
+            w.raw(".")
+            w.int(a % 10)
+        }
+    }
 
     /// One decimal at most, no trailing zeros.
     static func fmt(_ v: Double) -> String {
