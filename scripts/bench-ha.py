@@ -115,7 +115,8 @@ class Instance:
             f.write(f"cluster:\n  name: {name}\ndelivery:\n  workerName: {name}\ncameras: [{', '.join(cameras)}]\n")
         self.out_path = os.path.join(rdir, name + ".out")
         self.err_path = os.path.join(rdir, name + ".err")
-        env = dict(os.environ, BOT_ACCESS_TOKEN="bench-token", STORE_URL=pg.url)
+        # one Webex post per notification (no thread replies), so the sink's posts count them
+        env = dict(os.environ, BOT_ACCESS_TOKEN="bench-token", STORE_URL=pg.url, WEBEX_THREADS="false")
         args = [a.bin, "run", "--config", conf, "--mqtt-port", str(broker_port), "--http-port", str(self.http),
                 "--min-people", "3", "--dwell", "3", "--cooldown", "0", "--gap", "0", "--stats-interval", "0.2",
                 "--log-level", "notice", "--webex-base-url", f"http://127.0.0.1:{sink_port}/v1", "--webex-room-id", "bench-room"]
