@@ -27,20 +27,7 @@ public enum OccupancyHistoryStoreConformance {
     }
 
     public static func run(makeStore: () async throws -> any OccupancyHistoryStore) async throws {
-        var failures: [ConformanceFailure] = []
-        for check in Check.allCases {
-            do {
-                try await run(check, try await makeStore())
-            } catch let f as ConformanceFailure {
-                failures.append(f)
-            } catch {
-                failures.append(ConformanceFailure(suite: suite, check: check.rawValue, message: "threw \(error)"))
-            }
-        }
-        if let first = failures.first {
-            throw failures.count == 1
-                ? first : ConformanceFailure(suite: suite, check: first.check, message: failures.map(\.description).joined(separator: "\n"))
-        }
+        try await ConformanceRunner.run(suite, Check.self) { check in try await run(check, try await makeStore()) }
     }
 
     static func run(_ check: Check, _ store: any OccupancyHistoryStore) async throws {

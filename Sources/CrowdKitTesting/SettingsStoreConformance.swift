@@ -50,23 +50,7 @@ public enum SettingsStoreConformance {
         makeStore: () async throws -> any SettingsStore,
         reopen: ((any SettingsStore) async throws -> any SettingsStore)? = nil
     ) async throws {
-        var failures: [ConformanceFailure] = []
-        for check in Check.allCases {
-            do {
-                let store = try await makeStore()
-                try await run(check, store, reopen: reopen)
-            } catch let f as ConformanceFailure {
-                failures.append(f)
-            } catch {
-                failures.append(ConformanceFailure(suite: suite, check: check.rawValue, message: "threw \(error)"))
-            }
-        }
-        if let first = failures.first {
-            throw failures.count == 1
-                ? first
-                : ConformanceFailure(
-                    suite: suite, check: first.check, message: failures.map(\.description).joined(separator: "\n"))
-        }
+        try await ConformanceRunner.run(suite, Check.self) { check in try await run(check, try await makeStore(), reopen: reopen) }
     }
 
     static func run(_ check: Check, _ store: any SettingsStore, reopen: ((any SettingsStore) async throws -> any SettingsStore)?) async throws {

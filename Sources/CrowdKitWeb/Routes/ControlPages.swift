@@ -160,8 +160,9 @@ extension CrowdWeb {
         _ request: Request, _ control: SettingsControl, version: Int, by who: String, submitted: [String: String],
         _ edit: (inout RuntimeSettings) -> Void
     ) async -> Response {
+        var s: RuntimeSettings
         do {
-            var s = try await control.current()
+            s = try await control.current()
             guard s.version == version else {
                 return await settingsPage(
                     request, control, status: .conflict,
@@ -178,12 +179,26 @@ extension CrowdWeb {
                     request, control, status: .unprocessableContent, alert: "Nothing was saved: correct the fields marked below.", errors: errors,
                     submitted: submitted)
             }
-            let saved = try await control.replace(s, expectedVersion: version, by: who)
+        } catch {
+            return storeUnavailablePage(error)
+        }
+        return await save(s, request, control, version: version, by: who, submitted: submitted)
+    }
+
+    /// Saves `settings` over `version`, then shows them; a conflict comes back as the page with
+    /// what was submitted (`submitted` fields, or the whole document's text).
+    func save(
+        _ settings: RuntimeSettings, _ request: Request, _ control: SettingsControl, version: Int, by who: String,
+        submitted: [String: String] = [:], documentText: String? = nil
+    ) async -> Response {
+        do {
+            let saved = try await control.replace(settings, expectedVersion: version, by: who)
             return Self.redirect("/settings?saved=\(saved.version)")
         } catch SettingsStoreError.versionConflict(let current) {
             return await settingsPage(
                 request, control, status: .conflict,
-                alert: "The settings changed meanwhile (now version \(current)); nothing was saved. Check them and save again.", submitted: submitted)
+                alert: "The settings changed meanwhile (now version \(current)); nothing was saved. Check them and save again.",
+                submitted: submitted, documentText: documentText)
         } catch {
             return storeUnavailablePage(error)
         }
@@ -204,16 +219,7 @@ extension CrowdWeb {
                 request, control, status: .unprocessableContent, alert: "Nothing was saved: the document has errors (listed with it).", errors: errors,
                 documentText: text)
         }
-        do {
-            let saved = try await control.replace(settings, expectedVersion: version, by: who)
-            return Self.redirect("/settings?saved=\(saved.version)")
-        } catch SettingsStoreError.versionConflict(let current) {
-            return await settingsPage(
-                request, control, status: .conflict,
-                alert: "The settings changed meanwhile (now version \(current)); nothing was saved. Your text is kept below.", documentText: text)
-        } catch {
-            return storeUnavailablePage(error)
-        }
+        return await save(settings, request, control, version: version, by: who, documentText: text)
     }
 
     func muteForm(_ fields: FormFields, _ request: Request, by who: String, _ control: SettingsControl) async -> Response {
