@@ -328,7 +328,11 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             for k in ts.indices { _ = feed(slot: i, ts: ts[k], people: Int(people[k]), vehicles: Int(vehicles[k]), emit: emit) }
             return
         }
-        var state = slots[i].state
+        // the state through a pointer: the policy's steps change it in place (as a local
+        // variable it was copied whole on every step)
+        let state = UnsafeMutablePointer<Policy.ZoneState>.allocate(capacity: 1)
+        state.initialize(to: slots[i].state)
+        defer { state.deallocate() }
         var lastTs = slots[i].lastTs
         var last = -1
         let countsVehicles = slots[i].countsVehicles
@@ -342,17 +346,17 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             lastTs = t
             last = k
             let v = Int(vehicles[k])
-            let d = policy.process(ZoneReading(ts: t, people: countsVehicles ? v : Int(people[k]), vehicles: v), state: &state)
+            let d = policy.process(ZoneReading(ts: t, people: countsVehicles ? v : Int(people[k]), vehicles: v), state: &state.pointee)
             if !d.isEmpty {
-                slots[i].state = state
+                slots[i].state = state.pointee
                 slots[i].lastTs = t
                 apply(d, slot: i, emit: emit)
             }
         }
         counters.outOfOrder += outOfOrder
         counters.observations += ts.count - outOfOrder
+        slots[i].state = state.move()
         guard last >= 0 else { return }
-        slots[i].state = state
         slots[i].lastTs = lastTs
         slots[i].people = Int(people[last])
         slots[i].vehicles = Int(vehicles[last])
