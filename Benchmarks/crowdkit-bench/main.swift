@@ -1,6 +1,11 @@
 // crowdkit-bench: replay throughput (decode + detect) and memory of CrowdKitCore.
 //
 //   swift run -c release crowdkit-bench [--messages 1000000] [--zones 1000] [--format sub|jsonl] [--runs 3]
+//   swift run -c release crowdkit-bench --capture FILE [--backtest COMBINATIONS] [--runs 3]
+//
+// With --capture it replays an existing capture in process, R times (for a profiler such as
+// `perf record`), and with --backtest it reads the capture once and evaluates that many dwell
+// settings over it, as `crowd-notifier backtest` does.
 //
 // Generates a capture of M messages over Z zones (cameras of 10 zones, 120 s crowds and 120 s
 // quiet periods per zone, 5 messages/s per zone in camera time), replays it with the default dwell policy
@@ -20,6 +25,8 @@ struct Options {
     var format = "sub"
     var runs = 3
     var keep = false
+    var capture: String?
+    var backtest = 0
 }
 
 func parseOptions() -> Options {
@@ -32,8 +39,10 @@ func parseOptions() -> Options {
         case "--format": o.format = args.next() ?? o.format
         case "--runs": o.runs = Int(args.next() ?? "") ?? o.runs
         case "--keep": o.keep = true
+        case "--capture": o.capture = args.next()
+        case "--backtest": o.backtest = Int(args.next() ?? "") ?? 0
         default:
-            FileHandle.standardError.write(Data("usage: crowdkit-bench [--messages N] [--zones Z] [--format sub|jsonl] [--runs R] [--keep]\n".utf8))
+            FileHandle.standardError.write(Data("usage: crowdkit-bench [--messages N] [--zones Z] [--format sub|jsonl] [--runs R] [--keep] | --capture FILE [--backtest N] [--runs R]\n".utf8))
             exit(64)
         }
     }
@@ -80,11 +89,40 @@ func generate(path: String, messages: Int, zones: Int, format: String) throws {
 }
 
 let options = parseOptions()
+let policy = DwellPolicy()  // the defaults of SEMANTICS.md §2
+
+/// Seconds of CPU time this process has used.
+func cpuSeconds() -> Double { Double(clock()) / Double(CLOCKS_PER_SEC) }
+
+if let capture = options.capture {
+    for run in 1...options.runs {
+        let c0 = cpuSeconds()
+        let w0 = ContinuousClock.now
+        if options.backtest > 0 {
+            let decoded = try DecodedCapture.read(path: capture)
+            let c1 = cpuSeconds()
+            let policies = (0..<options.backtest).map { i in
+                DwellPolicy(DwellParameters(minPeople: 2 + i % 5, dwell: .seconds(10 + 20 * (i / 5 % 5)), gap: .seconds(2 + i / 25)))
+            }
+            let outcomes = Backtest.parallelMap(count: policies.count) { Backtest.evaluate(decoded, policy: policies[$0]) }
+            let c2 = cpuSeconds()
+            print(
+                "run \(run): read \(decoded.messages) messages in \(String(format: "%.3f", c1 - c0)) CPU-s, \(options.backtest) combinations in \(String(format: "%.3f", c2 - c1)) CPU-s (\(outcomes.map(\.events).reduce(0, +)) events), wall \(ContinuousClock.now - w0)"
+            )
+        } else {
+            let result = try Replay(policy: policy).run(path: capture)
+            let c1 = cpuSeconds()
+            print(
+                "run \(run): \(result.counters.messages) messages in \(String(format: "%.3f", c1 - c0)) CPU-s = \(String(format: "%.2f", Double(result.counters.messages) / (c1 - c0) / 1e6)) M msg/CPU-s; \(result.events.count) events, \(result.zones) zones"
+            )
+        }
+    }
+    exit(0)
+}
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-bench-\(getpid())")
 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 defer { if !options.keep { try? FileManager.default.removeItem(at: dir) } }
 
-let policy = DwellPolicy()  // the defaults of SEMANTICS.md §2
 print("crowdkit-bench: replay (decode + detect), dwell policy defaults, \(options.zones) zones, format \(options.format)")
 
 func bench(messages: Int, runs: Int) throws -> (best: Double, events: Int, peakRSS: Int) {

@@ -332,3 +332,103 @@ extension InPlacePayloadTests {
         #expect(spaced.withUnsafeMutableBytes { MVSenseDecoder.decodeCountsInPlace(UnsafeRawBufferPointer($0)).isSuccess })
     }
 }
+
+extension InPlacePayloadTests {
+    @Test("the first line of a topic, read in place or not, gives the verdicts, zones and counters of the general way")
+    func firstSightOfTopics() throws {
+        // each topic's first line is a different case; the same messages as mosquitto_sub lines
+        // are read the general way only
+        let firsts: [(topic: String, escaped: String, payload: String?)] = [
+            ("/merakimv/Q2GV-FRST-0001/0", #"{\"ts\":1000,\"counts\":{\"person\":4}}"#, #"{"ts":1000,"counts":{"person":4}}"#),
+            ("/merakimv/Q2GV-FRST-0001/1", #"{\u0022ts\u0022:1000,\"counts\":{\"person\":4}}"#, #"{"ts":1000,"counts":{"person":4}}"#),
+            ("/merakimv/Q2GV-FRST-0001/2", #"{\"ts\":1000,\"counts\":{\"person\":4},\"note\":\"caf\u00e9 \\\\ \/\"}"#, #"{"ts":1000,"counts":{"person":4},"note":"café \\ /"}"#),
+            ("/merakimv/Q2GV-FRST-0001/3", #"{\"ts\":1000,\"counts\":{\"person\":-4}}"#, #"{"ts":1000,"counts":{"person":-4}}"#),
+            ("/merakimv/Q2GV-FRST-0001/4", "{\\\"ts\\\":1000,\t\\\"counts\\\":{}}", nil),  // raw tab: malformed line
+            ("/merakimv/Q2GV-FRST-0001/light", #"{\"ts\":1000,\"counts\":{\"person\":4}}"#, #"{"ts":1000,"counts":{"person":4}}"#),
+            ("/merakimv/Q2GV-FRST-0001/crossing/77", #"{\"ts\":1000,\"event\":\"crossing_in\"}"#, #"{"ts":1000,"event":"crossing_in"}"#),
+            ("/other/Q2GV-FRST-0001/0", #"{\"ts\":1000,\"counts\":{\"person\":4}}"#, #"{"ts":1000,"counts":{"person":4}}"#),
+        ]
+        var jsonl = "", sub = ""
+        for f in firsts {
+            jsonl += #"{"receivedAt":1,"topic":"\#(f.topic)","payload":"\#(f.escaped)"}"# + "\n"
+            if let p = f.payload { sub += "\(f.topic) \(p)\n" }
+        }
+        // then every topic again in the common form, in both spellings of the topic
+        for (i, f) in firsts.enumerated() {
+            for (k, topic) in [f.topic, String(f.topic.dropFirst())].enumerated() {
+                let ts = 2000 + 1000 * k
+                jsonl += #"{"receivedAt":1,"topic":"\#(topic)","payload":"{\"ts\":\#(ts),\"counts\":{\"person\":\#(i)}}"}"# + "\n"
+                sub += #"\#(topic) {"ts":\#(ts),"counts":{"person":\#(i)}}"# + "\n"
+            }
+        }
+        let a = try CaptureTests.temporaryFile(jsonl)
+        let b = try CaptureTests.temporaryFile(sub)
+        defer {
+            try? FileManager.default.removeItem(atPath: a)
+            try? FileManager.default.removeItem(atPath: b)
+        }
+        let replay = Replay(policy: DwellPolicy(DwellParameters(minPeople: 1, dwell: .zero)))
+        let x = try replay.run(path: a)
+        let y = try replay.run(path: b)
+        #expect(x.malformed.map(\.line) == [5])
+        #expect(y.malformedCount == 0)
+        #expect(x.counters == y.counters)
+        #expect(x.zones == y.zones)
+        #expect(x.zones == 5)
+        #expect(x.events == y.events)
+        #expect(x.counters.rejectedByReason == [.negativeCount: 1, .badTopic: 3, .missingEvent: 2])
+        let decodedA = try DecodedCapture.read(path: a)
+        let decodedB = try DecodedCapture.read(path: b)
+        #expect(decodedA.messages == decodedB.messages)
+        #expect(decodedA.unusable == decodedB.unusable + 1)
+        #expect(Backtest.evaluate(decodedA, policy: replay.policy, keepEvents: true).eventList == x.events)
+    }
+
+    @Test("backtest evaluated zone by zone gives replay's events, out-of-order readings and both policies included")
+    func backtestZoneByZone() throws {
+        // 40 zones interleaved irregularly, some readings late, crowds coming and going
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        var text = ""
+        var ts = [Int64](repeating: 1_714_632_600_000, count: 40)
+        for i in 0..<20_000 {
+            let z = Int(next() % 40)
+            ts[z] += Int64(next() % 3000)
+            let late = next() % 50 == 0 ? Int64(next() % 5000) : 0
+            let people = (i / 700 + z) % 3 == 0 ? Int(next() % 3) : 2 + Int(next() % 5)
+            let topic = "/merakimv/Q2GV-ZONE-\(z % 4)/\(z)"
+            if i % 2 == 0 {
+                text += #"{"receivedAt":1,"topic":"\#(topic)","payload":"{\"ts\":\#(ts[z] - late),\"counts\":{\"person\":\#(people),\"vehicle\":\#((people * 3 + z) % 7)}}"}"# + "\n"
+            } else {
+                text += #"\#(topic) {"ts":\#(ts[z] - late),"counts":{"person":\#(people),"vehicle":\#((people * 3 + z) % 7)}}"# + "\n"
+            }
+        }
+        let path = try CaptureTests.temporaryFile(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let decoded = try DecodedCapture.read(path: path)
+        #expect(decoded.messages == 20_000)
+        for p in [
+            DwellParameters(minPeople: 3, dwell: .seconds(10), gap: .seconds(3)),
+            DwellParameters(minPeople: 4, dwell: .seconds(30), gap: .seconds(10), cooldown: .seconds(20), stale: .seconds(8), repeatEvery: .seconds(15)),
+        ] {
+            let policy = DwellPolicy(p)
+            let replayed = try Replay(policy: policy).run(path: path)
+            #expect(replayed.counters.outOfOrder > 0)
+            #expect(replayed.events.count > 10)
+            let outcome = Backtest.evaluate(decoded, policy: policy, keepEvents: true)
+            #expect(outcome.eventList == replayed.events)
+            #expect(outcome.events == replayed.events.count)
+            // with vehicles counted instead (the zone's own choice of count)
+            let vehicles = ObjectTypeSelection(.vehicle)
+            let v = try Replay(policy: policy, objectTypes: vehicles).run(path: path)
+            #expect(Backtest.evaluate(decoded, policy: policy, objectTypes: vehicles, keepEvents: true).eventList == v.events)
+        }
+        let counting = MessageCountPolicy(MessageCountParameters(armPeople: 3, iterateCount: 5, triggerPeople: 4, timeoutCount: 3, pause: .seconds(5)))
+        let replayed = try Replay(policy: counting).run(path: path)
+        #expect(!replayed.events.isEmpty)
+        #expect(Backtest.evaluate(decoded, policy: counting, keepEvents: true).eventList == replayed.events)
+    }
+}

@@ -1,4 +1,5 @@
-import CrowdKitCore
+@testable import CrowdKitCore
+import Foundation
 import Testing
 
 @Suite("MV Sense decoder (SEMANTICS.md §1)")
@@ -92,5 +93,62 @@ struct DecoderTests {
     func deepNesting() {
         let deep = String(repeating: "[", count: 10_000)
         #expect(Self.decode("/merakimv/C/0", #"{"x":"# + deep + "}") == .rejected(.notJSON))
+    }
+}
+
+@Suite("MV Sense decoder: the common form read by literal keys")
+struct CommonFormTests {
+    /// Payloads near the form MV Sense publishes, with what the general reading gives for each.
+    static let cases: [(String, [Int64]?, RejectReason?)] = [
+        (#"{"ts":1714632600123,"counts":{"person":3,"vehicle":1}}"#, [1714632600123, 3, 1], nil),
+        (#"{ "ts": 1714632600123, "counts": { "person": 3, "vehicle": 1 } }"#, [1714632600123, 3, 1], nil),
+        (#"{"ts":1714632600123,"counts":{"person":3}}"#, [1714632600123, 3, 0], nil),
+        (#"{"ts":1714632600123,"counts":{"vehicle":2,"person":3}}"#, [1714632600123, 3, 2], nil),
+        (#"{"counts":{"person":3},"ts":1714632600123}"#, [1714632600123, 3, 0], nil),
+        (#"{"ts":1714632600123,"counts":{"person":3},"counts":{"person":4}}"#, [1714632600123, 4, 0], nil),
+        (#"{"ts":1714632600123,"ts":5,"counts":{"person":3}}"#, [5, 3, 0], nil),
+        (#"{"ts":1714632600123,"counts":{"person":3,"vehicle":1,"bike":9}}"#, [1714632600123, 3, 1], nil),
+        (#"{"ts":1714632600123,"counts":{"person":3,"vehicle":1},"x":[1,{"y":null}]}"#, [1714632600123, 3, 1], nil),
+        (#"{"ts":0,"counts":{"person":0,"vehicle":0}}"#, [0, 0, 0], nil),
+        (#"{"ts":-5,"counts":{"person":3}}"#, [-5, 3, 0], nil),
+        (#"{"ts":1714632600123.0,"counts":{"person":3.0,"vehicle":1e0}}"#, [1714632600123, 3, 1], nil),
+        (#"{"ts":123456789012345678901,"counts":{"person":3}}"#, nil, .wrongType),
+        (#"{"ts":1714632600123,"counts":{"person":03}}"#, nil, .notJSON),
+        (#"{"ts":01,"counts":{"person":3}}"#, nil, .notJSON),
+        (#"{"ts":1714632600123,"counts":{"person":-3}}"#, nil, .negativeCount),
+        (#"{"ts":1714632600123,"counts":{"person":"3"}}"#, nil, .wrongType),
+        (#"{"ts":1714632600123,"counts":{"person":3,}}"#, nil, .notJSON),
+        (#"{"ts":1714632600123,"counts":{"person":3}} x"#, nil, .notJSON),
+        (#"{"ts":1714632600123,"counts":{"person":3}"#, nil, .notJSON),
+        (#"{"ts":1714632600123,"counts":{"person":3,"vehicle":}}"#, nil, .notJSON),
+        (#"{"ts":1714632600123,"counts":[3]}"#, nil, .wrongType),
+        (#"{"t\u0073":1714632600123,"counts":{"person":3}}"#, [1714632600123, 3, 0], nil),
+    ]
+
+    static func jsonString(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [.fragmentsAllowed])
+        let text = String(decoding: data, as: UTF8.self)  // ["..."]
+        return String(text.dropFirst(2).dropLast(2))
+    }
+
+    static func outcome(_ r: Result<MVSenseDecoder.Counts, RejectReason>) -> ([Int64]?, RejectReason?) {
+        switch r {
+        case .success(let c): ([c.ts, Int64(c.people), Int64(c.vehicles)], nil)
+        case .failure(let e): (nil, e)
+        }
+    }
+
+    @Test("near the common form, every payload decodes as the general reading says, plain and in place")
+    func agreesWithGeneralReading() {
+        for (payload, numbers, reason) in Self.cases {
+            var p = Array(payload.utf8)
+            let plain = p.withUnsafeMutableBytes { Self.outcome(MVSenseDecoder.decodeCounts(UnsafeRawBufferPointer($0))) }
+            #expect(plain.0 == numbers && plain.1 == reason, "\(payload)")
+            // in place: the same numbers, or no answer (the caller then unescapes and reads it plain)
+            var e = Array(Self.jsonString(payload).utf8)
+            let inPlace = e.withUnsafeMutableBytes { Self.outcome(MVSenseDecoder.decodeCountsInPlace(UnsafeRawBufferPointer($0))) }
+            if let n = inPlace.0 { #expect(n == numbers, "\(payload)") }
+            if numbers == nil { #expect(inPlace.0 == nil, "\(payload)") }
+        }
     }
 }

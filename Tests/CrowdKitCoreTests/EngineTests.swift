@@ -138,3 +138,30 @@ struct CivilTimeTests {
         #expect([t.year, t.month, t.day, t.hour, t.minute, t.second, t.millisecond] == [2024, 5, 2, 6, 50, 0, 123])
     }
 }
+
+extension EngineTests {
+    @Test("zones found by topic and by name are the same zones, whichever comes first (the name index is made on first use)")
+    func topicAndNamePaths() {
+        var e = DetectionEngine(policy: DwellPolicy(DwellParameters(minPeople: 1, dwell: .zero, cooldown: .zero)))
+        var fired: [String] = []
+        // by topic only: both spellings are one zone
+        _ = e.process(Self.msg("A", "1", 1, 0)) { fired.append($0.event.zone) }
+        _ = e.process(RawMessage(topic: "merakimv/A/1", payload: #"{"ts":2,"counts":{"person":0}}"#)) { fired.append($0.event.zone) }
+        _ = e.process(RawMessage(topic: "merakimv/A/2", payload: #"{"ts":2,"counts":{"person":0}}"#)) { fired.append($0.event.zone) }
+        _ = e.process(Self.msg("A", "2", 3, 0)) { fired.append($0.event.zone) }
+        #expect(e.zoneCount == 2)
+        // then by name: the same zones, with the state they have
+        #expect(e.process(Observation(camera: "A", zone: "1", ts: 1, people: 5)) { fired.append($0.event.zone) } == .outOfOrder)
+        #expect(e.process(Observation(camera: "A", zone: "2", ts: 4, people: 5)) { fired.append($0.event.zone) } == .observed)
+        #expect(e.zoneCount == 2)
+        // a zone named first, then seen by topic in both spellings
+        _ = e.process(Observation(camera: "B", zone: "7", ts: 10, people: 0)) { fired.append($0.event.zone) }
+        #expect(e.process(Self.msg("B", "7", 9, 5)) { fired.append($0.event.zone) } == .outOfOrder)
+        #expect(e.process(RawMessage(topic: "merakimv/B/7", payload: #"{"ts":11,"counts":{"person":5}}"#)) { fired.append($0.event.zone) } == .observed)
+        // a new topic after the index exists
+        _ = e.process(Self.msg("B", "8", 1, 0)) { fired.append($0.event.zone) }
+        #expect(e.process(Observation(camera: "B", zone: "8", ts: 0, people: 5)) { fired.append($0.event.zone) } == .outOfOrder)
+        #expect(e.zoneCount == 4)
+        #expect(fired == ["2", "7"])
+    }
+}

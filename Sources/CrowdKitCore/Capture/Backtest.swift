@@ -20,6 +20,14 @@ public struct DecodedCapture: Sendable {
     var topics: [[UInt8]] = []
     var isCrossing: [Bool] = []
     var records: [Record] = []
+    /// The same records grouped by topic, each topic's in arrival order (``byTopic()``): the
+    /// records of topic `t` are `runStart[t]..<runStart[t + 1]`. Zones without areas do not
+    /// depend on each other, so a combination can be evaluated one zone at a time, its state in
+    /// registers and its records in one stream.
+    var runStart: [Int] = []
+    var runTs: [Int64] = []
+    var runA: [Int32] = []
+    var runB: [Int32] = []
     /// The largest `ts` of any zone count or crossing (epoch ms), `nil` when there is none.
     public private(set) var maxTs: Int64?
     /// Non-empty, non-comment lines.
@@ -62,16 +70,57 @@ public struct DecodedCapture: Sendable {
                 if !usable { capture.unusable += 1 }
             }
         }
+        capture.groupByTopic()
         return capture
     }
 
-    /// Adds a zone count of a known topic read in place; `false` (nothing added) otherwise.
+    /// Fills ``runStart``, ``runTs``, ``runA`` and ``runB`` (a stable counting sort by topic).
+    private mutating func groupByTopic() {
+        var start = [Int](repeating: 0, count: topics.count + 1)
+        for r in records { start[Int(r.topic) + 1] += 1 }
+        for t in 0..<topics.count { start[t + 1] += start[t] }
+        var next = start
+        let n = records.count
+        var ts = [Int64](repeating: 0, count: n)
+        var a = [Int32](repeating: 0, count: n)
+        var b = [Int32](repeating: 0, count: n)
+        for r in records {
+            let k = next[Int(r.topic)]
+            next[Int(r.topic)] = k + 1
+            ts[k] = r.ts
+            a[k] = r.a
+            b[k] = r.b
+        }
+        (runStart, runTs, runA, runB) = (start, ts, a, b)
+    }
+
+    /// Adds a zone count read in place (its topic interned if new); `false` (nothing added)
+    /// otherwise. `topic` has no escape or control character.
     private mutating func addInPlace(topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, table: inout TopicTable) -> Bool {
-        guard let v = table.lookup(topic, hash: TopicTable.hash(topic)), v >= 0, !isCrossing[Int(v)],
-            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
-        else { return false }
+        let h = TopicTable.hash(topic)
+        let known = table.lookup(topic, hash: h)
+        if let v = known, v < 0 || isCrossing[Int(v)] { return false }
+        guard case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload) else { return false }
+        let v = known ?? intern(topic, hash: h, table: &table)
+        guard v >= 0, !isCrossing[Int(v)] else { return false }
         append(Record(topic: v, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
         return true
+    }
+
+    /// The index of a topic not seen before: in `topics` for a zone count or a crossing, -1 for
+    /// another valid topic, -2 for an invalid one.
+    private mutating func intern(_ topic: UnsafeRawBufferPointer, hash h: UInt64, table: inout TopicTable) -> Int32 {
+        let index: Int32
+        switch MVSenseDecoder.classifyTopic(topic) {
+        case .invalid: index = -2
+        case .other: index = -1
+        case .zone, .crossing:
+            index = Int32(topics.count)
+            topics.append(Array(topic))
+            if case .crossing = MVSenseDecoder.classifyTopic(topic) { isCrossing.append(true) } else { isCrossing.append(false) }
+        }
+        table.insert(topic, hash: h, value: index)
+        return index
     }
 
     /// Adds a message; `escaped`: `payload` is still the content of a JSON string (unescaped
@@ -90,20 +139,7 @@ public struct DecodedCapture: Sendable {
 
     private mutating func add(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, table: inout TopicTable) -> Bool {
         let h = TopicTable.hash(topic)
-        var index: Int32
-        if let v = table.lookup(topic, hash: h) {
-            index = v
-        } else {
-            switch MVSenseDecoder.classifyTopic(topic) {
-            case .invalid: index = -2
-            case .other: index = -1
-            case .zone, .crossing:
-                index = Int32(topics.count)
-                topics.append(Array(topic))
-                if case .crossing = MVSenseDecoder.classifyTopic(topic) { isCrossing.append(true) } else { isCrossing.append(false) }
-            }
-            table.insert(topic, hash: h, value: index)
-        }
+        let index = table.lookup(topic, hash: h) ?? intern(topic, hash: h, table: &table)
         if index == -1 { return true }
         if index < 0 { return false }
         if isCrossing[Int(index)] {
@@ -170,9 +206,26 @@ public enum Backtest {
         let emit: (EventChange) -> Void = { change in
             if events.updateValue(change.event, forKey: change.event.id) == nil { order.append(change.event.id) }
         }
-        capture.records.withUnsafeBufferPointer { records in
-            for r in records {
-                engine.processDecoded(value: values[Int(r.topic)], ts: r.ts, a: r.a, b: r.b, emit: emit)
+        if engine.zonesAreIndependent {
+            // one zone at a time (SEMANTICS.md §1: zones never share state); only the order in
+            // which events are made differs from replay's, and nothing below depends on it
+            capture.runTs.withUnsafeBufferPointer { ts in
+                capture.runA.withUnsafeBufferPointer { a in
+                    capture.runB.withUnsafeBufferPointer { b in
+                        for (t, v) in values.enumerated() where v >= 0 {
+                            let run = capture.runStart[t]..<capture.runStart[t + 1]
+                            engine.feed(
+                                slot: Int(v), ts: UnsafeBufferPointer(rebasing: ts[run]), people: UnsafeBufferPointer(rebasing: a[run]),
+                                vehicles: UnsafeBufferPointer(rebasing: b[run]), emit: emit)
+                        }
+                    }
+                }
+            }
+        } else {
+            capture.records.withUnsafeBufferPointer { records in
+                for r in records {
+                    engine.processDecoded(value: values[Int(r.topic)], ts: r.ts, a: r.a, b: r.b, emit: emit)
+                }
             }
         }
         let end = capture.maxTs ?? 0

@@ -198,6 +198,17 @@ public struct CaptureParser {
         guard s.scanLiteral("{\"receivedAt\":"), case .integer(let r)? = s.scanNumber() else { return nil }
         guard s.scanLiteral(",\"topic\":\"") else { return nil }
         let topicStart = s.pos
+        // eight bytes at a time while none is a quote, a backslash or a control character
+        while s.pos + 8 <= end {
+            let w = UnsafeRawPointer(base + s.pos).loadUnaligned(as: UInt64.self)
+            let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+                | JSONScanner.bytesBelow0x20(w)
+            if special != 0 {
+                s.pos += special.trailingZeroBitCount >> 3
+                break
+            }
+            s.pos += 8
+        }
         while s.pos < end {
             let c = base[s.pos]
             if c == 0x22 { break }

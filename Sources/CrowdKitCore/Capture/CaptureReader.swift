@@ -26,12 +26,14 @@ public struct CaptureReader: Sendable {
     }
 }
 
-/// A pull-based line reader over a file descriptor with one reused buffer.
+/// A pull-based line reader over a file descriptor with one reused buffer (raw memory: lines
+/// are handed out without retaining or checking access to an array per line).
 final class LineFile {
     let path: String
     private let fd: Int32
     private let maxLineBytes: Int
-    private var buffer: [UInt8]
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity: Int
     private var start = 0
     private var filled = 0
     private var eof = false
@@ -50,32 +52,29 @@ final class LineFile {
             throw CaptureError(path: path, reason: "is a directory")
         }
         self.fd = fd
-        buffer = [UInt8](repeating: 0, count: LineFile.chunk * 2)
+        capacity = LineFile.chunk * 2
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     }
 
-    deinit { if fd != 0 { close(fd) } }
+    deinit {
+        if fd != 0 { close(fd) }
+        buffer.deallocate()
+    }
 
     /// Calls `body` with the next line and returns its result; `nil` at the end of the file.
     func next<R>(_ body: (_ number: Int, _ line: UnsafeRawBufferPointer?) throws -> R) throws -> R? {
         while true {
-            if start < filled {
-                let found: Int? = buffer.withUnsafeBytes { raw in
-                    guard let p = memchr(raw.baseAddress! + start, 0x0A, filled - start) else { return nil }
-                    return UnsafeRawPointer(p) - raw.baseAddress!
+            let base = buffer
+            if start < filled, let p = memchr(base + start, 0x0A, filled - start) {
+                let nl = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+                let from = start
+                start = nl + 1
+                if skippingLongLine {
+                    skippingLongLine = false
+                    continue
                 }
-                if let nl = found {
-                    let from = start
-                    start = nl + 1
-                    if skippingLongLine {
-                        skippingLongLine = false
-                        continue
-                    }
-                    lineNumber += 1
-                    let n = lineNumber
-                    return try buffer.withUnsafeBytes { raw in
-                        try body(n, UnsafeRawBufferPointer(rebasing: raw[from..<nl]))
-                    }
-                }
+                lineNumber += 1
+                return try body(lineNumber, UnsafeRawBufferPointer(start: base + from, count: nl - from))
             }
             if eof {
                 guard start < filled else { return nil }
@@ -83,17 +82,12 @@ final class LineFile {
                 start = filled
                 if skippingLongLine { return nil }
                 lineNumber += 1
-                let n = lineNumber
-                return try buffer.withUnsafeBytes { raw in
-                    try body(n, UnsafeRawBufferPointer(rebasing: raw[from..<filled]))
-                }
+                return try body(lineNumber, UnsafeRawBufferPointer(start: buffer + from, count: filled - from))
             }
             // compact, then read more
             if start > 0 {
                 let rest = filled - start
-                buffer.withUnsafeMutableBytes { raw in
-                    if rest > 0 { memmove(raw.baseAddress!, raw.baseAddress! + start, rest) }
-                }
+                if rest > 0 { memmove(buffer, buffer + start, rest) }
                 filled = rest
                 start = 0
             }
@@ -105,12 +99,14 @@ final class LineFile {
                     return try body(lineNumber, nil)
                 }
             }
-            if buffer.count - filled < LineFile.chunk {
-                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            if capacity - filled < LineFile.chunk {
+                let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+                grown.copyMemory(from: buffer, byteCount: filled)
+                buffer.deallocate()
+                buffer = grown
+                capacity *= 2
             }
-            let space = buffer.count - filled
-            let at = filled
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + at, space) }
+            let n = read(fd, buffer + filled, capacity - filled)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw CaptureError(path: path, errno: errno)

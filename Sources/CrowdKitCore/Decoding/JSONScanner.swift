@@ -173,6 +173,44 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
         return atEnd
     }
 
+    /// A member key spelled exactly `key` (no escapes), then `:`, whitespace around it skipped;
+    /// the scanner left at the value. `false` (position unspecified) for anything else.
+    @inlinable
+    mutating func scanExactKey(_ key: StaticString) -> Bool {
+        skipWhitespace()
+        if Quoting.escaped {
+            guard consume(0x5C) else { return false }
+        }
+        guard consume(0x22), scanLiteral(key) else { return false }
+        if Quoting.escaped {
+            guard consume(0x5C) else { return false }
+        }
+        guard consume(0x22) else { return false }
+        skipWhitespace()
+        guard consume(0x3A) else { return false }
+        skipWhitespace()
+        return true
+    }
+
+    /// Plain decimal digits (no sign, fraction or exponent, no leading zero, at most 18 digits)
+    /// as a value; `nil` (position unspecified) for anything else, which ``scanNumber()`` reads.
+    @inlinable
+    mutating func scanDigits() -> Int64? {
+        let start = pos
+        var value: Int64 = 0
+        while pos < end, base[pos] &- 0x30 < 10 {
+            value = value &* 10 &+ Int64(base[pos] &- 0x30)
+            pos += 1
+        }
+        let n = pos - start
+        guard n > 0, n <= 18, n == 1 || base[start] != 0x30 else { return nil }
+        if pos < end {
+            let c = base[pos]
+            if c == 0x2E || c == 0x65 || c == 0x45 { return nil }
+        }
+        return value
+    }
+
     /// A string quoted `\"…\"` whose content has no backslash or control character.
     @inlinable
     mutating func scanEscapedQuoteString() -> (start: Int, end: Int, escaped: Bool)? {

@@ -190,6 +190,8 @@ public enum MVSenseDecoder {
         guard payload.count <= maxPayloadBytes else { return .failure(.payloadTooLarge) }
         guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .failure(.notJSON) }
         var s = JSONScannerOf<Q>(base: base, count: payload.count)
+        if let counts = commonForm(&s) { return .success(counts) }
+        s.pos = 0
         var ts: Int64?
         var tsWrong = false
         var people = 0
@@ -268,6 +270,30 @@ public enum MVSenseDecoder {
         guard let t = ts else { return .failure(.missingTimestamp) }
         if negative { return .failure(.negativeCount) }
         return .success(Counts(ts: t, people: people, vehicles: vehicles))
+    }
+
+    /// The form MV Sense publishes, `{"ts": N, "counts": {"person": N, "vehicle": N}}` (in this
+    /// order, any spacing, `vehicle` optional, plain non-negative integers), read without the
+    /// general member walk; `nil` for anything else, which the walk then reads from the start.
+    /// What it accepts the walk accepts with the same numbers.
+    @inlinable
+    static func commonForm<Q: JSONQuoting>(_ s: inout JSONScannerOf<Q>) -> Counts? {
+        guard s.openObject() == true, s.scanExactKey("ts"), let ts = s.scanDigits() else { return nil }
+        s.skipWhitespace()
+        guard s.consume(0x2C), s.scanExactKey("counts"), s.openObject() == true, s.scanExactKey("person"),
+            let people = s.scanDigits()
+        else { return nil }
+        var vehicles: Int64 = 0
+        s.skipWhitespace()
+        if s.consume(0x2C) {
+            guard s.scanExactKey("vehicle"), let v = s.scanDigits() else { return nil }
+            vehicles = v
+            s.skipWhitespace()
+        }
+        guard s.consume(0x7D) else { return nil }
+        s.skipWhitespace()
+        guard s.consume(0x7D), s.finished() else { return nil }
+        return Counts(ts: ts, people: Int(people), vehicles: Int(vehicles))
     }
 
     /// What a line crossing says (SEMANTICS.md §8).

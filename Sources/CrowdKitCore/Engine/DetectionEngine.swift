@@ -103,7 +103,13 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// The fired event of each zone's open episode (for reminders and its end), by slot: kept
     /// out of the slots so that the hot path touches less memory.
     var slotEvents: [Int32: CrowdEvent] = [:]
+    /// Slots by zone, for the callers that name zones (``process(_:emit:)-(Observation,_)``,
+    /// ``restore(_:)``): made on their first call (``indexesKeys``) and kept from then on. Until
+    /// then zones are only found by topic, and the first sight of a topic hashes no string.
     @usableFromInline var index: [ZoneKey: Int32] = [:]
+    @usableFromInline var indexesKeys = false
+    /// The other spelling of a topic (with or without the leading slash), reused.
+    @usableFromInline var spellingScratch: [UInt8] = []
     @usableFromInline var topics = TopicTable()
     @usableFromInline var counters = EngineCounters()
     @usableFromInline var rejectCounts = [Int](repeating: 0, count: RejectReason.allCases.count)
@@ -226,15 +232,20 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             ?? processUnescaping(topic: topic, escapedPayload: escapedPayload, emit: emit)
     }
 
-    /// A known zone's count read in place from the content of a JSON string, or `nil` (nothing
-    /// counted or changed) when the topic is not a known zone or the payload is not in the common
-    /// form: the caller then processes the message the general way.
+    /// A zone's count read in place from the content of a JSON string, or `nil` (nothing
+    /// counted) when the topic is not a zone's or the payload is not in the common form: the
+    /// caller then processes the message the general way. `topic` has no escape or control
+    /// character. A topic seen for the first time is interned once its payload has been read (as
+    /// the general way would intern it), so that its zone is found in place from then on.
     @inlinable
     mutating func processInPlaceOnly(
         topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, emit: (EventChange) -> Void
     ) -> MessageOutcome? {
-        guard let v = topics.lookup(topic, hash: TopicTable.hash(topic)), v >= 0,
-            case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload)
+        let h = TopicTable.hash(topic)
+        let known = topics.lookup(topic, hash: h)
+        if let v = known, v < 0 { return nil }
+        guard case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload),
+            let v = known ?? resolveTopic(topic, hash: h), v >= 0
         else { return nil }
         counters.messages += 1
         return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
@@ -299,6 +310,58 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         }
     }
 
+    /// Whether a zone's observations change nothing but that zone: no areas (heartbeats), no
+    /// run-time settings, pause, ownership, occupancy or change tracking. Then
+    /// ``feed(slot:ts:people:vehicles:emit:)`` may take each zone's observations in one run.
+    var zonesAreIndependent: Bool {
+        areaTracker.isEmpty && runtime == nil && !paused && ownership == nil && !tracksOccupancy && !tracksChanges
+    }
+
+    /// The observations of one zone, in order: exactly what ``feed(slot:ts:people:vehicles:emit:)``
+    /// one by one does when ``zonesAreIndependent``, with the zone's state kept in registers
+    /// (``Backtest``: a combination evaluated zone by zone).
+    mutating func feed(
+        slot i: Int, ts: UnsafeBufferPointer<Int64>, people: UnsafeBufferPointer<Int32>, vehicles: UnsafeBufferPointer<Int32>,
+        emit: (EventChange) -> Void
+    ) {
+        guard zonesAreIndependent, slots[i].settingsUntil == .max else {
+            for k in ts.indices { _ = feed(slot: i, ts: ts[k], people: Int(people[k]), vehicles: Int(vehicles[k]), emit: emit) }
+            return
+        }
+        // the state through a pointer: the policy's steps change it in place (as a local
+        // variable it was copied whole on every step)
+        let state = UnsafeMutablePointer<Policy.ZoneState>.allocate(capacity: 1)
+        state.initialize(to: slots[i].state)
+        defer { state.deallocate() }
+        var lastTs = slots[i].lastTs
+        var last = -1
+        let countsVehicles = slots[i].countsVehicles
+        var outOfOrder = 0
+        for k in ts.indices {
+            let t = ts[k]
+            if lastTs != .min && t < lastTs {
+                outOfOrder += 1
+                continue
+            }
+            lastTs = t
+            last = k
+            let v = Int(vehicles[k])
+            let d = policy.process(ZoneReading(ts: t, people: countsVehicles ? v : Int(people[k]), vehicles: v), state: &state.pointee)
+            if !d.isEmpty {
+                slots[i].state = state.pointee
+                slots[i].lastTs = t
+                apply(d, slot: i, emit: emit)
+            }
+        }
+        counters.outOfOrder += outOfOrder
+        counters.observations += ts.count - outOfOrder
+        slots[i].state = state.move()
+        guard last >= 0 else { return }
+        slots[i].lastTs = lastTs
+        slots[i].people = Int(people[last])
+        slots[i].vehicles = Int(vehicles[last])
+    }
+
     /// A zone count of a camera with lines in some areas: their heartbeat.
     @usableFromInline
     mutating func heartbeat(group: Int32, ts: Int64, emit: (EventChange) -> Void) {
@@ -326,8 +389,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             counters.filtered += 1
             return .filtered
         }
-        let key = observation.key
-        let slot = index[key].map(Int.init) ?? addSlot(key)
+        let slot = slot(for: observation.key)
         return feed(slot: slot, ts: observation.ts, people: observation.people, vehicles: observation.vehicles, emit: emit)
     }
 
@@ -540,7 +602,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 let vehicles = try r.readInt()
                 let event = try EventTracking.decodeEvent(from: &r, key: key)
                 let state = try policy.decodeState(from: &r, for: key)
-                let i = index[key].map(Int.init) ?? addSlot(key)
+                let i = slot(for: key)
                 slots[i].state = state
                 // the saved state carries the configured parameters: the run-time ones are taken
                 // again at the zone's next observation
@@ -590,6 +652,11 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             let line = areaTracker.line(for: LineKey(camera: MVSenseDecoder.string(topic, s), line: MVSenseDecoder.string(topic, l)))
             value = special(.crossing(line: Int32(line)))
         case .zone(let s, let z):
+            // the same zone spelled the other way: the same answer
+            if !indexesKeys, let v = otherSpellingValue(topic) {
+                value = v
+                break
+            }
             let camera = MVSenseDecoder.string(topic, s)
             let zone = MVSenseDecoder.string(topic, z)
             if !filter.accepts(camera: camera, zone: zone) {
@@ -600,11 +667,35 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 }
             } else {
                 let key = ZoneKey(camera: camera, zone: zone)
-                value = index[key] ?? Int32(addSlot(key))
+                value = (indexesKeys ? index[key] : nil) ?? Int32(addSlot(key))
             }
         }
         topics.insert(topic, hash: hash, value: value)
         return value
+    }
+
+    /// What the table holds for the zone topic `topic` spelled with a leading slash if it has none,
+    /// or without it if it has one (both spellings are one zone, SEMANTICS.md §1).
+    private mutating func otherSpellingValue(_ topic: UnsafeRawBufferPointer) -> Int32? {
+        spellingScratch.removeAll(keepingCapacity: true)
+        if topic.first == 0x2F {
+            spellingScratch.append(contentsOf: topic.dropFirst())
+        } else {
+            spellingScratch.append(0x2F)
+            spellingScratch.append(contentsOf: topic)
+        }
+        return spellingScratch.withUnsafeBytes { other in topics.lookup(other, hash: TopicTable.hash(other)) }
+    }
+
+    /// The slot of `key`, made if the zone has none (by ``index``, made on first use).
+    @usableFromInline
+    mutating func slot(for key: ZoneKey) -> Int {
+        if !indexesKeys {
+            indexesKeys = true
+            index.reserveCapacity(slots.count)
+            for i in slots.indices { index[slots[i].key] = Int32(i) }
+        }
+        return index[key].map(Int.init) ?? addSlot(key)
     }
 
     private mutating func special(_ topic: SpecialTopic) -> Int32 {
@@ -621,7 +712,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         slot.owned = ownership?.owns(key.camera) ?? true
         if !areaTracker.isEmpty, let g = areaTracker.group(forCamera: key.camera) { slot.areaGroup = g }
         slots.append(slot)
-        index[key] = Int32(i)
+        if indexesKeys { index[key] = Int32(i) }
         return i
     }
 

@@ -108,7 +108,9 @@ public struct DwellPolicy: DetectionPolicy {
         z.r = ms(.repeatSeconds, p.repeatEvery?.milliseconds ?? 0)
     }
 
-    @inlinable
+    // always inlined: called once per observation, and a call returns the whole `Detection`
+    // (three optional reports) through memory even when nothing happened
+    @inlinable @inline(__always)
     public func process(_ reading: ZoneReading, state z: inout ZoneState) -> Detection {
         let ts = reading.ts
         let people = reading.people

@@ -111,7 +111,7 @@ public struct Detection: Hashable, Sendable {
     /// Nothing happened.
     public static var none: Detection { Detection() }
 
-    @inlinable
+    @inlinable @inline(__always)
     public var isEmpty: Bool { ended == nil && fired == nil && reminder == nil }
 }
 
