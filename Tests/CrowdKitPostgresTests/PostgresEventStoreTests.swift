@@ -90,6 +90,14 @@ struct PostgresEventStoreTests {
             all.append(change.deliveries[0].id)
             try await (i % 2 == 0 ? a : b).apply(change)
         }
+        // both pools hold four connections before the race (else, on a loaded machine, the
+        // pool that connects last can find nothing left to claim)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in [a, b] {
+                for _ in 0..<4 { group.addTask { _ = try await store.events(EventQuery(limit: 1)) } }
+            }
+            try await group.waitForAll()
+        }
         // four workers on each instance, each claiming small batches until nothing is left
         let claimed = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
             for (name, store) in [("a", a), ("b", b)] {
