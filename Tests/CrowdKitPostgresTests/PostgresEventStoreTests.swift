@@ -90,15 +90,11 @@ struct PostgresEventStoreTests {
             all.append(change.deliveries[0].id)
             try await (i % 2 == 0 ? a : b).apply(change)
         }
-        // both pools hold four connections before the race (else, on a loaded machine, the
-        // pool that connects last can find nothing left to claim)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for store in [a, b] {
-                for _ in 0..<4 { group.addTask { _ = try await store.events(EventQuery(limit: 1)) } }
-            }
-            try await group.waitForAll()
-        }
-        // four workers on each instance, each claiming small batches until nothing is left
+        // four workers on each instance, each claiming small batches until nothing is left; every
+        // worker's first claim is made before any worker's second (8 x 3 of the 200 deliveries),
+        // so that on a loaded machine one pool cannot drain the outbox before the other connects
+        let firstRound = Gate()
+        let arrived = Arrivals()
         let claimed = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
             for (name, store) in [("a", a), ("b", b)] {
                 for w in 0..<4 {
@@ -106,11 +102,17 @@ struct PostgresEventStoreTests {
                         let owner = "\(name)-\(w)"
                         var mine: [String] = []
                         var empty = 0
+                        var first = true
                         while empty < 3 {
                             let got = try await store.claimDeliveries(
                                 DeliveryClaim(owner: owner, now: 5_000, leaseUntil: 65_000, limit: 3, perNotifier: ["n": 3], excluding: Set(mine)))
                             mine += got.map(\.id)
                             empty = got.isEmpty ? empty + 1 : 0
+                            if first {
+                                first = false
+                                if arrived.arrive() == 8 { firstRound.open() }
+                                await firstRound.wait()
+                            }
                         }
                         return (owner, mine)
                     }
@@ -230,4 +232,11 @@ struct PostgresEventStoreTests {
         #expect(PostgresStoreConfiguration.isURL("postgres://h/x") && PostgresStoreConfiguration.isURL("POSTGRESQL://h"))
         #expect(!PostgresStoreConfiguration.isURL("/var/lib/crowdkit/events.sqlite"))
     }
+}
+
+/// Counts the tasks that reached a point.
+final class Arrivals: Sendable {
+    private let count = Mutex(0)
+    /// How many have arrived, this one included.
+    func arrive() -> Int { count.withLock { n in n += 1; return n } }
 }
