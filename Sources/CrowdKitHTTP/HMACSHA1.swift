@@ -26,11 +26,13 @@ public enum HMACSHA1 {
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on the longer one's length (where the
+/// first difference is, and whether the lengths differ, does not show).
 public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for i in 0..<a.count { difference |= a[i] ^ b[i] }
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for i in 0..<max(a.count, b.count) {
+        difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0xff)
+    }
     return difference == 0
 }
 

@@ -24,8 +24,7 @@ extension SQLiteEventStore: OccupancyHistoryStore {
                 let merge = try db.cachedStatement(
                     sql: """
                         INSERT OR REPLACE INTO occupancy_quarter (camera, zone, quarter, max, sum, observations, newest)
-                        SELECT camera, zone, :quarter, max(max), sum(sum), sum(observations),
-                               max((minute / 60000) * 1000000 + min(max(last, 0), 999999))
+                        SELECT camera, zone, :quarter, \(Self.quarterAggregates)
                         FROM occupancy WHERE camera = :camera AND zone = :zone AND minute >= :quarter AND minute < :quarter + 900000
                         GROUP BY camera, zone
                         """)
@@ -66,6 +65,12 @@ extension SQLiteEventStore: OccupancyHistoryStore {
     }
 
     static let quarterMilliseconds: Int64 = 900_000
+
+    /// A quarter-hour's row merged from its minutes (`camera, zone` grouped by the caller): the
+    /// largest count, the sums, and `newest` (its newest minute index * 1,000,000 + that
+    /// minute's last count). Migration v10 fills the table with the same expression.
+    static let quarterAggregates =
+        "max(max), sum(sum), sum(observations), max((minute / 60000) * 1000000 + min(max(last, 0), 999999))"
 
     struct QuarterKey: Hashable {
         var zone: ZoneKey
@@ -124,8 +129,7 @@ extension SQLiteEventStore: OccupancyHistoryStore {
                     try db.execute(
                         sql: """
                             INSERT INTO occupancy_quarter (camera, zone, quarter, max, sum, observations, newest)
-                            SELECT camera, zone, ?, max(max), sum(sum), sum(observations),
-                                   max((minute / 60000) * 1000000 + min(max(last, 0), 999999))
+                            SELECT camera, zone, ?, \(Self.quarterAggregates)
                             FROM occupancy WHERE minute >= ? AND minute < ? GROUP BY camera, zone
                             """, arguments: [cut, before, cut + 900_000])
                 }

@@ -222,14 +222,7 @@ struct AreaTracker {
                 var event = areas[a].event
                 EventTracking.apply(
                     d, key: key, event: &event, counters: &engine,
-                    describe: {
-                        // a fired event keeps the parameters that applied when it fired
-                        var description = policy.description(for: key)
-                        for (p, v) in runtime?.resolved(for: key, at: ts).values ?? [:] where p.policyName == description.name {
-                            description.parameters[p.rawValue] = v
-                        }
-                        return description
-                    }, emit: emit)
+                    describe: { EventTracking.description(policy.description(for: key), runtime: runtime, key: key, at: ts) }, emit: emit)
                 areas[a].event = event
             }
         }
@@ -375,6 +368,17 @@ enum EventTracking {
             counters.reminders += 1
             emit(EventChange(kind: .reminder, event: event))
         }
+    }
+
+    /// The policy's description with the run-time parameters that applied to `key` at `ts`
+    /// (SEMANTICS.md §7): a fired event keeps the parameters it fired with.
+    static func description(_ base: PolicyDescription, runtime: RuntimeSettings?, key: ZoneKey, at ts: Int64) -> PolicyDescription {
+        guard let runtime else { return base }
+        var description = base
+        for (p, v) in runtime.resolved(for: key, at: ts).values where p.policyName == description.name {
+            description.parameters[p.rawValue] = v
+        }
+        return description
     }
 
     static func encode(_ event: CrowdEvent?, into w: inout StateBytesWriter) {

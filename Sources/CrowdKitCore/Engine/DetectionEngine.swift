@@ -755,15 +755,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         // a fired event keeps the parameters that applied when it fired, run-time ones included
         EventTracking.apply(
             d, key: key, event: &event, counters: &counters,
-            describe: {
-                var description = policy.description(for: key)
-                if let runtime {
-                    for (p, v) in runtime.resolved(for: key, at: ts).values where p.policyName == description.name {
-                        description.parameters[p.rawValue] = v
-                    }
-                }
-                return description
-            }, emit: emit)
+            describe: { EventTracking.description(policy.description(for: key), runtime: runtime, key: key, at: ts) }, emit: emit)
         slotEvents[Int32(i)] = event
     }
 

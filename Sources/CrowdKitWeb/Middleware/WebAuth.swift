@@ -188,15 +188,7 @@ struct WebAuth: Sendable {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var diff = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<max(x.count, y.count) {
-            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0xff)
-        }
-        return diff == 0
-    }
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool { CrowdKitHTTP.constantTimeEqual(Array(a.utf8), Array(b.utf8)) }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

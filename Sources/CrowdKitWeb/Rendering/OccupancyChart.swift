@@ -182,8 +182,10 @@ struct OccupancyChart {
         }
     }
 
+    func number(_ v: Double, into w: inout ByteWriter) { Self.number(v, into: &w) }
+
     /// One decimal at most, written as digits (no formatter: a page draws thousands).
-    func number(_ v: Double, into w: inout ByteWriter) {
+    static func number(_ v: Double, into w: inout ByteWriter) {
         let tenths = Int64((v * 10).rounded())
         if tenths < 0 { w.raw("-") }
         let a = abs(tenths)
@@ -194,11 +196,11 @@ struct OccupancyChart {
         }
     }
 
-    /// One decimal at most, no trailing zeros.
+    /// One decimal at most, no trailing zeros (as ``number(_:into:)`` writes it).
     static func fmt(_ v: Double) -> String {
-        let r = (v * 10).rounded() / 10
-        if r == r.rounded() { return String(Int64(r)) }
-        return String(format: "%.1f", r)
+        var w = ByteWriter(capacity: 16)
+        number(v, into: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// 4, 5, 8, 10, 15, 20, 25, 40, 50, 80, 100, ... at or above `v`.

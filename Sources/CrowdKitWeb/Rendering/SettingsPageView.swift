@@ -310,13 +310,7 @@ struct SettingsPageView {
         w.raw("\">")
     }
 
-    func time(_ ms: Int64, into w: inout ByteWriter) {
-        w.raw("<time datetime=\"")
-        w.iso(ms)
-        w.raw("\">")
-        w.readableUTC(ms)
-        w.raw("</time>")
-    }
+    func time(_ ms: Int64, into w: inout ByteWriter) { PageView.time(ms, into: &w) }
 
     // MARK: - Text
 
