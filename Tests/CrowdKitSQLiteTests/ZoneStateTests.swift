@@ -85,7 +85,7 @@ struct ZoneStateStoreTests {
         // hand-edit the second block: cut it short
         // as an operator would, with the sqlite3 shell (scripts/bootstrap.sh --test installs it)
         let status = try await runProgram(
-            "/usr/bin/sqlite3", [path, "UPDATE zone_state_blocks SET data = substr(data, 1, 9) WHERE block = 1"])
+            "/usr/bin/sqlite3", [path, "UPDATE zone_state_data SET data = substr(data, 1, 3) WHERE block = 1"])
         try #require(status == 0)
         let store = try SQLiteEventStore(path: path, logger: quietLogger)
         let loaded = try await store.loadZoneStates()
@@ -93,8 +93,8 @@ struct ZoneStateStoreTests {
         #expect(loaded.allSatisfy { $0.zone.camera == "GOOD" })
     }
 
-    /// A record as the store writes it: camera, zone, policy and data, each a little-endian
-    /// 32-bit length and the bytes.
+    /// A record as the store wrote it before v11 (`zone_state_blocks`): camera, zone, policy and
+    /// data, each a little-endian 32-bit length and the bytes.
     static func recordHex(_ camera: String, _ zone: String, _ data: [UInt8]) -> String {
         func field(_ bytes: [UInt8]) -> [UInt8] {
             withUnsafeBytes(of: UInt32(bytes.count).littleEndian, Array.init) + bytes
@@ -103,8 +103,8 @@ struct ZoneStateStoreTests {
         return record.map { String(format: "%02X", $0) }.joined()
     }
 
-    @Test("blocks written in another size (32 zones before) load, and the next save rewrites them densely")
-    func otherBlockSize() async throws {
+    @Test("blocks of the layout before v11 (keys in every block, any size) load, and the next save converts them")
+    func legacyLayout() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.file()
         do {
@@ -123,6 +123,10 @@ struct ZoneStateStoreTests {
             try await store.saveZoneStates([SavedZoneState(zone: ZoneKey(camera: "OLD", zone: "3"), policy: "dwell", data: [7])])
             #expect(try await store.zoneStateBlocks() == 1)
         }
+        // the old rows are gone, the keys are written once
+        let counts = try await runProgramOutput(
+            "/usr/bin/sqlite3", [path, "SELECT (SELECT COUNT(*) FROM zone_state_blocks) || ' ' || (SELECT COUNT(*) FROM zone_state_keys)"])
+        #expect(counts.trimmingCharacters(in: .whitespacesAndNewlines) == "0 6")
         let store = try SQLiteEventStore(path: path, logger: quietLogger)
         let loaded = Dictionary(uniqueKeysWithValues: try await store.loadZoneStates().map { ($0.zone.zone, $0.data) })
         #expect(loaded == ["0": [0, 1], "1": [0, 2], "2": [1, 1], "3": [7], "4": [2, 1], "5": [2, 2]])

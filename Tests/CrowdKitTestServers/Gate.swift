@@ -48,3 +48,31 @@ public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil
         }
     }
 }
+
+/// Runs a program to its end (as ``runProgram(_:_:input:)``) and returns its standard output;
+/// throws when it exits with another status than 0.
+public func runProgramOutput(_ path: String, _ arguments: [String]) async throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-out-\(UUID().uuidString)")
+    _ = FileManager.default.createFile(atPath: dir.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = try FileHandle(forWritingTo: dir)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.standardOutput = out
+    let status = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, any Error>) in
+        p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+        do {
+            try p.run()
+        } catch {
+            p.terminationHandler = nil
+            c.resume(throwing: error)
+        }
+    }
+    try out.close()
+    struct Failed: Error, CustomStringConvertible {
+        var description: String
+    }
+    guard status == 0 else { throw Failed(description: "\(path) exited with status \(status)") }
+    return String(decoding: try Data(contentsOf: dir), as: UTF8.self)
+}

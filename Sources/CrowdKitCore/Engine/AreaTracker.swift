@@ -280,11 +280,12 @@ struct AreaTracker {
     /// The policy name of saved area states.
     static let savedPolicyName = "area"
 
-    /// Area part, version 1: occupancy, last reset, the open event, the dwell state.
+    /// Area part, version 2: occupancy (zigzag varint), last reset (8 bytes), the open event, the
+    /// dwell state. Version 1 (8-byte occupancy) is still read.
     func encode(area a: Int, into w: inout StateBytesWriter) {
         let area = areas[a]
-        w.write(UInt8(1))
-        w.write(area.occupancy)
+        w.write(UInt8(2))
+        w.write(zigzag: Int64(area.occupancy))
         w.write(area.lastReset)
         EventTracking.encode(area.event, into: &w)
         _ = policy.encodeState(area.dwell, into: &w)
@@ -317,8 +318,8 @@ struct AreaTracker {
         do {
             var r = StateBytesReader(saved.data)
             let version = try r.readUInt8()
-            guard version == 1 else { throw StateBytesError("area state version \(version) is unknown") }
-            let occupancy = try r.readInt()
+            guard version == 1 || version == 2 else { throw StateBytesError("area state version \(version) is unknown") }
+            let occupancy = version == 1 ? try r.readInt() : try r.readZigzagInt()
             guard occupancy >= 0 else { throw StateBytesError("negative occupancy \(occupancy)") }
             let lastReset = try r.readInt64()
             let event = try EventTracking.decodeEvent(from: &r, key: saved.zone)

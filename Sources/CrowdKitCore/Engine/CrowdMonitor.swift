@@ -209,7 +209,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         if let zoneStates {
             await restore(&engine, from: zoneStates)
             engine.trackChanges()
-            let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(900), logger: logger) { writer.written }
+            // taken every 400 ms (each zone encoded at most 2.5 times a second, whatever its
+            // rate) and saved within 450 ms of a take: a change is in the store within a second
+            let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(400), logger: logger) { writer.written }
             persister = p
             persisterTask = Task { await p.run() }
         }
@@ -260,7 +262,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         // zone states every 100 ms.
         // `light`: the batch was small (the feed is not busy, so taking the states costs little):
         // taken at once, so that the last changes before the feed goes quiet are saved too
-        // (states are otherwise taken at most every 100 ms, and only when messages come).
+        // (states are otherwise taken every 400 ms, and only when messages come).
         func handOver(light: Bool = true) {
             if !pending.isEmpty {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -276,7 +278,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 lastOccupancy = ContinuousClock.now
                 occupancyWriter.offer(engine.takeOccupancy())
             }
-            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(100)) { takeStates() }
+            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(400)) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             } else if light {

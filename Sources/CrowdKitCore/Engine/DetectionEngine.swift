@@ -81,8 +81,6 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var lastTs: Int64 = .min
         @usableFromInline var people = 0
         @usableFromInline var vehicles = 0
-        /// Changed since the last ``DetectionEngine/takeChangedStates()``.
-        @usableFromInline var changed = false
         /// Index of the areas with a line on this camera (heartbeats, SEMANTICS.md §8), or -1.
         @usableFromInline var areaGroup: Int32 = -1
         /// The policy counts vehicles, not people (`detection.objectType`).
@@ -93,6 +91,8 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         @usableFromInline var settingsUntil: Int64 = .max
         /// This instance owns the zone's camera (``DetectionEngine/setOwnership(_:)``).
         @usableFromInline var owned = true
+        /// The zone's number in the saved states' directory, -1 until its first save.
+        @usableFromInline var stateID: Int32 = -1
         @usableFromInline init(key: ZoneKey, state: Policy.ZoneState) {
             self.key = key
             self.state = state
@@ -115,7 +115,12 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     @usableFromInline var rejectCounts = [Int](repeating: 0, count: RejectReason.allCases.count)
     /// Whether zones that change are remembered for ``takeChangedStates()``.
     @usableFromInline var tracksChanges = false
-    @usableFromInline var changedSlots: [Int32] = []
+    /// The saved form of every zone that changed since the last ``takeChangedStates()``, encoded
+    /// when it changed (while its slot is in the cache): a zone that changed twice is in it twice,
+    /// the later one newer. Made by ``trackChanges()``.
+    @usableFromInline var pendingStates: ZoneStateBatch?
+    /// The policy cannot save its state (``takeChangedStates()`` returns `nil`).
+    @usableFromInline var statesUnsavable = false
     /// Occupancy per zone and minute (``trackOccupancy()``): the current minute of each slot, and
     /// the minutes finished since the last ``takeOccupancy(includingCurrent:)``.
     @usableFromInline var tracksOccupancy = false
@@ -140,9 +145,9 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// Numbers the zones of saved states (made by ``trackChanges()``), and each slot's number
     /// (-1 until its first save).
     private var stateDirectory: ZoneDirectory?
-    private var stateIDs: [Int32] = []
-    /// About how many bytes a zone's saved state takes (to size a batch at once).
-    private var bytesPerState = 64
+    /// The saved form of each open event (``slotEvents``), made at its first save after it
+    /// changed: an open crowd's zone saves it every second, and its parameters do not change.
+    private var slotEventBytes: [Int32: [UInt8]] = [:]
     /// Payloads unescaped by ``processUnescaping(topic:escapedPayload:emit:)``, reused.
     @usableFromInline var unescapeScratch: [UInt8] = []
     /// Areas and lines (SEMANTICS.md §8).
@@ -490,6 +495,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             slots[i].people = 0
             slots[i].vehicles = 0
             slotEvents[Int32(i)] = nil
+            slotEventBytes[Int32(i)] = nil
         }
     }
 
@@ -499,30 +505,39 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     public mutating func trackChanges() {
         tracksChanges = true
         areaTracker.tracksChanges = true
-        if stateDirectory == nil { stateDirectory = ZoneDirectory() }
+        if stateDirectory == nil {
+            let directory = ZoneDirectory()
+            stateDirectory = directory
+            pendingStates = ZoneStateBatch(directory: directory)
+        }
     }
 
-    /// The saved form of every zone that changed since the last call (each zone once), or `nil`
-    /// when the policy cannot save its state (``DetectionPolicy/encodeState(_:into:)``). Zones
-    /// are numbered by one directory for the engine's life (``ZoneStateBatch/directory``).
-    @_specialize(exported: true, where Policy == DwellPolicy)
-    @_specialize(exported: true, where Policy == MessageCountPolicy)
-    @_specialize(where Policy == DwellPolicy)
-    @_specialize(where Policy == MessageCountPolicy)
+    /// The saved form of every zone that changed since the last call, or `nil` when the policy
+    /// cannot save its state (``DetectionPolicy/encodeState(_:into:)``). A zone that changed more
+    /// than once may be in it more than once, the later one newer (as ``ZoneStateStore`` takes
+    /// them). Zones are numbered by one directory for the engine's life
+    /// (``ZoneStateBatch/directory``).
     public mutating func takeChangedStates() -> ZoneStateBatch? {
         trackChanges()
-        var out = ZoneStateBatch(directory: directory)
+        guard !statesUnsavable, var out = pendingStates else { return nil }
+        var next = ZoneStateBatch(directory: directory)
+        next.reserve(out.count, bytes: out.byteCount)
+        pendingStates = next
         if !areaTracker.changedAreas.isEmpty { areaTracker.takeChanged(into: &out) }
-        guard !changedSlots.isEmpty else { return out }
-        defer { changedSlots.removeAll(keepingCapacity: true) }
-        out.reserve(changedSlots.count, bytes: changedSlots.count * bytesPerState)
-        // one loop, no call per zone: this runs for every zone that changed, every 100 ms
-        for i in changedSlots {
-            slots[Int(i)].changed = false
-            guard encode(slot: Int(i), into: &out) else { return nil }
-        }
-        bytesPerState = max(bytesPerState, out.byteCount / max(1, out.count) + 4)
         return out
+    }
+
+    /// Encodes slot `i`'s state for the next ``takeChangedStates()``: called by
+    /// ``feed(slot:ts:people:vehicles:emit:)`` right after the zone changed.
+    @usableFromInline
+    @_specialize(where Policy == DwellPolicy)
+    @_specialize(where Policy == MessageCountPolicy)
+    mutating func noteChange(slot i: Int) {
+        // moved out and back: the batch's storage stays uniquely referenced (no copy)
+        guard !statesUnsavable, var batch = pendingStates else { return }
+        pendingStates = nil
+        if !encode(slot: i, into: &batch) { statesUnsavable = true }
+        pendingStates = batch
     }
 
     /// The saved form of every zone with state (for a full save), or `nil` when the policy cannot
@@ -546,21 +561,36 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         return stateDirectory
     }
 
-    /// Appends slot `i`'s saved form to `batch`: engine part, version 1: the last reading, the
-    /// open fired event, then the policy's bytes. False when the policy cannot save its state.
+    /// Appends slot `i`'s saved form to `batch`: engine part, version 2: the last reading (time in
+    /// 8 bytes, counts as zigzag varints; version 1 had 8-byte counts and is still read), the open
+    /// fired event, then the policy's bytes. False when the policy cannot save its state.
     private mutating func encode(slot i: Int, into batch: inout ZoneStateBatch) -> Bool {
-        if stateIDs.count <= i { stateIDs += repeatElement(-1, count: slots.count - stateIDs.count) }
-        if stateIDs[i] < 0 { stateIDs[i] = directory.id(for: slots[i].key, policy: policy.name) }
-        batch.writer.write(UInt8(1))
-        batch.writer.write(slots[i].lastTs)
-        batch.writer.write(slots[i].people)
-        batch.writer.write(slots[i].vehicles)
-        EventTracking.encode(slotEvents[Int32(i)], into: &batch.writer)
+        if slots[i].stateID < 0 { slots[i].stateID = directory.id(for: slots[i].key, policy: policy.name) }
+        let (lastTs, people, vehicles) = (slots[i].lastTs, slots[i].people, slots[i].vehicles)
+        batch.writer.write(reserving: 29) { w in
+            w.write(UInt8(2))
+            w.write(lastTs)
+            w.write(zigzag: Int64(people))
+            w.write(zigzag: Int64(vehicles))
+        }
+        // most zones have no open event (no dictionary lookup then); an open one is encoded once
+        if slotEvents.isEmpty {
+            batch.writer.write(false)
+        } else if let bytes = slotEventBytes[Int32(i)] {
+            batch.writer.write(raw: bytes)
+        } else if let event = slotEvents[Int32(i)] {
+            var w = StateBytesWriter(capacity: 128)
+            EventTracking.encode(event, into: &w)
+            slotEventBytes[Int32(i)] = w.bytes
+            batch.writer.write(raw: w.bytes)
+        } else {
+            batch.writer.write(false)
+        }
         guard policy.encodeState(slots[i].state, into: &batch.writer) else {
             batch.dropUncommitted()
             return false
         }
-        batch.commit(stateIDs[i])
+        batch.commit(slots[i].stateID)
         return true
     }
 
@@ -596,10 +626,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             do {
                 var r = StateBytesReader(saved.data)
                 let version = try r.readUInt8()
-                guard version == 1 else { throw StateBytesError("engine state version \(version) is unknown") }
+                guard version == 1 || version == 2 else { throw StateBytesError("engine state version \(version) is unknown") }
                 let lastTs = try r.readInt64()
-                let people = try r.readInt()
-                let vehicles = try r.readInt()
+                let people = version == 1 ? try r.readInt() : try r.readZigzagInt()
+                let vehicles = version == 1 ? try r.readInt() : try r.readZigzagInt()
                 let event = try EventTracking.decodeEvent(from: &r, key: key)
                 let state = try policy.decodeState(from: &r, for: key)
                 let i = slot(for: key)
@@ -611,6 +641,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
                 slots[i].people = people
                 slots[i].vehicles = vehicles
                 slotEvents[Int32(i)] = event
+                slotEventBytes[Int32(i)] = nil
             } catch {
                 skipped.append(SkippedState(zone: key, reason: "\(error)"))
             }
@@ -738,10 +769,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             let d = policy.process(reading, state: &slots[i].state)
             if !d.isEmpty { apply(d, slot: i, emit: emit) }
         }
-        if tracksChanges && !slots[i].changed {
-            slots[i].changed = true
-            changedSlots.append(Int32(i))
-        }
+        if tracksChanges { noteChange(slot: i) }
         return .observed
     }
 
@@ -757,6 +785,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             d, key: key, event: &event, counters: &counters,
             describe: { EventTracking.description(policy.description(for: key), runtime: runtime, key: key, at: ts) }, emit: emit)
         slotEvents[Int32(i)] = event
+        if tracksChanges { slotEventBytes[Int32(i)] = nil }
     }
 
     /// Adds a count to slot `i`'s current minute, finishing the previous minute when `ts` is in a

@@ -45,14 +45,15 @@ final class ZoneStatePersister: Sendable {
         }
     }
 
-    /// Saves every `interval` until ``finish(within:)``, then once more.
+    /// Saves what waits, at most once every `interval` (and within 50 ms of it once something
+    /// waits), until ``finish(within:)``, then once more.
     func run() async {
+        var last = ContinuousClock.now
         while !control.withLock({ $0.finishing }) {
-            let end = ContinuousClock.now + interval
-            while ContinuousClock.now < end, !control.withLock({ $0.finishing }) {
-                try? await Task.sleep(for: min(.milliseconds(50), end - ContinuousClock.now))
-            }
+            try? await Task.sleep(for: .milliseconds(50))
             if control.withLock({ $0.finishing }) { break }
+            guard ContinuousClock.now - last >= interval, !pending.withLock({ $0.isEmpty }) else { continue }
+            last = ContinuousClock.now
             _ = await flush()
         }
         while await !flush() {

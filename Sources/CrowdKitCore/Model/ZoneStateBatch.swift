@@ -45,8 +45,9 @@ public final class ZoneDirectory: Sendable {
 /// Zone states back to back in one buffer, each with its zone's number in a ``ZoneDirectory``:
 /// what a ``DetectionEngine`` hands to a ``ZoneStateStore`` for the zones that changed.
 ///
-/// A batch holds each zone at most once when it comes from ``DetectionEngine/takeChangedStates()``
-/// or ``merged(_:)``; a batch built by ``append(_:_:)`` may hold one twice, and then the later one
+/// A batch from ``merged(_:)`` holds each zone at most once. One from
+/// ``DetectionEngine/takeChangedStates()`` (which encodes a zone each time it changes, while its
+/// state is in the cache) or built by ``append(_:_:)`` may hold one twice, and then the later one
 /// is the newer (stores keep the last, as ``ZoneStateStore`` requires).
 public struct ZoneStateBatch: Sendable {
     /// Names the zone numbers of this batch.
@@ -126,6 +127,20 @@ public struct ZoneStateBatch: Sendable {
     @inlinable
     public func withData<R>(at i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try writer.storage.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[(i == 0 ? 0 : ends[i - 1])..<ends[i]])) }
+    }
+
+    /// Calls `body` with each state's zone number and bytes, in order (no copy): the fast way
+    /// for a store to take a whole batch.
+    @inlinable
+    public func forEachState(_ body: (Int32, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try writer.storage.withUnsafeBufferPointer { all in
+            var start = 0
+            for i in 0..<ids.count {
+                let end = ends[i]
+                try body(ids[i], UnsafeBufferPointer(rebasing: all[start..<end]))
+                start = end
+            }
+        }
     }
 
     /// The `i`th state with its zone and policy (resolved through the directory).

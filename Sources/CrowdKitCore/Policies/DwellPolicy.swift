@@ -173,38 +173,69 @@ public struct DwellPolicy: DetectionPolicy {
             reminders: z.reminders)
     }
 
-    /// Version 1: the episode and cool-down state (parameters come from the configuration).
-    public func encodeState(_ z: ZoneState, into w: inout StateBytesWriter) -> Bool {
-        w.write(UInt8(1))
-        w.write(z.lastTs)
-        w.write(z.lastFiredAt)
-        w.write(UInt8((z.hasFired ? 1 : 0) | (z.open ? 2 : 0) | (z.fired ? 4 : 0)))
-        w.write(z.start)
-        w.write(z.lastAbove)
-        w.write(z.peak)
-        w.write(z.firedAt)
-        w.write(z.lastNotifiedAt)
-        w.write(z.reminders)
+    /// Version 2: the episode and cool-down state (parameters come from the configuration),
+    /// compact: `lastTs` in 8 bytes, a flags byte saying which times differ from their initial
+    /// value, those times as zigzag differences from `lastTs`, then peak and reminders as zigzag
+    /// varints. About 14 bytes for a zone without an episode. Version 1 (fixed 8-byte fields) is
+    /// still read.
+    public func encodeState(_ z: ZoneState, into writer: inout StateBytesWriter) -> Bool {
+        // at most 1 + 8 + 1 + 5 times and 2 counts of 10 bytes
+        writer.write(reserving: 80) { w in
+            w.write(UInt8(2))
+            w.write(z.lastTs)
+            var times: UInt8 = 0
+            if z.lastFiredAt != .min { times |= 1 }
+            if z.start != 0 { times |= 2 }
+            if z.lastAbove != 0 { times |= 4 }
+            if z.firedAt != 0 { times |= 8 }
+            if z.lastNotifiedAt != 0 { times |= 16 }
+            w.write(UInt8((z.hasFired ? 1 : 0) | (z.open ? 2 : 0) | (z.fired ? 4 : 0)) | times << 3)
+            if times & 1 != 0 { w.write(time: z.lastFiredAt, relativeTo: z.lastTs) }
+            if times & 2 != 0 { w.write(time: z.start, relativeTo: z.lastTs) }
+            if times & 4 != 0 { w.write(time: z.lastAbove, relativeTo: z.lastTs) }
+            if times & 8 != 0 { w.write(time: z.firedAt, relativeTo: z.lastTs) }
+            if times & 16 != 0 { w.write(time: z.lastNotifiedAt, relativeTo: z.lastTs) }
+            w.write(zigzag: Int64(z.peak))
+            w.write(zigzag: Int64(z.reminders))
+        }
         return true
     }
 
     public func decodeState(from r: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
         let version = try r.readUInt8()
-        guard version == 1 else { throw StateBytesError("dwell state version \(version) is unknown") }
         var z = makeState(for: zone)
-        z.lastTs = try r.readInt64()
-        z.lastFiredAt = try r.readInt64()
-        let flags = try r.readUInt8()
-        guard flags < 8 else { throw StateBytesError("dwell state flags \(flags)") }
-        z.hasFired = flags & 1 != 0
-        z.open = flags & 2 != 0
-        z.fired = flags & 4 != 0
-        z.start = try r.readInt64()
-        z.lastAbove = try r.readInt64()
-        z.peak = try r.readInt()
-        z.firedAt = try r.readInt64()
-        z.lastNotifiedAt = try r.readInt64()
-        z.reminders = try r.readInt()
+        switch version {
+        case 1:
+            z.lastTs = try r.readInt64()
+            z.lastFiredAt = try r.readInt64()
+            let flags = try r.readUInt8()
+            guard flags < 8 else { throw StateBytesError("dwell state flags \(flags)") }
+            z.hasFired = flags & 1 != 0
+            z.open = flags & 2 != 0
+            z.fired = flags & 4 != 0
+            z.start = try r.readInt64()
+            z.lastAbove = try r.readInt64()
+            z.peak = try r.readInt()
+            z.firedAt = try r.readInt64()
+            z.lastNotifiedAt = try r.readInt64()
+            z.reminders = try r.readInt()
+        case 2:
+            z.lastTs = try r.readInt64()
+            let flags = try r.readUInt8()
+            z.hasFired = flags & 1 != 0
+            z.open = flags & 2 != 0
+            z.fired = flags & 4 != 0
+            let times = flags >> 3
+            if times & 1 != 0 { z.lastFiredAt = try r.readTime(relativeTo: z.lastTs) }
+            if times & 2 != 0 { z.start = try r.readTime(relativeTo: z.lastTs) }
+            if times & 4 != 0 { z.lastAbove = try r.readTime(relativeTo: z.lastTs) }
+            if times & 8 != 0 { z.firedAt = try r.readTime(relativeTo: z.lastTs) }
+            if times & 16 != 0 { z.lastNotifiedAt = try r.readTime(relativeTo: z.lastTs) }
+            z.peak = try r.readZigzagInt()
+            z.reminders = try r.readZigzagInt()
+        default:
+            throw StateBytesError("dwell state version \(version) is unknown")
+        }
         return z
     }
 

@@ -131,30 +131,48 @@ public struct MessageCountPolicy: DetectionPolicy {
         return Detection()
     }
 
-    /// Version 1: the armed run and the pause (parameters come from the configuration).
+    /// Version 2: the armed run and the pause (parameters come from the configuration),
+    /// compact: `lastTs` in 8 bytes, a flags byte (armed, which times differ from their initial
+    /// value), those times as zigzag differences from `lastTs`, the counters as zigzag varints.
+    /// Version 1 (fixed 8-byte fields) is still read.
     public func encodeState(_ z: ZoneState, into w: inout StateBytesWriter) -> Bool {
-        w.write(UInt8(1))
+        w.write(UInt8(2))
         w.write(z.lastTs)
-        w.write(z.armed)
-        w.write(z.armedAt)
-        w.write(z.messages)
-        w.write(z.peak)
-        w.write(z.zeros)
-        w.write(z.pausedUntil)
+        let flags = UInt8((z.armed ? 1 : 0) | (z.armedAt != 0 ? 2 : 0) | (z.pausedUntil != .min ? 4 : 0))
+        w.write(flags)
+        if flags & 2 != 0 { w.write(time: z.armedAt, relativeTo: z.lastTs) }
+        if flags & 4 != 0 { w.write(time: z.pausedUntil, relativeTo: z.lastTs) }
+        w.write(zigzag: Int64(z.messages))
+        w.write(zigzag: Int64(z.peak))
+        w.write(zigzag: Int64(z.zeros))
         return true
     }
 
     public func decodeState(from r: inout StateBytesReader, for zone: ZoneKey) throws -> ZoneState {
         let version = try r.readUInt8()
-        guard version == 1 else { throw StateBytesError("message-count state version \(version) is unknown") }
         var z = makeState(for: zone)
-        z.lastTs = try r.readInt64()
-        z.armed = try r.readBool()
-        z.armedAt = try r.readInt64()
-        z.messages = try r.readInt()
-        z.peak = try r.readInt()
-        z.zeros = try r.readInt()
-        z.pausedUntil = try r.readInt64()
+        switch version {
+        case 1:
+            z.lastTs = try r.readInt64()
+            z.armed = try r.readBool()
+            z.armedAt = try r.readInt64()
+            z.messages = try r.readInt()
+            z.peak = try r.readInt()
+            z.zeros = try r.readInt()
+            z.pausedUntil = try r.readInt64()
+        case 2:
+            z.lastTs = try r.readInt64()
+            let flags = try r.readUInt8()
+            guard flags < 8 else { throw StateBytesError("message-count state flags \(flags)") }
+            z.armed = flags & 1 != 0
+            if flags & 2 != 0 { z.armedAt = try r.readTime(relativeTo: z.lastTs) }
+            if flags & 4 != 0 { z.pausedUntil = try r.readTime(relativeTo: z.lastTs) }
+            z.messages = try r.readZigzagInt()
+            z.peak = try r.readZigzagInt()
+            z.zeros = try r.readZigzagInt()
+        default:
+            throw StateBytesError("message-count state version \(version) is unknown")
+        }
         return z
     }
 

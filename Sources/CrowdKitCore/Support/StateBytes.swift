@@ -23,7 +23,40 @@ public struct StateBytesWriter: Sendable {
 
     @inlinable
     public mutating func write(_ v: Int64) {
-        withUnsafeBytes(of: UInt64(bitPattern: v).littleEndian) { storage.append(contentsOf: $0) }
+        // byte by byte: inlined appends, no generic buffer copy (this runs for every saved zone)
+        let x = UInt64(bitPattern: v)
+        storage.append(UInt8(truncatingIfNeeded: x))
+        storage.append(UInt8(truncatingIfNeeded: x >> 8))
+        storage.append(UInt8(truncatingIfNeeded: x >> 16))
+        storage.append(UInt8(truncatingIfNeeded: x >> 24))
+        storage.append(UInt8(truncatingIfNeeded: x >> 32))
+        storage.append(UInt8(truncatingIfNeeded: x >> 40))
+        storage.append(UInt8(truncatingIfNeeded: x >> 48))
+        storage.append(UInt8(truncatingIfNeeded: x >> 56))
+    }
+
+    /// An unsigned LEB128 variable-length integer (1 byte below 128, at most 10).
+    @inlinable
+    public mutating func write(varint v: UInt64) {
+        var x = v
+        while x >= 0x80 {
+            storage.append(UInt8(truncatingIfNeeded: x) | 0x80)
+            x >>= 7
+        }
+        storage.append(UInt8(truncatingIfNeeded: x))
+    }
+
+    /// A signed integer as a zigzag varint: small magnitudes, either sign, take one byte.
+    @inlinable
+    public mutating func write(zigzag v: Int64) {
+        write(varint: UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    }
+
+    /// A time as its (wrapping) difference from `base`, zigzag-encoded: times near `base` take one
+    /// to three bytes. Read back with ``StateBytesReader/readTime(relativeTo:)``.
+    @inlinable
+    public mutating func write(time t: Int64, relativeTo base: Int64) {
+        write(zigzag: t &- base)
     }
 
     @inlinable
@@ -49,6 +82,20 @@ public struct StateBytesWriter: Sendable {
         storage.append(contentsOf: s.utf8)
     }
 
+    /// Writes fields through a pointer, with no check or call per byte: `body` may write at most
+    /// `maxBytes` bytes (checked) into the ``RawStateWriter`` it gets, which is valid only during
+    /// the call. The fast way to encode a state that is saved for every zone that changed.
+    @inlinable @inline(__always)
+    public mutating func write(reserving maxBytes: Int, _ body: (inout RawStateWriter) -> Void) {
+        storage.append(addingCapacity: maxBytes) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                var w = RawStateWriter(buffer.baseAddress! + initialized, capacity: buffer.count - initialized)
+                body(&w)
+                initialized += w.count
+            }
+        }
+    }
+
     /// Bytes as they are (no length): for what another writer wrote.
     @inlinable
     public mutating func write(raw other: [UInt8]) { storage.append(contentsOf: other) }
@@ -63,6 +110,61 @@ public struct StateBytesWriter: Sendable {
     public mutating func write(bytes other: some Collection<UInt8>) {
         write(UInt32(other.count))
         storage.append(contentsOf: other)
+    }
+}
+
+/// Writes a state's fields into memory that ``StateBytesWriter/write(reserving:_:)`` reserved:
+/// the same encodings as ``StateBytesWriter``'s methods. Writing past the reserved bytes stops
+/// the process (a programming error, never input).
+public struct RawStateWriter {
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    /// Bytes written so far.
+    @usableFromInline var written = 0
+    public var count: Int { written }
+
+    @inlinable
+    init(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    @inlinable @inline(__always)
+    public mutating func write(_ v: UInt8) {
+        precondition(written < capacity, "RawStateWriter: more bytes than reserved")
+        base[written] = v
+        written += 1
+    }
+
+    @inlinable @inline(__always)
+    public mutating func write(_ v: Bool) { write(UInt8(v ? 1 : 0)) }
+
+    /// 8 bytes, little-endian (as ``StateBytesWriter/write(_:)-(Int64)``).
+    @inlinable @inline(__always)
+    public mutating func write(_ v: Int64) {
+        precondition(capacity - written >= 8, "RawStateWriter: more bytes than reserved")
+        UnsafeMutableRawPointer(base + written).storeBytes(of: UInt64(bitPattern: v).littleEndian, as: UInt64.self)
+        written += 8
+    }
+
+    @inlinable @inline(__always)
+    public mutating func write(varint v: UInt64) {
+        var x = v
+        while x >= 0x80 {
+            write(UInt8(truncatingIfNeeded: x) | 0x80)
+            x >>= 7
+        }
+        write(UInt8(truncatingIfNeeded: x))
+    }
+
+    @inlinable @inline(__always)
+    public mutating func write(zigzag v: Int64) {
+        write(varint: UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+    }
+
+    @inlinable @inline(__always)
+    public mutating func write(time t: Int64, relativeTo base: Int64) {
+        write(zigzag: t &- base)
     }
 }
 
@@ -87,6 +189,37 @@ public struct StateBytesReader {
         guard n >= 0, bytes.count - offset >= n else { throw StateBytesError("truncated at byte \(offset)") }
         defer { offset += n }
         return bytes[offset..<(offset + n)]
+    }
+
+    public mutating func readVarint() throws(StateBytesError) -> UInt64 {
+        var x: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count else { throw StateBytesError("truncated at byte \(offset)") }
+            let b = bytes[offset]
+            offset += 1
+            guard shift < 64, shift < 63 || b <= 1 else { throw StateBytesError("varint too long at byte \(offset - 1)") }
+            x |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return x }
+            shift += 7
+        }
+    }
+
+    public mutating func readZigzag() throws(StateBytesError) -> Int64 {
+        let u = try readVarint()
+        return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+    }
+
+    /// A zigzag varint that must fit an `Int`.
+    public mutating func readZigzagInt() throws(StateBytesError) -> Int {
+        let v = try readZigzag()
+        guard let i = Int(exactly: v) else { throw StateBytesError("integer out of range at byte \(offset)") }
+        return i
+    }
+
+    /// What ``StateBytesWriter/write(time:relativeTo:)`` wrote.
+    public mutating func readTime(relativeTo base: Int64) throws(StateBytesError) -> Int64 {
+        base &+ (try readZigzag())
     }
 
     public mutating func readInt64() throws(StateBytesError) -> Int64 {
@@ -124,6 +257,11 @@ public struct StateBytesReader {
         let slice = try take(n)
         guard let s = String(validating: slice, as: UTF8.self) else { throw StateBytesError("invalid UTF-8 at byte \(offset - n)") }
         return s
+    }
+
+    /// `count` bytes as they are (no length prefix).
+    public mutating func readBytes(count: Int) throws(StateBytesError) -> ArraySlice<UInt8> {
+        try take(count)
     }
 
     public mutating func readBytes() throws(StateBytesError) -> ArraySlice<UInt8> {
