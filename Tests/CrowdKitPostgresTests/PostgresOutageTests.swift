@@ -27,7 +27,8 @@ struct PushedSource: MessageSource {
     }
 
     /// One more reading (of an empty camera "Z"), 150 ms later: a monitor reading message by
-    /// message takes the changed zone states at most every 100 ms, as messages come.
+    /// message takes the changed zone states with a message that follows a pause (or every
+    /// 400 ms), as messages come.
     func nudge(second: Int) async throws {
         try await Task.sleep(for: .milliseconds(150))
         push(camera: "Z", second: second, people: 0)

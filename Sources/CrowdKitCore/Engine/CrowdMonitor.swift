@@ -305,7 +305,13 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 }
             } else {
                 let messages = try await source.messages()
+                // a message after a pause is "light" (the feed is slow: taking the states costs
+                // little), so that the changes before it are saved without waiting 400 ms
+                var lastMessage = ContinuousClock.now
                 for try await message in messages {
+                    let now = ContinuousClock.now
+                    let afterPause = now - lastMessage >= .milliseconds(50)
+                    lastMessage = now
                     takeSettings()
                     if cluster != nil && ContinuousClock.now - lastOwnershipCheck >= .milliseconds(100) { await followOwnership() }
                     let outcome = engine.process(message) { pending.append($0) }
@@ -313,7 +319,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                         rejectLog.note(message, reason, logger: logger)
                     }
                     processed.wrappingAdd(1, ordering: .relaxed)
-                    handOver(light: false)
+                    handOver(light: afterPause)
                 }
             }
         } catch is CancellationError {
