@@ -8,7 +8,7 @@ import Logging
 /// for short states. Blocks of ``zonesPerBlock`` slots that changed are written again. Only
 /// touched inside the store's write (or read-at-load) transactions, which GRDB serialises.
 final class ZoneStateMirror: Sendable {
-    static let zonesPerBlock = 128
+    static let zonesPerBlock = 256
     /// Each slot's record in memory: its state's length (Int32, -1 when it has none), the zone
     /// number that last wrote it (Int32, -1 when not known), then the state's bytes when they fit
     /// in ``inlineBytes`` (a zone without an open event is about 25 bytes). One cache line: a
@@ -50,19 +50,15 @@ final class ZoneStateMirror: Sendable {
             }
         }
 
-        /// Makes room for slots up to `slot`.
+        /// A slot's record before its first state: length -1, writer -1.
+        static let emptyRecord: [UInt8] = [UInt8](repeating: 0xFF, count: 8) + [UInt8](repeating: 0, count: ZoneStateMirror.inlineBytes)
+
+        /// Makes room for slots up to `slot` (appended one by one: amortised, no temporary arrays).
         mutating func grow(to slot: Int) {
-            guard slot >= keys.count else { return }
-            let first = keys.count
-            let n = slot + 1 - first
-            keys += [ZoneDirectory.Entry?](repeating: nil, count: n)
-            long += [[UInt8]](repeating: [], count: n)
-            records += [UInt8](repeating: 0, count: n * ZoneStateMirror.stride)
-            records.withUnsafeMutableBytes { r in
-                for s in first...slot {
-                    r.storeBytes(of: Int32(-1), toByteOffset: s * ZoneStateMirror.stride, as: Int32.self)
-                    r.storeBytes(of: Int32(-1), toByteOffset: s * ZoneStateMirror.stride + 4, as: Int32.self)
-                }
+            while slot >= keys.count {
+                keys.append(nil)
+                long.append([])
+                records.append(contentsOf: Self.emptyRecord)
             }
         }
 
@@ -129,7 +125,7 @@ final class ZoneStateMirror: Sendable {
             }
             batch.forEachState { id, bytes in
                 let i = Int(id)
-                if i >= slotOfID.count { slotOfID += [Int32](repeating: -1, count: i + 1 - slotOfID.count) }
+                while i >= slotOfID.count { slotOfID.append(-1) }
                 var slot = Int(slotOfID[i])
                 if slot < 0
                     || records.withUnsafeBytes({ $0.load(fromByteOffset: slot * ZoneStateMirror.stride + 4, as: Int32.self) }) != id
@@ -197,14 +193,25 @@ extension SQLiteEventStore: ZoneStateStore {
                     // keys of new zones, and of zones whose policy changed
                     let keysEnd = m.keys.count
                     if m.keysWritten < keysEnd || !m.keysChanged.isEmpty {
-                        let insert = try db.cachedStatement(
-                            sql: """
-                                INSERT INTO zone_state_keys (slot, camera, zone, policy) VALUES (?, ?, ?, ?)
-                                ON CONFLICT (slot) DO UPDATE SET camera = excluded.camera, zone = excluded.zone, policy = excluded.policy
-                                """)
-                        for slot in m.keysChanged.map(Int.init) + Array(m.keysWritten..<keysEnd) {
-                            guard let key = m.keys[slot] else { continue }
-                            try insert.execute(arguments: [slot, key.zone.camera, key.zone.zone, key.policy])
+                        // 100 rows a statement: a site's first save writes every zone's key
+                        let slots = (m.keysChanged.map(Int.init) + Array(m.keysWritten..<keysEnd)).filter { m.keys[$0] != nil }
+                        var start = 0
+                        while start < slots.count {
+                            let chunk = slots[start..<min(start + 100, slots.count)]
+                            let insert = try db.cachedStatement(
+                                sql: """
+                                    INSERT INTO zone_state_keys (slot, camera, zone, policy) VALUES
+                                    \(Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                                    ON CONFLICT (slot) DO UPDATE SET camera = excluded.camera, zone = excluded.zone, policy = excluded.policy
+                                    """)
+                            var values: [(any DatabaseValueConvertible)?] = []
+                            values.reserveCapacity(chunk.count * 4)
+                            for slot in chunk {
+                                let key = m.keys[slot]!
+                                values += [slot, key.zone.camera, key.zone.zone, key.policy]
+                            }
+                            try insert.execute(arguments: StatementArguments(values))
+                            start += 100
                         }
                     }
                     let statement = try db.cachedStatement(

@@ -209,9 +209,11 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         if let zoneStates {
             await restore(&engine, from: zoneStates)
             engine.trackChanges()
-            // taken every 400 ms (each zone encoded at most 2.5 times a second, whatever its
-            // rate) and saved within 450 ms of a take: a change is in the store within a second
-            let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(400), logger: logger) { writer.written }
+            // the engine encodes a zone when it changes; the encoded states are taken every
+            // 100 ms (a take hands over a buffer) and saved together every 850 ms (a save
+            // rewrites the blocks of the zones that changed: fewer saves, fewer block writes), so
+            // a change is in the store within a second
+            let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(850), logger: logger) { writer.written }
             persister = p
             persisterTask = Task { await p.run() }
         }
@@ -262,7 +264,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         // zone states every 100 ms.
         // `light`: the batch was small (the feed is not busy, so taking the states costs little):
         // taken at once, so that the last changes before the feed goes quiet are saved too
-        // (states are otherwise taken every 400 ms, and only when messages come).
+        // (states are otherwise taken every 100 ms, and only when messages come).
         func handOver(light: Bool = true) {
             if !pending.isEmpty {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -278,7 +280,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 lastOccupancy = ContinuousClock.now
                 occupancyWriter.offer(engine.takeOccupancy())
             }
-            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(400)) { takeStates() }
+            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(100)) { takeStates() }
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             } else if light {
@@ -306,7 +308,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             } else {
                 let messages = try await source.messages()
                 // a message after a pause is "light" (the feed is slow: taking the states costs
-                // little), so that the changes before it are saved without waiting 400 ms
+                // little), so that the changes before it are taken without waiting 100 ms
                 var lastMessage = ContinuousClock.now
                 for try await message in messages {
                     let now = ContinuousClock.now

@@ -566,7 +566,10 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// fired event, then the policy's bytes. False when the policy cannot save its state.
     private mutating func encode(slot i: Int, into batch: inout ZoneStateBatch) -> Bool {
         if slots[i].stateID < 0 { slots[i].stateID = directory.id(for: slots[i].key, policy: policy.name) }
-        let (lastTs, people, vehicles) = (slots[i].lastTs, slots[i].people, slots[i].vehicles)
+        // the fields read in place (a subscript read of the slot copies it whole, key included)
+        let (id, lastTs, people, vehicles, state) = slots.withUnsafeBufferPointer { b in
+            (b[i].stateID, b[i].lastTs, b[i].people, b[i].vehicles, b[i].state)
+        }
         batch.writer.write(reserving: 29) { w in
             w.write(UInt8(2))
             w.write(lastTs)
@@ -586,11 +589,11 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         } else {
             batch.writer.write(false)
         }
-        guard policy.encodeState(slots[i].state, into: &batch.writer) else {
+        guard policy.encodeState(state, into: &batch.writer) else {
             batch.dropUncommitted()
             return false
         }
-        batch.commit(slots[i].stateID)
+        batch.commit(id)
         return true
     }
 
