@@ -172,3 +172,32 @@ struct BacktestSweepTests {
         #expect(accepted > 100)
     }
 }
+
+@Suite("Topic table")
+struct TopicTableTests {
+    @Test("looking up the key after the last one found first gives lookup's answers, and finds a feed in stable order there")
+    func followingOrder() {
+        var table = TopicTable()
+        let topics = (0..<50).map { Array("/merakimv/Q2GV-ORDR-\($0 % 7)/\($0)".utf8) }
+        for (i, t) in topics.enumerated() { t.withUnsafeBytes { table.insert($0, hash: TopicTable.hash($0), value: Int32(i * 3 - 7)) } }
+        var g = BacktestSweepTests.Generator(state: 7)
+        var inOrder = 0
+        for round in 0..<300 {
+            // two rounds in order, then at random with some topics the table does not hold
+            let i = round < 100 ? round % 50 : g.next(60)
+            let t = i < 50 ? topics[i] : Array("/merakimv/Q2GV-ORDR-X/\(i)".utf8)
+            t.withUnsafeBytes { raw in
+                let before = table.following
+                let found = table.lookupFollowingOrder(raw) { TopicTable.hash(raw) }
+                #expect(found.value == table.lookup(raw, hash: TopicTable.hash(raw)))
+                if found.hash == nil {
+                    inOrder += 1
+                    #expect(before == i)
+                } else {
+                    #expect(found.hash == TopicTable.hash(raw))
+                }
+            }
+        }
+        #expect(inOrder >= 99)
+    }
+}

@@ -253,8 +253,13 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// way. As ``processInPlaceOnly(topic:escapedPayload:emit:)`` after its decoding.
     @inlinable
     mutating func process(topic: UnsafeRawBufferPointer, counts c: MVSenseDecoder.Counts, emit: (EventChange) -> Void) -> MessageOutcome? {
-        let h = TopicTable.hash(topic)
-        return process(topic: topic, hash: h, known: topics.lookup(topic, hash: h), counts: c, emit: emit)
+        let found = topics.lookupFollowingOrder(topic) { TopicTable.hash(topic) }
+        if let v = found.value {
+            guard v >= 0 else { return nil }
+            counters.messages += 1
+            return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
+        }
+        return process(topic: topic, hash: found.hash ?? TopicTable.hash(topic), known: nil, counts: c, emit: emit)
     }
 
     @inlinable @inline(__always)
