@@ -202,6 +202,16 @@ struct BacktestCommand: AsyncParsableCommand {
                 reading?.finish()
                 var done: (@Sendable (Int) -> Void)?
                 if let meter { done = { meter.update($0) } }
+                // dwell combinations that differ only in swept parameters: evaluated together
+                let first = setups[0]
+                let dwell = setups.compactMap { $0.policy as? DwellPolicy }
+                if dwell.count == setups.count,
+                    setups.allSatisfy({ $0.areas.areas.isEmpty && $0.filter == first.filter && $0.objectTypes == first.objectTypes })
+                {
+                    return Backtest.evaluate(
+                        decoded, dwellPolicies: dwell, filter: first.filter, objectTypes: first.objectTypes, labels: labels,
+                        keepEvents: keepEvents, jobs: jobs, done: done)
+                }
                 return Backtest.parallelMap(count: combos.count, jobs: jobs, done: done) { (i: Int) -> BacktestOutcome in
                     Self.evaluate(decoded, setups[i], labels: labels, keepEvents: keepEvents)
                 }

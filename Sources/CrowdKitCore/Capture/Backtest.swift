@@ -53,6 +53,10 @@ public struct DecodedCapture: Sendable {
                 return
             }
             // the form `record` writes, read in place when it can be; anything else the general way
+            if let fast = CaptureParser.recordCounts(bytes), capture.add(topic: fast.topic, counts: fast.counts, table: &table) {
+                capture.lines += 1
+                return
+            }
             if let parts = CaptureParser.recordParts(bytes), capture.addInPlace(topic: parts.topic, escapedPayload: parts.escapedPayload, table: &table) {
                 capture.lines += 1
                 return
@@ -101,6 +105,20 @@ public struct DecodedCapture: Sendable {
         let known = table.lookup(topic, hash: h)
         if let v = known, v < 0 || isCrossing[Int(v)] { return false }
         guard case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload) else { return false }
+        return add(topic: topic, hash: h, known: known, counts: c, table: &table)
+    }
+
+    /// Adds a zone count decoded already (``CaptureParser/recordCounts(_:)``); `false` (nothing
+    /// added) when the topic is not a zone's.
+    private mutating func add(topic: UnsafeRawBufferPointer, counts c: MVSenseDecoder.Counts, table: inout TopicTable) -> Bool {
+        let h = TopicTable.hash(topic)
+        return add(topic: topic, hash: h, known: table.lookup(topic, hash: h), counts: c, table: &table)
+    }
+
+    private mutating func add(
+        topic: UnsafeRawBufferPointer, hash h: UInt64, known: Int32?, counts c: MVSenseDecoder.Counts, table: inout TopicTable
+    ) -> Bool {
+        if let v = known, v < 0 || isCrossing[Int(v)] { return false }
         let v = known ?? intern(topic, hash: h, table: &table)
         guard v >= 0, !isCrossing[Int(v)] else { return false }
         append(Record(topic: v, a: Int32(clamping: c.people), b: Int32(clamping: c.vehicles), ts: c.ts))
@@ -114,6 +132,10 @@ public struct DecodedCapture: Sendable {
         switch MVSenseDecoder.classifyTopic(topic) {
         case .invalid: index = -2
         case .other: index = -1
+        case .zone where otherSpelling(of: topic, table: table) != nil:
+            // both spellings (with and without the leading slash) are one zone (SEMANTICS.md
+            // §1), one topic here, so that its observations stay in one stream in arrival order
+            index = otherSpelling(of: topic, table: table)!
         case .zone, .crossing:
             index = Int32(topics.count)
             topics.append(Array(topic))
@@ -121,6 +143,20 @@ public struct DecodedCapture: Sendable {
         }
         table.insert(topic, hash: h, value: index)
         return index
+    }
+
+    /// What `table` holds for `topic` spelled with a leading slash if it has none, or without it
+    /// if it has one.
+    private func otherSpelling(of topic: UnsafeRawBufferPointer, table: TopicTable) -> Int32? {
+        var other: [UInt8] = []
+        other.reserveCapacity(topic.count + 1)
+        if topic.first == 0x2F {
+            other.append(contentsOf: topic.dropFirst())
+        } else {
+            other.append(0x2F)
+            other.append(contentsOf: topic)
+        }
+        return other.withUnsafeBytes { table.lookup($0, hash: TopicTable.hash($0)) }
     }
 
     /// Adds a message; `escaped`: `payload` is still the content of a JSON string (unescaped
@@ -228,8 +264,33 @@ public enum Backtest {
                 }
             }
         }
-        let end = capture.maxTs ?? 0
-        var list = order.compactMap { events[$0] }
+        return outcome(of: order.compactMap { events[$0] }, end: capture.maxTs ?? 0, labels: labels, keepEvents: keepEvents)
+    }
+
+    /// Evaluates every one of `policies` over `capture` as ``evaluate(_:policy:filter:areas:objectTypes:labels:keepEvents:)``
+    /// would one by one (without areas), with the same outcomes in the same order, sharing the work
+    /// that combinations with the same `minPeople`, gap and stale time have in common (``DwellSweep``):
+    /// on up to `jobs` threads (all cores by default); `done` is called (from any thread,
+    /// serialised) with the number of policies finished. Policies with per-zone overrides are
+    /// evaluated one by one.
+    public static func evaluate(
+        _ capture: DecodedCapture, dwellPolicies policies: [DwellPolicy], filter: ZoneFilter = .all,
+        objectTypes: ObjectTypeSelection = .person, labels: [CrowdLabel]? = nil, keepEvents: Bool = false, jobs: Int? = nil,
+        done: (@Sendable (Int) -> Void)? = nil
+    ) -> [BacktestOutcome] {
+        guard policies.allSatisfy(\.overrides.isEmpty) else {
+            return parallelMap(count: policies.count, jobs: jobs, done: done) { i in
+                evaluate(capture, policy: policies[i], filter: filter, objectTypes: objectTypes, labels: labels, keepEvents: keepEvents)
+            }
+        }
+        return DwellSweep(capture, filter: filter, objectTypes: objectTypes).evaluate(
+            policies, labels: labels, keepEvents: keepEvents, jobs: jobs, done: done)
+    }
+
+    /// The outcome of a combination whose events (zones and areas, final state) are `list`;
+    /// open events count up to `end`.
+    static func outcome(of list: [CrowdEvent], end: Int64, labels: [CrowdLabel]?, keepEvents: Bool) -> BacktestOutcome {
+        var list = list
         var outcome = BacktestOutcome(events: list.count, crowdMilliseconds: 0, zones: 0)
         var zones = Set<ZoneKey>()
         for e in list {

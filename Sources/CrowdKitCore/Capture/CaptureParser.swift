@@ -184,6 +184,91 @@ public struct CaptureParser {
         return (t, p, r)
     }
 
+    /// A zone count in the exact form `record` writes, with the payload in the exact form MV
+    /// Sense publishes and no spacing:
+    /// `{"receivedAt":N,"topic":"…","payload":"{\"ts\":N,\"counts\":{\"person\":N,\"vehicle\":N}}"}`
+    /// (`vehicle` optional), read in one pass with whole-word comparisons: the topic and the counts.
+    /// `nil` for anything else, which ``recordParts(_:)`` and ``MVSenseDecoder`` then read: what
+    /// this accepts they accept with the same topic and numbers (numbers are plain digits without a
+    /// leading zero, at most 18; the topic has no escape or control character).
+    @inlinable
+    static func recordCounts(_ line: UnsafeRawBufferPointer) -> (topic: UnsafeRawBufferPointer, counts: MVSenseDecoder.Counts)? {
+        guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        var end = line.count
+        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        guard end >= 14, Self.literal(base, "{\"receivedAt\":") else { return nil }
+        var pos = 14
+        guard Self.digits(base, &pos, end: end) != nil, end - pos >= 10, Self.literal(base + pos, ",\"topic\":\"") else { return nil }
+        pos += 10
+        let topicStart = pos
+        // eight bytes at a time while none is a quote, a backslash or a control character
+        while pos + 8 <= end {
+            let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+            let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+                | JSONScanner.bytesBelow0x20(w)
+            if special != 0 {
+                pos += special.trailingZeroBitCount >> 3
+                break
+            }
+            pos += 8
+        }
+        guard pos < end, base[pos] == 0x22 else { return nil }
+        let topicEnd = pos
+        // `","payload":"{\"ts\":` then the payload's ts
+        guard end - pos >= 21, Self.literal(base + pos, "\",\"payload\":\"{\\\"ts\\\":") else { return nil }
+        pos += 21
+        guard let ts = Self.digits(base, &pos, end: end), end - pos >= 24, Self.literal(base + pos, ",\\\"counts\\\":{\\\"person\\\":")
+        else { return nil }
+        pos += 24
+        guard let people = Self.digits(base, &pos, end: end) else { return nil }
+        var vehicles: Int64 = 0
+        if pos < end && base[pos] == 0x2C {
+            guard end - pos >= 13, Self.literal(base + pos, ",\\\"vehicle\\\":") else { return nil }
+            pos += 13
+            guard let v = Self.digits(base, &pos, end: end) else { return nil }
+            vehicles = v
+        }
+        // `}}"}` and the end of the line
+        guard end - pos == 4, base[pos] == 0x7D, base[pos + 1] == 0x7D, base[pos + 2] == 0x22, base[pos + 3] == 0x7D else { return nil }
+        return (
+            UnsafeRawBufferPointer(start: base + topicStart, count: topicEnd - topicStart),
+            MVSenseDecoder.Counts(ts: ts, people: Int(people), vehicles: Int(vehicles))
+        )
+    }
+
+    /// Whether the bytes at `p` are `text` (at least 8 bytes), compared eight bytes at a time (the
+    /// last word overlapping the one before it).
+    @inlinable @inline(__always)
+    static func literal(_ p: UnsafePointer<UInt8>, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        let a = UnsafeRawPointer(p)
+        let b = UnsafeRawPointer(text.utf8Start)
+        var i = 0
+        while i + 8 <= n {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        if i < n && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) != b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) {
+            return false
+        }
+        return true
+    }
+
+    /// Plain decimal digits at `pos` (no leading zero, at most 18) followed by `,` or `}`, as a
+    /// value, `pos` left after them; `nil` for anything else.
+    @inlinable @inline(__always)
+    static func digits(_ base: UnsafePointer<UInt8>, _ pos: inout Int, end: Int) -> Int64? {
+        let start = pos
+        var value: Int64 = 0
+        while pos < end, base[pos] &- 0x30 < 10 {
+            value = value &* 10 &+ Int64(base[pos] &- 0x30)
+            pos += 1
+        }
+        let n = pos - start
+        guard n > 0, n <= 18, n == 1 || base[start] != 0x30, pos < end, base[pos] == 0x2C || base[pos] == 0x7D else { return nil }
+        return value
+    }
+
     /// The raw parts of a line in the exact form `record` writes,
     /// `{"receivedAt":N,"topic":"…","payload":"…"}`, found without validating the payload string:
     /// for a reader that validates it itself (``DetectionEngine`` reads it in place and succeeds

@@ -75,6 +75,13 @@ public struct Replay<Policy: DetectionPolicy> {
                 return
             }
             // the form `record` writes, read in place; anything else the general way
+            if let fast = CaptureParser.recordCounts(bytes), let outcome = engine.process(topic: fast.topic, counts: fast.counts, emit: emit) {
+                lines += 1
+                if case .rejected(let reason) = outcome, rejected.count < limit {
+                    rejected.append(MalformedLine(line: number, reason: reason.description))
+                }
+                return
+            }
             if let parts = CaptureParser.recordParts(bytes),
                 let outcome = engine.processInPlaceOnly(topic: parts.topic, escapedPayload: parts.escapedPayload, emit: emit)
             {

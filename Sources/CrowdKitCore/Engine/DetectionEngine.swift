@@ -249,9 +249,29 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
         let h = TopicTable.hash(topic)
         let known = topics.lookup(topic, hash: h)
         if let v = known, v < 0 { return nil }
-        guard case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload),
-            let v = known ?? resolveTopic(topic, hash: h), v >= 0
-        else { return nil }
+        guard case .success(let c) = MVSenseDecoder.decodeCountsInPlace(escapedPayload) else { return nil }
+        return process(topic: topic, hash: h, known: known, counts: c, emit: emit)
+    }
+
+    /// A zone's count decoded already (``CaptureParser/recordCounts(_:)``), or `nil` (nothing
+    /// counted) when the topic is not a zone's: the caller then processes the message the general
+    /// way. As ``processInPlaceOnly(topic:escapedPayload:emit:)`` after its decoding.
+    @inlinable
+    mutating func process(topic: UnsafeRawBufferPointer, counts c: MVSenseDecoder.Counts, emit: (EventChange) -> Void) -> MessageOutcome? {
+        let found = topics.lookupFollowingOrder(topic) { TopicTable.hash(topic) }
+        if let v = found.value {
+            guard v >= 0 else { return nil }
+            counters.messages += 1
+            return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
+        }
+        return process(topic: topic, hash: found.hash ?? TopicTable.hash(topic), known: nil, counts: c, emit: emit)
+    }
+
+    @inlinable @inline(__always)
+    mutating func process(
+        topic: UnsafeRawBufferPointer, hash h: UInt64, known: Int32?, counts c: MVSenseDecoder.Counts, emit: (EventChange) -> Void
+    ) -> MessageOutcome? {
+        guard let v = known ?? resolveTopic(topic, hash: h), v >= 0 else { return nil }
         counters.messages += 1
         return feed(slot: Int(v), ts: c.ts, people: c.people, vehicles: c.vehicles, emit: emit)
     }

@@ -84,6 +84,53 @@ struct TopicTable {
         }
     }
 
+    /// The index in `keys` after the key ``lookupFollowingOrder(_:hash:)`` found last: a feed
+    /// whose zones report in a stable order (each camera's zones in turn, round after round) finds
+    /// its next topic there, in `keys` and `arena` read in order, without the random access into
+    /// `entries` that misses the cache when there are many topics.
+    @usableFromInline var following = 0
+
+    /// ``lookup(_:hash:)``, trying first the key after the one found last (``following``); the
+    /// same answer either way. `hash` is only computed when that one is not it.
+    @inlinable
+    mutating func lookupFollowingOrder(_ key: UnsafeRawBufferPointer, hash: () -> UInt64) -> (value: Int32?, hash: UInt64?) {
+        let i = following
+        if i < keys.count {
+            let k = keys[i]
+            if Int(k.length) == key.count
+                && arena.withUnsafeBytes({ a in memcmpEqual(a.baseAddress! + Int(k.offset), key.baseAddress, key.count) })
+            {
+                following = i + 1
+                return (k.value, nil)
+            }
+        }
+        let h = hash()
+        guard let found = index(of: key, hash: h) else { return (nil, h) }
+        following = found + 1
+        return (keys[found].value, h)
+    }
+
+    /// The index in `keys` of `key`, or `nil`.
+    @inlinable
+    func index(of key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+        let h = UInt32(truncatingIfNeeded: hash)
+        var i = Int(h) & mask
+        while true {
+            let e = entries[i]
+            if e.key == 0 { return nil }
+            if e.hash == h {
+                let k = keys[Int(e.key) - 1]
+                if Int(k.length) == key.count {
+                    let equal = arena.withUnsafeBytes { a in
+                        memcmpEqual(a.baseAddress! + Int(k.offset), key.baseAddress, key.count)
+                    }
+                    if equal { return Int(e.key) - 1 }
+                }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
     @usableFromInline
     mutating func insert(_ key: UnsafeRawBufferPointer, hash: UInt64, value: Int32) {
         guard count < TopicTable.maxEntries, arena.count + key.count <= Int(UInt32.max) else { return }
