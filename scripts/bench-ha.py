@@ -147,6 +147,9 @@ class Instance:
         args = [a.bin, "run", "--config", conf, "--mqtt-port", str(broker_port), "--http-port", str(self.http),
                 "--min-people", "3", "--dwell", "3", "--cooldown", "0", "--gap", "0", "--stats-interval", "0.05",
                 "--log-level", "notice", "--webex-base-url", f"http://127.0.0.1:{sink_port}/v1", "--webex-room-id", "bench-room"]
+        if a.nice:
+            # Operations, "Sharing the machine with the broker" (each instance leads its own session)
+            args += ["--nice", str(a.nice)]
         self.proc = subprocess.Popen(args, cwd=rdir, env=env, stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"),
                                      start_new_session=True)
 
@@ -236,6 +239,7 @@ def main():
     p.add_argument("--page-requests", type=int, default=200)
     p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "crowd-notifier"))
     p.add_argument("--keep", action="store_true", help="keep the run folder")
+    p.add_argument("--nice", type=int, default=0, help="run the instances with crowd-notifier's --nice N (0: unchanged)")
     p.add_argument("--pg-stats", action="store_true", help="load pg_stat_statements and print the costliest statements of the full-speed feed")
     a = p.parse_args()
     a.bin = os.path.abspath(a.bin)
@@ -246,7 +250,7 @@ def main():
     rdir = tempfile.mkdtemp(prefix="ha-", dir=WORK)
     os.chmod(rdir, 0o755)
     procs, instances, pg = [], [], None
-    res = {"cameras": a.C, "zones": a.Z, "instances": a.instances, "seeded_events": a.events}
+    res = {"cameras": a.C, "zones": a.Z, "instances": a.instances, "seeded_events": a.events, "nice": a.nice}
     try:
         pgdir = os.path.join(rdir, "pg")
         os.makedirs(pgdir)
