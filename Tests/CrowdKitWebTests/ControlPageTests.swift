@@ -210,16 +210,16 @@ struct ControlPageTests {
             // what a browser posts for that button: the shared form's fields and the button's value
             let start = try #require(html.range(of: "id=\"zone-mute\""))
             let end = try #require(html.range(of: "</form>", range: start.upperBound..<html.endIndex))
-            var fields: [(String, String)] = []
-            var csrf: String?
+            var hidden: [(String, String)] = []
             for input in html[start.upperBound..<end.lowerBound].components(separatedBy: "<input type=\"hidden\" name=\"").dropFirst() {
                 let name = String(input.prefix { $0 != "\"" })
                 let value = try #require(input.range(of: "value=\"")).upperBound
-                let text = String(input[value...].prefix { $0 != "\"" })
-                if name == "csrf" { csrf = text } else { fields.append((name, text)) }
+                hidden.append((name, String(input[value...].prefix { $0 != "\"" })))
             }
-            #expect(fields.map(\.0) == ["minutes", "reason", "next"])
-            let posted = try await b.post(client, "/mutes", fields + [("selector", "Q2MV-MUTE-7/0")], csrf: try #require(csrf))
+            #expect(hidden.map(\.0) == ["csrf", "minutes", "reason", "next"])
+            let token = try #require(hidden.first { $0.0 == "csrf" }).1
+            let fields = hidden.filter { $0.0 != "csrf" } + [("selector", "Q2MV-MUTE-7/0")]
+            let posted = try await b.post(client, "/mutes", fields, csrf: token)
             #expect(posted.status == .seeOther)
             #expect(posted.headers[.location] == "/")
         }
