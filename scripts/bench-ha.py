@@ -40,6 +40,15 @@ def free_port():
     return p
 
 
+def cpu_seconds(pid):
+    """User plus system CPU seconds of a live process (0 once it is gone)."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def kv(line):
     return dict(p.split("=", 1) for p in line.split() if "=" in p)
 
@@ -80,7 +89,7 @@ def pg_bin():
 class Postgres:
     """A throw-away cluster: initdb in a temporary folder, pg_ctl start/stop (as postgres when root)."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, statements=False):
         self.bin = pg_bin()
         self.dir = folder
         self.port = free_port()
@@ -91,10 +100,28 @@ class Postgres:
         subprocess.run(self.as_user + [self.bin + "/initdb", "-D", self.data, "-U", "crowdkit", "--auth=trust", "-N", "-E", "UTF8",
                                        "--locale=C"], check=True, stdout=subprocess.DEVNULL)
         opts = f"-p {self.port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off"
+        if statements:
+            opts += " -c shared_preload_libraries=pg_stat_statements"
         subprocess.run(self.as_user + [self.bin + "/pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(folder, "pg.log"), "-w", "start"],
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([self.bin + "/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "crowdkit", "crowdkit"], check=True)
         self.url = f"postgres://crowdkit@127.0.0.1:{self.port}/crowdkit?sslmode=disable"
+        if statements:
+            self.sql("CREATE EXTENSION pg_stat_statements")
+
+    def top_statements(self, n=8):
+        """The statements that took most of the server's time since the last call (--pg-stats)."""
+        rows = self.sql("SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), "
+                        "regexp_replace(left(query, 90), '\\s+', ' ', 'g') FROM pg_stat_statements "
+                        f"ORDER BY total_exec_time DESC LIMIT {n}")
+        self.sql("SELECT pg_stat_statements_reset()")
+        return [dict(zip(("calls", "total_ms", "mean_ms", "query"), r.split("|", 3))) for r in rows.splitlines()]
+
+    def cpu_seconds(self):
+        """CPU seconds used so far by the server's processes (postmaster and its children)."""
+        pid = int(open(os.path.join(self.data, "postmaster.pid")).readline())
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        return sum(cpu_seconds(int(p)) for p in [pid] + [int(k) for k in kids])
 
     def sql(self, statement):
         r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "crowdkit", "-d", "crowdkit", "-At", "-c", statement],
@@ -118,8 +145,11 @@ class Instance:
         # one Webex post per notification (no thread replies), so the sink's posts count them
         env = dict(os.environ, BOT_ACCESS_TOKEN="bench-token", STORE_URL=pg.url, WEBEX_THREADS="false")
         args = [a.bin, "run", "--config", conf, "--mqtt-port", str(broker_port), "--http-port", str(self.http),
-                "--min-people", "3", "--dwell", "3", "--cooldown", "0", "--gap", "0", "--stats-interval", "0.2",
+                "--min-people", "3", "--dwell", "3", "--cooldown", "0", "--gap", "0", "--stats-interval", "0.05",
                 "--log-level", "notice", "--webex-base-url", f"http://127.0.0.1:{sink_port}/v1", "--webex-room-id", "bench-room"]
+        if a.nice:
+            # Operations, "Sharing the machine with the broker" (each instance leads its own session)
+            args += ["--nice", str(a.nice)]
         self.proc = subprocess.Popen(args, cwd=rdir, env=env, stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"),
                                      start_new_session=True)
 
@@ -191,7 +221,7 @@ INSERT INTO events (id, camera, zone, started_at, fired_at, ended_at, peak, last
                     policy_name, policy_parameters, enrichment_notes)
 SELECT 'seed-' || g, 'Q2SD-SEED-' || lpad((g % 1000)::text, 4, '0'), (g % 4)::text,
        t - g * 1000, t - g * 1000 + 3000, t - g * 1000 + 60000, 5, 0, t - g * 1000 + 3000, 0,
-       'dwell', '{}', ''
+       'dwell', '{}', '[]'
 FROM generate_series(1, {n}) AS g, (SELECT (extract(epoch FROM now()) * 1000)::bigint - 86400000 AS t) AS now
 """
 
@@ -209,6 +239,8 @@ def main():
     p.add_argument("--page-requests", type=int, default=200)
     p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "crowd-notifier"))
     p.add_argument("--keep", action="store_true", help="keep the run folder")
+    p.add_argument("--nice", type=int, default=0, help="run the instances with crowd-notifier's --nice N (0: unchanged)")
+    p.add_argument("--pg-stats", action="store_true", help="load pg_stat_statements and print the costliest statements of the full-speed feed")
     a = p.parse_args()
     a.bin = os.path.abspath(a.bin)
     if not os.path.exists(a.bin):
@@ -218,11 +250,11 @@ def main():
     rdir = tempfile.mkdtemp(prefix="ha-", dir=WORK)
     os.chmod(rdir, 0o755)
     procs, instances, pg = [], [], None
-    res = {"cameras": a.C, "zones": a.Z, "instances": a.instances, "seeded_events": a.events}
+    res = {"cameras": a.C, "zones": a.Z, "instances": a.instances, "seeded_events": a.events, "nice": a.nice}
     try:
         pgdir = os.path.join(rdir, "pg")
         os.makedirs(pgdir)
-        pg = Postgres(pgdir)
+        pg = Postgres(pgdir, statements=a.pg_stats)
         port = free_port()
         conf = os.path.join(rdir, "mosquitto.conf")
         with open(conf, "w") as f:
@@ -257,6 +289,11 @@ def main():
         wait_for(lambda: all(x.last().get("members") == str(a.instances) for x in instances), 90, "the instances to see each other")
         wait_for(lambda: all("mqtt: subscribed to the" in open(x.err_path).read() for x in instances), 30, "per-camera subscriptions")
         base = sum(int(x.last().get("processed", 0)) for x in instances)
+        if a.pg_stats:
+            pg.top_statements()  # resets the counts
+        cpu = lambda: {"instances": sum(cpu_seconds(x.proc.pid) for x in instances), "postgres": pg.cpu_seconds(),
+                       "broker": cpu_seconds(broker.pid), "sink": cpu_seconds(sink.pid)}
+        cpu0 = cpu()
         ts0 = int(time.time() * 1000)
         lg = loadgen(a, port, main_only=True, ts0=ts0)
         t_first = float(lg["t_first_pub"])
@@ -266,6 +303,9 @@ def main():
             lasts = [x.last() for x in instances]
             if sum(int(s.get("processed", 0)) for s in lasts) - base >= total:
                 t_done = max(int(s["t"]) for s in lasts) / 1000
+                cpu1 = cpu()
+                # CPU seconds each part used from the feed's start until the instances had processed it
+                res["cpu_s_full_speed"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu1}
                 break
             time.sleep(0.05)
         if t_done:
@@ -282,6 +322,8 @@ def main():
                 fired, stable_since = n, time.time()
             time.sleep(0.5)
         res["fired_full_speed"] = fired
+        if a.pg_stats:
+            res["pg_top_statements_full_speed"] = pg.top_statements()
         res["expected_full_speed"] = expected_alerts(a, a.M)
 
         # 4. the page with N events in PostgreSQL

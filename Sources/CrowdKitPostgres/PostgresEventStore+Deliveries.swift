@@ -17,10 +17,14 @@ extension PostgresEventStore {
     /// Two statements, so that claims never wait for each other and never break the order of a
     /// series (fired, reminders, ended of one event and notifier):
     ///
-    /// 1. A plain read (no lock) of the first pending delivery of every series, those of them
-    ///    that are due, in outbox order; ``DeliveryClaim/Selection`` takes what the claim may.
-    ///    A series whose first pending delivery is leased, backing off or excluded offers
-    ///    nothing, exactly as ``DeliveryClaim/select(from:)`` says.
+    /// 1. A plain read (no lock) of the pending deliveries of the notifiers the claim takes, in
+    ///    outbox order along the `deliveries_pending` index, a page at a time, each offered to
+    ///    ``DeliveryClaim/Selection`` (which passes over a series after its first pending
+    ///    delivery, and over what is leased, backing off or excluded, exactly as
+    ///    ``DeliveryClaim/select(from:)`` says) until the claim is full or nothing is left. Its
+    ///    cost follows what the claim takes and what waits before it (what others are sending),
+    ///    not the length of the outbox: a burst of thousands of notifications is claimed in many
+    ///    small claims, each reading a page or two.
     /// 2. One `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` that leases those of the
     ///    selected rows that are still pending and due when locked. A row another claim (or a
     ///    status update) is writing at that moment is skipped, not waited for; one that another
@@ -31,39 +35,47 @@ extension PostgresEventStore {
     /// series offers nothing this time.
     public func claimDeliveries(_ claim: DeliveryClaim) async throws -> [Delivery] {
         guard claim.limit > 0, claim.capacity > 0 else { return [] }
+        // a series is one notifier's: leaving out the notifiers the claim takes nothing of
+        // leaves every other series whole
         let named = claim.perNotifier.filter { $0.value > 0 }.keys.sorted()
         let others = claim.otherNotifiers > 0
-        let readSQL = """
-            SELECT id, event_id, notifier, kind, sequence, created_at, lease_owner, lease_until, retry_at
-            FROM (
-                SELECT *, row_number() OVER (PARTITION BY event_id, notifier ORDER BY \(Self.outboxOrder)) AS rank
-                FROM deliveries WHERE status = 'pending'
-            ) AS heads
-            WHERE rank = 1
-              AND NOT (id = ANY($1))
-              AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= $2 OR lease_owner = $3)
-              AND (retry_at IS NULL OR retry_at <= $2 OR notifier = ANY($4))
-              AND (notifier = ANY($5) OR ($6 AND NOT (notifier = ANY($7))))
-            ORDER BY \(Self.outboxOrder)
-            """
-        var b = PostgresBindings()
-        b.append(claim.excluding.sorted())
-        b.append(claim.now)
-        b.append(claim.owner)
-        b.append(claim.ignoringBackOff.sorted())
-        b.append(named)
-        b.append(others)
-        b.append(claim.perNotifier.keys.sorted())
-        let heads = try await query(PostgresQuery(unsafeSQL: readSQL, binds: b), "cannot read the outbox")
         var selection = DeliveryClaim.Selection(claim)
-        for row in heads {
-            if selection.isFull { break }
-            let c = try row.decode((String, String, String, String, Int, Int64, String?, Int64?, Int64?).self)
-            var d = Delivery(
-                eventID: CrowdEventID(rawValue: c.1), notifier: c.2, kind: try Self.kind(c.3), sequence: c.4, createdAt: c.5,
-                lease: Self.lease(owner: c.6, until: c.7), retryAt: c.8)
-            d.id = c.0
-            selection.offer(d)
+        let pageSize = Self.claimPageSize(capacity: claim.capacity)
+        let position = Self.deliveryPosition(of: "deliveries")
+        // the outbox position of the last row read: the next page starts after it
+        var after: (createdAt: Int64, position: Int, id: String)?
+        while !selection.isFull {
+            var b = PostgresBindings()
+            b.append(named)
+            b.append(others)
+            b.append(claim.perNotifier.keys.sorted())
+            b.append(pageSize)
+            var keyset = ""
+            if let after {
+                b.append(after.createdAt)
+                b.append(after.position)
+                b.append(after.id)
+                keyset = "AND (created_at, \(position), id) > ($5, $6, $7)"
+            }
+            let readSQL = """
+                SELECT id, event_id, notifier, kind, sequence, created_at, lease_owner, lease_until, retry_at
+                FROM deliveries
+                WHERE status = 'pending' \(keyset)
+                  AND (notifier = ANY($1) OR ($2 AND NOT (notifier = ANY($3))))
+                ORDER BY created_at, \(position), id
+                LIMIT $4
+                """
+            let rows = try await query(PostgresQuery(unsafeSQL: readSQL, binds: b), "cannot read the outbox")
+            for row in rows {
+                let c = try row.decode((String, String, String, String, Int, Int64, String?, Int64?, Int64?).self)
+                var d = Delivery(
+                    eventID: CrowdEventID(rawValue: c.1), notifier: c.2, kind: try Self.kind(c.3), sequence: c.4, createdAt: c.5,
+                    lease: Self.lease(owner: c.6, until: c.7), retryAt: c.8)
+                d.id = c.0
+                after = (d.createdAt, d.position, d.id)
+                selection.offer(d)
+            }
+            if rows.count < pageSize { break }
         }
         let chosen = selection.taken.map(\.id)
         guard !chosen.isEmpty else { return [] }
@@ -84,6 +96,10 @@ extension PostgresEventStore {
         let byID = Dictionary(leased.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return chosen.compactMap { byID[$0] }
     }
+
+    /// Rows read per page of a claim's outbox read: a few times what the claim can take (the
+    /// selection passes over what is being sent, and a series' later deliveries), at least 32.
+    static func claimPageSize(capacity: Int) -> Int { min(max(capacity * 4, 32), 1_000) }
 
     /// Stores the delivery's new status and back-off, and ends its lease.
     public func updateDelivery(_ delivery: Delivery) async throws {

@@ -126,7 +126,10 @@ extension PostgresEventStore {
         b.append(limit + 1)
         let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT \(Self.eventColumns) FROM events\(whereSQL) ORDER BY started_at DESC, id DESC LIMIT $\(b.count)"
-        var events = try await self.query(PostgresQuery(unsafeSQL: sql, binds: b), "cannot list events").map(Self.event(from:))
+        var texts = DecodedTexts()
+        var events = try await self.query(PostgresQuery(unsafeSQL: sql, binds: b), "cannot list events").map {
+            try Self.event(from: $0, texts: &texts)
+        }
         var next: EventCursor?
         if events.count > limit {
             events.removeLast(events.count - limit)

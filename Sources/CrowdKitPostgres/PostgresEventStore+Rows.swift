@@ -8,10 +8,11 @@ extension PostgresEventStore {
         "id, camera, zone, camera_name, zone_name, started_at, fired_at, ended_at, peak, last_count, last_notified_at, reminders, policy_name, policy_parameters, video_url, vision_url, snapshot_url, enrichment_notes, fired_count"
     static let deliveryColumns =
         "id, event_id, notifier, kind, sequence, status, remote_id, failure_reason, attempts, created_at, updated_at, last_error, lease_owner, lease_until, retry_at"
-    /// ``Delivery/position`` in SQL, for ``Delivery/outboxOrder``.
-    static let deliveryPosition = "CASE kind WHEN 'fired' THEN 0 WHEN 'reminder' THEN sequence ELSE 2147483647 END"
-    /// ``Delivery/outboxOrder`` in SQL.
-    static let outboxOrder = "created_at, \(deliveryPosition), id"
+    /// ``Delivery/position`` in SQL of the deliveries row named `table` in a query, for
+    /// ``Delivery/outboxOrder`` (the expression of the `deliveries_pending` index).
+    static func deliveryPosition(of table: String) -> String {
+        "CASE \(table).kind WHEN 'fired' THEN 0 WHEN 'reminder' THEN \(table).sequence ELSE 2147483647 END"
+    }
 
     /// A ``CrowdEvent`` property name as its column: `videoURL` → `video_url`.
     static func column(_ property: String) -> String {
@@ -61,12 +62,19 @@ extension PostgresEventStore {
     }
 
     static func event(from row: PostgresRow) throws -> CrowdEvent {
+        var texts = DecodedTexts()
+        return try event(from: row, texts: &texts)
+    }
+
+    /// ``event(from:)`` for many rows: `texts` decodes each distinct JSON text once (the events
+    /// of one policy share their parameters text, and most have no notes).
+    static func event(from row: PostgresRow, texts: inout DecodedTexts) throws -> CrowdEvent {
         let c = try row.decode(
             (String, String, String, String?, String?, Int64, Int64, Int64?, Int, Int, Int64, Int, String, String, String?, String?,
                 String?, String, Int?).self)
         var e = CrowdEvent(
             camera: c.1, zone: c.2, startedAt: c.5, firedAt: c.6, endedAt: c.7, peak: c.8, lastCount: c.9,
-            policy: PolicyDescription(name: c.12, parameters: try JSONText.decodeParameters(c.13)),
+            policy: PolicyDescription(name: c.12, parameters: try texts.parameters(c.13)),
             cameraName: c.3, zoneName: c.4)
         e.id = CrowdEventID(rawValue: c.0)
         e.lastNotifiedAt = c.10
@@ -74,7 +82,7 @@ extension PostgresEventStore {
         e.videoURL = c.14
         e.visionURL = c.15
         e.snapshotURL = c.16
-        e.enrichmentNotes = try JSONText.decodeStrings(c.17)
+        e.enrichmentNotes = try texts.strings(c.17)
         e.firedCount = c.18
         return e
     }
@@ -118,6 +126,26 @@ extension PostgresEventStore {
             createdAt: c.9, updatedAt: c.10, lastError: c.11, lease: lease(owner: c.12, until: c.13), retryAt: c.14)
         d.id = c.0
         return d
+    }
+}
+
+/// The JSON texts of the rows read by one query, each decoded once.
+struct DecodedTexts {
+    private var parameters: [String: [String: Double]] = [:]
+    private var strings: [String: [String]] = [:]
+
+    mutating func parameters(_ text: String) throws -> [String: Double] {
+        if let known = parameters[text] { return known }
+        let value = try JSONText.decodeParameters(text)
+        parameters[text] = value
+        return value
+    }
+
+    mutating func strings(_ text: String) throws -> [String] {
+        if let known = strings[text] { return known }
+        let value = try JSONText.decodeStrings(text)
+        strings[text] = value
+        return value
     }
 }
 

@@ -133,6 +133,42 @@ struct PostgresEventStoreTests {
         #expect(Set(again.map(\.id)) == Set(all), "expired leases are claimable again, from any instance")
     }
 
+    @Test("a claim reads past a long head of deliveries it cannot take (its outbox read is paged)")
+    func claimReadsPastPages() async throws {
+        let stores = try await RunningStores()
+        let store = try await stores.store()
+        // far more of notifier "a" than a page holds, all older than the deliveries of "b": one
+        // event's fired and ended (one series: the ended one waits for the fired one)
+        let pageSize = PostgresEventStore.claimPageSize(capacity: 2)
+        var aIDs: [String] = []
+        for i in 0..<(pageSize * 3) {
+            let change = EventStoreConformance.fired(
+                EventStoreConformance.sampleEvent(camera: "CAM-A-\(i)", startedAt: 1_000 + Int64(i)), notifiers: ["a"], createdAt: 1_000 + Int64(i))
+            aIDs.append(change.deliveries[0].id)
+            try await store.apply(change)
+        }
+        let late = EventStoreConformance.sampleEvent(camera: "CAM-B", startedAt: 90_000)
+        let fired = EventStoreConformance.fired(late, notifiers: ["b"], createdAt: 90_000)
+        try await store.apply(fired)
+        var ended = late
+        ended.endedAt = 95_000
+        let endedDelivery = Delivery(eventID: late.id, notifier: "b", kind: .ended, createdAt: 95_000)
+        try await store.apply(EventChange(kind: .ended, event: ended, deliveries: [endedDelivery]))
+        let claim = DeliveryClaim(owner: "w", now: 100_000, leaseUntil: 160_000, limit: 10, perNotifier: ["a": 1, "b": 2])
+        let got = try await store.claimDeliveries(claim)
+        // "b"'s ended delivery waits for its fired one, the first of its series
+        #expect(got.map(\.id) == [aIDs[0], fired.deliveries[0].id])
+        // the rest of "a", paged through in outbox order by claims that exclude what was taken
+        var taken = [aIDs[0]]
+        while true {
+            let next = try await store.claimDeliveries(
+                DeliveryClaim(owner: "w", now: 100_000, leaseUntil: 160_000, limit: 100, perNotifier: ["a": 100], excluding: Set(taken)))
+            if next.isEmpty { break }
+            taken += next.map(\.id)
+        }
+        #expect(taken == aIDs, "every delivery of a, once each, in outbox order")
+    }
+
     @Test("instances starting at once on one database migrate it once; a restart migrates nothing")
     func concurrentStart() async throws {
         let stores = try await RunningStores()

@@ -190,6 +190,45 @@ struct ControlPageTests {
         #expect(actions == ["resume", "pause", "unmute", "mute", "settings"])
     }
 
+    @Test("the events page holds one mute form for all its zones; a zone's button posts it with the zone's selector")
+    func sharedZoneMuteForm() async throws {
+        let h = try await SettingsAPITests.Harness.make()
+        var status = LiveStatus()
+        for i in 0..<40 {
+            status.zones.append(ZoneSnapshot(camera: "Q2MV-MUTE-\(i)", zone: "0", people: 0, vehicles: 0, lastTs: 1, phase: .idle))
+        }
+        let live = status
+        let web = CrowdWeb(store: h.store, logger: quietLogger, liveStatus: { live }, settings: h.control)
+        try await WebFixture.app(web).test(.router) { client in
+            var b = FormBrowser()
+            let html = try await b.get(client, "/").text
+            #expect(html.components(separatedBy: "id=\"zone-mute\"").count == 2, "one shared form")
+            #expect(html.components(separatedBy: "<form").count - 1 < 10, "not a form per zone")
+            let button = "<button type=\"submit\" class=\"small\" form=\"zone-mute\" name=\"selector\" value=\"Q2MV-MUTE-7/0\">Mute 1 h</button>"
+            #expect(html.contains(button))
+            #expect(html.components(separatedBy: "form=\"zone-mute\"").count - 1 == 40, "every zone has its button")
+            // what a browser posts for that button: the shared form's fields and the button's value
+            let start = try #require(html.range(of: "id=\"zone-mute\""))
+            let end = try #require(html.range(of: "</form>", range: start.upperBound..<html.endIndex))
+            var hidden: [(String, String)] = []
+            for input in html[start.upperBound..<end.lowerBound].components(separatedBy: "<input type=\"hidden\" name=\"").dropFirst() {
+                let name = String(input.prefix { $0 != "\"" })
+                let value = try #require(input.range(of: "value=\"")).upperBound
+                hidden.append((name, String(input[value...].prefix { $0 != "\"" })))
+            }
+            #expect(hidden.map(\.0) == ["csrf", "minutes", "reason", "next"])
+            let token = try #require(hidden.first { $0.0 == "csrf" }).1
+            let fields = hidden.filter { $0.0 != "csrf" } + [("selector", "Q2MV-MUTE-7/0")]
+            let posted = try await b.post(client, "/mutes", fields, csrf: token)
+            #expect(posted.status == .seeOther)
+            #expect(posted.headers[.location] == "/")
+        }
+        let muted = try await h.store.mutes(activeAt: h.control.now())
+        #expect(muted.map(\.selector.description) == ["Q2MV-MUTE-7/0"])
+        #expect(muted.first.map { $0.until - $0.from } == 3_600_000)
+        #expect(muted.first?.reason == "muted from the page")
+    }
+
     @Test("a form without the token of this browser's cookie is refused, and so is a write from another site")
     func csrf() async throws {
         let h = try await Harness.make()

@@ -25,7 +25,8 @@ struct PageView {
     func render() -> [UInt8] {
         var names = Names(live: live)
         for r in page?.records ?? [] { names.learn(r.event) }
-        var w = ByteWriter(capacity: 96 * 1024)
+        // a zone row is about 500 bytes: sized once, not grown by copying
+        var w = ByteWriter(capacity: 96 * 1024 + 640 * live.zones.count)
         let c = context ?? PageContext(title: title, nonce: nonce, csrf: "")
         PageChrome.begin(c, pageTitle: "Crowd events", subtitle: "Crowd events from Meraki MV Sense people counts", current: .events, into: &w)
         liveSection(names: names, into: &w)
@@ -81,6 +82,9 @@ struct PageView {
         let active = zones.filter { $0.phase != .idle }
         let idle = zones.filter { $0.phase == .idle }
         w.raw(h)
+        if let context, context.controls, !zones.isEmpty {
+            CrowdWeb.zoneMuteForm(id: Self.zoneMuteFormID, context: context, next: "/", into: &w)
+        }
         if zones.isEmpty {
             w.raw("<p class=\"muted\">No zone has reported yet.</p>\n")
         } else if idle.count <= 8 {
@@ -181,6 +185,9 @@ struct PageView {
         }
     }
 
+    /// The id of the form the zone rows' "Mute 1 h" buttons submit.
+    static let zoneMuteFormID = "zone-mute"
+
     func zoneTable(_ zones: [ZoneSnapshot], caption: String, names: Names, into w: inout ByteWriter) {
         w.raw("<div class=\"scroll\"><table class=\"zones\"><caption class=\"vh\">")
         w.html(caption)
@@ -213,7 +220,9 @@ struct PageView {
                     w.html(CrowdWeb.zonePath(key))
                     w.raw("\">Chart</a> ")
                 }
-                if context.controls { CrowdWeb.zoneMuteControls(key, mutes: mutes, context: context, next: "/", into: &w) }
+                if context.controls {
+                    CrowdWeb.zoneMuteControls(key, mutes: mutes, context: context, next: "/", sharedForm: Self.zoneMuteFormID, into: &w)
+                }
             }
             w.raw("</td></tr>")
         }

@@ -304,18 +304,32 @@ extension CrowdWeb {
 
     func timeCell(_ ms: Int64, into w: inout ByteWriter) { PageView.time(ms, into: &w) }
 
+    /// The fields of a zone's "Mute 1 h" form, its selector aside.
+    static let zoneMuteFields = [("minutes", "60"), ("reason", "muted from the page")]
+
     /// "Mute 1 h", or "Unmute" for a mute of exactly this zone; a broader mute is named.
-    static func zoneMuteControls(_ key: ZoneKey, mutes: [Mute], context: PageContext, next: String, into w: inout ByteWriter) {
+    ///
+    /// With `sharedForm` (the id of a ``zoneMuteForm(id:context:next:into:)`` on the page), "Mute
+    /// 1 h" is a button of that form carrying the zone's selector as its value: a page listing
+    /// thousands of zones holds the form's fields once, not once per zone.
+    static func zoneMuteControls(
+        _ key: ZoneKey, mutes: [Mute], context: PageContext, next: String, sharedForm: String? = nil, into w: inout ByteWriter
+    ) {
         let own = mutes.first { $0.selector == .zone(key) }
         let broader = mutes.first { $0.selector != .zone(key) && $0.selector.covers(key) }
         if let own {
             w.raw("<span class=\"badge muted\">muted</span> ")
             PageChrome.button(context, action: "/mutes/\(own.id)/end", label: "Unmute", next: next, style: "small secondary", into: &w)
+        } else if let sharedForm {
+            w.raw("<button type=\"submit\" class=\"small\" form=\"")
+            w.html(sharedForm)
+            w.raw("\" name=\"selector\" value=\"")
+            w.html(ZoneSelector.zone(key).description)
+            w.raw("\">Mute 1 h</button>")
         } else {
             PageChrome.button(
-                context, action: "/mutes", label: "Mute 1 h",
-                fields: [("selector", ZoneSelector.zone(key).description), ("minutes", "60"), ("reason", "muted from the page")], next: next,
-                into: &w)
+                context, action: "/mutes", label: "Mute 1 h", fields: [("selector", ZoneSelector.zone(key).description)] + zoneMuteFields,
+                next: next, into: &w)
         }
         if let broader {
             w.raw(" <span class=\"badge muted\" title=\"")
@@ -324,5 +338,22 @@ extension CrowdWeb {
             w.html(broader.selector.description)
             w.raw("</span>")
         }
+    }
+
+    /// The one form the zones' "Mute 1 h" buttons of a page submit (``zoneMuteControls``): the
+    /// token and the fields, no button of its own (each zone's button adds its selector).
+    static func zoneMuteForm(id: String, context: PageContext, next: String, into w: inout ByteWriter) {
+        w.raw("<form method=\"post\" action=\"/mutes\" id=\"")
+        w.html(id)
+        w.raw("\" hidden>")
+        PageChrome.csrfField(context, into: &w)
+        for (name, value) in zoneMuteFields + [("next", next)] {
+            w.raw("<input type=\"hidden\" name=\"")
+            w.html(name)
+            w.raw("\" value=\"")
+            w.html(value)
+            w.raw("\">")
+        }
+        w.raw("</form>")
     }
 }
