@@ -26,11 +26,13 @@ public final class Gate: Sendable {
 }
 
 /// Runs a program to its end without blocking a thread of the cooperative pool (tests run in
-/// parallel on few threads): writes `input` to its standard input, returns its exit status.
-public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil) async throws -> Int32 {
+/// parallel on few threads): writes `input` to its standard input (its standard output goes to
+/// `output` when given), returns its exit status.
+public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil, output: FileHandle? = nil) async throws -> Int32 {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = arguments
+    if let output { p.standardOutput = output }
     let pipe = input.map { _ in Pipe() }
     if let pipe { p.standardInput = pipe }
     return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, any Error>) in
@@ -49,26 +51,14 @@ public func runProgram(_ path: String, _ arguments: [String], input: Data? = nil
     }
 }
 
-/// Runs a program to its end (as ``runProgram(_:_:input:)``) and returns its standard output;
+/// Runs a program to its end (as ``runProgram(_:_:input:output:)``) and returns its standard output;
 /// throws when it exits with another status than 0.
 public func runProgramOutput(_ path: String, _ arguments: [String]) async throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crowdkit-out-\(UUID().uuidString)")
     _ = FileManager.default.createFile(atPath: dir.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = try FileHandle(forWritingTo: dir)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    p.standardOutput = out
-    let status = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, any Error>) in
-        p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-        do {
-            try p.run()
-        } catch {
-            p.terminationHandler = nil
-            c.resume(throwing: error)
-        }
-    }
+    let status = try await runProgram(path, arguments, output: out)
     try out.close()
     struct Failed: Error, CustomStringConvertible {
         var description: String
