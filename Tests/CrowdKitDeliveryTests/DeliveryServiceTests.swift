@@ -340,7 +340,11 @@ struct DeliveryFedByChangesTests {
         #expect(deliveries.allSatisfy { $0.attempts == 2 && $0.status == .sent(remoteID: "m-\($0.id)") })
         #expect(notifier.received.count == 2 * count)
         #expect(Set(notifier.received.map(\.event.zone)).count == count)
-        // every attempt, retries included, used the announced event: no event read from the store
-        #expect(await store.eventReads == 0)
+        // attempts, retries included, use the announced event. A probe (every 100 ms while
+        // deliveries fail) may claim a delivery in the moment between its store write and its
+        // announcement, and that one reads its event (a loaded CI run saw it); a service that
+        // ignored the announced events would read at least one per delivery
+        let reads = await store.eventReads
+        #expect(reads < count / 4, "\(reads) event reads")
     }
 }
