@@ -139,23 +139,18 @@ final class ZoneStateMirror: Sendable {
 
         /// Block `block`'s row: for each slot, a varint of its state's length + 1 (0: none) and
         /// the bytes.
-        func row(block: Int, into out: inout [UInt8]) {
-            out.removeAll(keepingCapacity: true)
+        func row(block: Int, into out: inout StateBytesWriter) {
+            out.removeAll()
             let end = min((block + 1) * ZoneStateMirror.zonesPerBlock, keys.count)
             records.withUnsafeBytes { records in
                 for slot in (block * ZoneStateMirror.zonesPerBlock)..<end {
                     let record = records.baseAddress! + slot * ZoneStateMirror.stride
                     let n = Int(record.load(as: Int32.self))
-                    var x = UInt64(n + 1)
-                    while x >= 0x80 {
-                        out.append(UInt8(truncatingIfNeeded: x) | 0x80)
-                        x >>= 7
-                    }
-                    out.append(UInt8(truncatingIfNeeded: x))
+                    out.write(varint: UInt64(n + 1))
                     if n > ZoneStateMirror.inlineBytes {
-                        out.append(contentsOf: long[slot])
+                        out.write(raw: long[slot])
                     } else if n > 0 {
-                        out.append(contentsOf: UnsafeRawBufferPointer(start: record + 8, count: n))
+                        out.write(raw: UnsafeRawBufferPointer(start: record + 8, count: n))
                     }
                 }
             }
@@ -227,11 +222,10 @@ extension SQLiteEventStore: ZoneStateStore {
                             if legacy { $0.legacyRows = false }
                         }
                     }
-                    var row: [UInt8] = []
-                    row.reserveCapacity(ZoneStateMirror.zonesPerBlock * 32)
+                    var row = StateBytesWriter(capacity: ZoneStateMirror.zonesPerBlock * 32)
                     for block in written {
                         m.row(block: block, into: &row)
-                        try statement.execute(arguments: [block, Data(row)])
+                        try statement.execute(arguments: [block, Data(row.bytes)])
                     }
                 }
             }

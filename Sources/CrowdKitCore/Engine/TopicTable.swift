@@ -66,22 +66,7 @@ struct TopicTable {
 
     @inlinable
     func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int32? {
-        let h = UInt32(truncatingIfNeeded: hash)
-        var i = Int(h) & mask
-        while true {
-            let e = entries[i]
-            if e.key == 0 { return nil }
-            if e.hash == h {
-                let k = keys[Int(e.key) - 1]
-                if Int(k.length) == key.count {
-                    let equal = arena.withUnsafeBytes { a in
-                        memcmpEqual(a.baseAddress! + Int(k.offset), key.baseAddress, key.count)
-                    }
-                    if equal { return k.value }
-                }
-            }
-            i = (i + 1) & mask
-        }
+        index(of: key, hash: hash).map { keys[$0].value }
     }
 
     /// The index in `keys` after the key ``lookupFollowingOrder(_:hash:)`` found last: a feed

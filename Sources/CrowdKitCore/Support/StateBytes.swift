@@ -38,12 +38,7 @@ public struct StateBytesWriter: Sendable {
     /// An unsigned LEB128 variable-length integer (1 byte below 128, at most 10).
     @inlinable
     public mutating func write(varint v: UInt64) {
-        var x = v
-        while x >= 0x80 {
-            storage.append(UInt8(truncatingIfNeeded: x) | 0x80)
-            x >>= 7
-        }
-        storage.append(UInt8(truncatingIfNeeded: x))
+        write(reserving: 10) { $0.write(varint: v) }
     }
 
     /// A signed integer as a zigzag varint: small magnitudes, either sign, take one byte.
@@ -95,6 +90,10 @@ public struct StateBytesWriter: Sendable {
             }
         }
     }
+
+    /// Bytes as they are (no length), from memory.
+    @inlinable
+    public mutating func write(raw other: UnsafeRawBufferPointer) { storage.append(contentsOf: other) }
 
     /// Bytes as they are (no length): for what another writer wrote.
     @inlinable
