@@ -67,7 +67,8 @@ final class ClientCore: Sendable {
         var logger = logger
         logger[metadataKey: "mqtt.broker"] = "\(configuration.broker)"
         self.logger = logger
-        self.buffer = MessageBuffer(capacity: configuration.bufferCapacity)
+        self.buffer = MessageBuffer(
+            capacity: configuration.bufferCapacity, fullWait: min(configuration.bufferFullWait, configuration.keepAlive / 4))
         self.control = LockedBox(Control(backoff: configuration.reconnect.initialDelay))
         self.handle = MosquittoHandle(try Self.makeHandle(configuration))
         self.reads = configuration.bufferedReads && configuration.tls == nil ? ReadBuffer(capacity: 64 * 1024) : nil
@@ -216,6 +217,7 @@ final class ClientCore: Sendable {
         stopDeadline.store(DispatchTime.now().uptimeNanoseconds + 2_000_000_000, ordering: .releasing)
         stopping.store(true, ordering: .releasing)
         wakeup.signal()
+        buffer.stopWaiting()
     }
 
     /// Sends DISCONNECT, stops the network thread and waits until it has destroyed the handle.

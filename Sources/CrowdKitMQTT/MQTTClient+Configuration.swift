@@ -30,8 +30,16 @@ extension MQTTClient {
         /// comes up second). `false` (the default): ``MQTTClient/connect()`` throws the first
         /// failure.
         public var retryFirstConnection = false
-        /// Messages held for the consumer; what arrives while it is full is dropped and counted.
+        /// Messages held for the consumer. While it is full the network thread waits for the
+        /// consumer (``bufferFullWait``), so the backlog stays in the broker's queue; what still
+        /// does not fit after that is dropped and counted.
         public var bufferCapacity: Int
+        /// How long the network thread stops reading while the buffer is full, waiting for the
+        /// consumer to catch up, before it drops (and counts) what does not fit. Until the
+        /// consumer takes messages again, later ones are dropped without waiting. Capped at a
+        /// quarter of ``keepAlive`` (nothing is sent to the broker, pings included, while it
+        /// waits). `.zero`: drop at once when full. Default 5 s.
+        public var bufferFullWait: Duration = .seconds(5)
         /// When the network thread has read every message the broker had sent, it waits this long
         /// before reading again, so that a busy feed is read in bulk (fewer wake-ups and less
         /// kernel work per message, more CPU left for a broker on the same machine). At most this

@@ -17,8 +17,9 @@ import Logging
 ///   client rides out outages by itself: it reconnects forever with capped exponential back-off
 ///   (``Configuration/reconnect``) and re-subscribes after every reconnection; ``status`` shows the
 ///   state, the reconnection count and the last error.
-/// - libmosquitto's network thread only copies each message into a bounded buffer; what arrives
-///   while the buffer is full is dropped and counted (``status``'s `dropped`).
+/// - libmosquitto's network thread only copies each message into a bounded buffer. While it is
+///   full the thread stops reading for up to ``Configuration/bufferFullWait`` (the backlog waits
+///   in the broker); what still does not fit is dropped and counted (``status``'s `dropped`).
 /// - Call ``shutdown()`` when done; it sends DISCONNECT, stops the network thread and frees the
 ///   libmosquitto handle. A client connects once: make a new one to try again after a failure.
 public final class MQTTClient: Sendable {

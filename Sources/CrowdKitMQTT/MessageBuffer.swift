@@ -1,11 +1,15 @@
 import CrowdKitCore
+import Dispatch
 
 /// A bounded buffer between one producer thread (libmosquitto's) and one consuming task.
 ///
-/// The producer copies each message's bytes into one ``RawMessageBatch`` under a lock and never
-/// waits; past `capacity` messages it drops and counts. The consumer swaps the whole batch out in
-/// one step (its emptied batch goes back, so steady state allocates nothing) and suspends only
-/// when nothing is buffered.
+/// The producer copies each message's bytes into one ``RawMessageBatch`` under a lock. When
+/// `capacity` messages wait, it blocks (up to `fullWait`) until the consumer takes them: the
+/// network thread then stops reading, so the backlog waits in the socket and the broker's queue
+/// instead of being lost. What still finds the buffer full after that wait (a consumer that does
+/// not move) is dropped and counted, without waiting again until the consumer has taken a batch.
+/// The consumer swaps the whole batch out in one step (its emptied batch goes back, so steady
+/// state allocates nothing) and suspends only when nothing is buffered.
 ///
 /// Not generic on purpose: a generic class makes every access look up its metadata at run time,
 /// on libmosquitto's thread, once per message.
@@ -22,10 +26,20 @@ final class MessageBuffer: Sendable {
         var waiter: UnsafeContinuation<Void, Never>?
         var finished = false
         var cancelled = false
+        /// No more waiting for room (the client is stopping).
+        var noWaiting = false
+        /// The producer is blocked until the consumer takes a batch.
+        var producerWaiting = false
+        /// A wait for room timed out: drop at once until the consumer takes a batch.
+        var overflowing = false
         var counters = Counters()
     }
 
     let capacity: Int
+    /// How long the producer waits for room before dropping (`.zero`: drop at once).
+    let fullWait: Duration
+    /// Signalled when the consumer takes a batch (or the feed ends) while the producer waits.
+    private let room = DispatchSemaphore(value: 0)
     /// After the consumer had to wait, it lets this much time pass before taking a small batch,
     /// so a busy feed wakes it about once per interval instead of once per message.
     let coalescing: Duration
@@ -33,45 +47,85 @@ final class MessageBuffer: Sendable {
     static var smallBatch: Int { 512 }
     private let state: LockedBox<State>
 
-    init(capacity: Int, coalescing: Duration = .milliseconds(1)) {
+    init(capacity: Int, fullWait: Duration = .zero, coalescing: Duration = .milliseconds(1)) {
         self.capacity = max(1, capacity)
+        self.fullWait = max(.zero, fullWait)
         self.coalescing = coalescing
         self.state = LockedBox(State())
     }
 
-    /// Copies one message in (producer side; never blocks beyond the lock). Returns `false` when
-    /// it was dropped because the buffer is full or finished.
+    /// Copies one message in (producer side). While the buffer is full it waits for the consumer,
+    /// at most `fullWait` in all. Returns `false` when the message was dropped (the buffer stayed
+    /// full, or the feed ended).
     @discardableResult
     func push(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, flags: UInt8, receivedAt: Int64) -> Bool {
-        let (waiter, accepted): (UnsafeContinuation<Void, Never>?, Bool) = state.withLock { s in
-            s.counters.received += 1
-            s.counters.lastReceivedAt = receivedAt
-            guard !s.finished else { return (nil, false) }
-            guard s.items.count < capacity else {
-                s.counters.dropped += 1
-                return (nil, false)
+        var deadline: DispatchTime?
+        while true {
+            let (waiter, outcome): (UnsafeContinuation<Void, Never>?, PushOutcome) = state.withLock { s in
+                guard !s.finished else {
+                    s.counters.received += 1
+                    s.counters.lastReceivedAt = receivedAt
+                    return (nil, .dropped)
+                }
+                guard s.items.count < capacity else {
+                    let timedOut = deadline.map { DispatchTime.now() >= $0 } ?? false
+                    if fullWait == .zero || s.overflowing || s.cancelled || s.noWaiting || timedOut {
+                        if timedOut { s.overflowing = true }
+                        s.counters.received += 1
+                        s.counters.lastReceivedAt = receivedAt
+                        s.counters.dropped += 1
+                        return (nil, .dropped)
+                    }
+                    s.producerWaiting = true
+                    return (nil, .wait)
+                }
+                s.counters.received += 1
+                s.counters.lastReceivedAt = receivedAt
+                s.items.append(topic: topic, payload: payload, receivedAt: receivedAt, flags: flags)
+                let w = s.waiter
+                s.waiter = nil
+                return (w, .accepted)
             }
-            s.items.append(topic: topic, payload: payload, receivedAt: receivedAt, flags: flags)
-            let w = s.waiter
-            s.waiter = nil
-            return (w, true)
+            switch outcome {
+            case .accepted:
+                waiter?.resume()
+                return true
+            case .dropped:
+                return false
+            case .wait:
+                let until = deadline ?? DispatchTime.now() + .nanoseconds(Self.nanoseconds(fullWait))
+                deadline = until
+                // A signal left over from an earlier timed-out wait only costs one more check.
+                _ = room.wait(timeout: until)
+            }
         }
-        waiter?.resume()
-        return accepted
     }
+
+    private enum PushOutcome { case accepted, dropped, wait }
+
+    private static func nanoseconds(_ d: Duration) -> Int {
+        let c = d.components
+        return Int(clamping: c.seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + c.attoseconds / 1_000_000_000)
+    }
+
+    /// A producer waiting for room stops waiting (and drops what does not fit) from now on: the
+    /// client is stopping.
+    func stopWaiting() { end { $0.noWaiting = true } }
 
     /// Ends the feed: the consumer gets what is buffered, then the end.
     func finish() { end { $0.finished = true } }
 
-    /// Marks the feed ended (`mark`) and wakes a waiting consumer.
+    /// Marks the feed ended (`mark`) and wakes a waiting consumer and a waiting producer.
     private func end(_ mark: (inout State) -> Void) {
-        let waiter = state.withLock { s in
+        let (waiter, producer) = state.withLock { s in
             mark(&s)
             let w = s.waiter
             s.waiter = nil
-            return w
+            defer { s.producerWaiting = false }
+            return (w, s.producerWaiting)
         }
         waiter?.resume()
+        if producer { room.signal() }
     }
 
     var counters: Counters { state.withLock { $0.counters } }
@@ -86,14 +140,17 @@ final class MessageBuffer: Sendable {
                 let small = state.withLock { s in s.items.count < Self.smallBatch && !s.finished && !s.cancelled }
                 if small { try? await Task.sleep(for: coalescing) }
             }
-            let ready: Bool? = state.withLock { s in
+            let (ready, producer): (Bool?, Bool) = state.withLock { s in
                 if !s.items.isEmpty {
                     swap(&s.items, &batch)
-                    return true
+                    s.overflowing = false
+                    defer { s.producerWaiting = false }
+                    return (true, s.producerWaiting)
                 }
-                if s.finished || s.cancelled { return false }
-                return nil
+                if s.finished || s.cancelled { return (false, false) }
+                return (nil, false)
             }
+            if producer { room.signal() }
             if let ready { return ready }
             waited = true
             await withTaskCancellationHandler {

@@ -42,7 +42,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "At shutdown, print this run's events to stdout as JSON Lines, like `replay --format jsonl`.")
     var printEvents: EventsFormat?
 
-    @Option(name: .long, help: "Messages held while detection catches up (overflow is counted as dropped).")
+    @Option(
+        name: .long,
+        help: "Messages held while detection catches up. When it is full, reading pauses for up to 5 s (the backlog waits in the broker); what still does not fit is counted as dropped.")
     var bufferSize: Int = 100_000
 
     @Option(

@@ -161,12 +161,72 @@ struct MQTTClientTests {
         await client.shutdown()
     }
 
-    @Test("overflow of the bounded buffer is counted, never silent")
-    func overflowIsCounted() async throws {
+    @Test("a full buffer holds the network thread back instead of dropping: the backlog waits in the broker")
+    func fullBufferWaits() async throws {
         let broker = try MosquittoBroker()
         try await broker.start()
         defer { broker.stop() }
         let client = try MQTTClient(configuration: .init(port: broker.port, bufferCapacity: 10), logger: testLogger)
+        try await client.subscribe("/merakimv/#")
+        try await client.connect()
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        let payloads = (0..<100).map { countPayload(ts: Int64($0), people: 1) }
+        for p in payloads { try publisher.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: p) }
+        // Ten fit; the network thread waits for the consumer with the rest unread.
+        #expect(await eventually { client.status.received == 10 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(client.status.received == 10)
+        let got = await collect(100, from: client.messages)
+        #expect(got.map { String(decoding: $0.payload, as: UTF8.self) } == payloads)
+        #expect(client.status.received == 100)
+        #expect(client.status.dropped == 0)
+        await publisher.shutdown()
+        await client.shutdown()
+    }
+
+    @Test("shutting down while the network thread waits for room does not wait out bufferFullWait")
+    func shutdownWhileFull() async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        var configuration = MQTTClient.Configuration(port: broker.port, keepAlive: .seconds(3600), bufferCapacity: 10)
+        configuration.bufferFullWait = .seconds(600)
+        let client = try MQTTClient(configuration: configuration, logger: testLogger)
+        try await client.subscribe("/merakimv/#")
+        try await client.connect()
+        let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)
+        try await publisher.connect()
+        for i in 0..<20 { try publisher.publish(topic: "/merakimv/Q2GV-TEST-0001/0", payload: countPayload(ts: Int64(i), people: 1)) }
+        #expect(await eventually { client.status.received == 10 })
+        // nobody consumes: the network thread waits for room until the client stops
+        let stopped = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await client.shutdown()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(stopped, "shutdown waited for the consumer")
+        await publisher.shutdown()
+    }
+
+    @Test(
+        "a consumer that does not catch up: what does not fit is dropped and counted, never silent",
+        arguments: [Duration.zero, .milliseconds(200)])
+    func overflowIsCounted(wait: Duration) async throws {
+        let broker = try MosquittoBroker()
+        try await broker.start()
+        defer { broker.stop() }
+        var configuration = MQTTClient.Configuration(port: broker.port, bufferCapacity: 10)
+        configuration.bufferFullWait = wait
+        let client = try MQTTClient(configuration: configuration, logger: testLogger)
         try await client.subscribe("/merakimv/#")
         try await client.connect()
         let publisher = try MQTTClient(configuration: .init(port: broker.port), logger: testLogger)

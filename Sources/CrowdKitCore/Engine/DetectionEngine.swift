@@ -553,11 +553,11 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     @_specialize(where Policy == DwellPolicy)
     @_specialize(where Policy == MessageCountPolicy)
     mutating func noteChange(slot i: Int) {
-        // moved out and back: the batch's storage stays uniquely referenced (no copy)
-        guard !statesUnsavable, var batch = pendingStates else { return }
-        pendingStates = nil
-        if !encode(slot: i, into: &batch) { statesUnsavable = true }
-        pendingStates = batch
+        guard !statesUnsavable, pendingStates != nil else { return }
+        // the batch encoded into in place (disjoint stored properties: no copy, no retain)
+        if !Self.encode(slot: i, slots: &slots, events: &slotEvents, eventBytes: &slotEventBytes, policy: policy, into: &pendingStates!) {
+            statesUnsavable = true
+        }
     }
 
     /// The saved form of every zone with state (for a full save), or `nil` when the policy cannot
@@ -585,7 +585,14 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
     /// 8 bytes, counts as zigzag varints; version 1 had 8-byte counts and is still read), the open
     /// fired event, then the policy's bytes. False when the policy cannot save its state.
     private mutating func encode(slot i: Int, into batch: inout ZoneStateBatch) -> Bool {
-        if slots[i].stateID < 0 { slots[i].stateID = directory.id(for: slots[i].key, policy: policy.name) }
+        Self.encode(slot: i, slots: &slots, events: &slotEvents, eventBytes: &slotEventBytes, policy: policy, into: &batch)
+    }
+
+    private static func encode(
+        slot i: Int, slots: inout ContiguousArray<Slot>, events: inout [Int32: CrowdEvent], eventBytes: inout [Int32: [UInt8]], policy: borrowing Policy,
+        into batch: inout ZoneStateBatch
+    ) -> Bool {
+        if slots[i].stateID < 0 { slots[i].stateID = batch.directory.id(for: slots[i].key, policy: policy.name) }
         // the fields read in place (a subscript read of the slot copies it whole, key included)
         let (id, lastTs, people, vehicles, state) = slots.withUnsafeBufferPointer { b in
             (b[i].stateID, b[i].lastTs, b[i].people, b[i].vehicles, b[i].state)
@@ -597,14 +604,14 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             w.write(zigzag: Int64(vehicles))
         }
         // most zones have no open event (no dictionary lookup then); an open one is encoded once
-        if slotEvents.isEmpty {
+        if events.isEmpty {
             batch.writer.write(false)
-        } else if let bytes = slotEventBytes[Int32(i)] {
+        } else if let bytes = eventBytes[Int32(i)] {
             batch.writer.write(raw: bytes)
-        } else if let event = slotEvents[Int32(i)] {
+        } else if let event = events[Int32(i)] {
             var w = StateBytesWriter(capacity: 128)
             EventTracking.encode(event, into: &w)
-            slotEventBytes[Int32(i)] = w.bytes
+            eventBytes[Int32(i)] = w.bytes
             batch.writer.write(raw: w.bytes)
         } else {
             batch.writer.write(false)
