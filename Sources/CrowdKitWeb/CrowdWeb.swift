@@ -356,10 +356,11 @@ public struct CrowdWeb: Sendable {
         let feed = live.feed
         let writes = live.storeWrites
         let sourceOK = !configuration.readinessRequiresConnectedSource || feed.state == .connected
-        let ready = storeOK && writes.isHealthy && sourceOK
+        let ready = storeOK && writes.isHealthy && sourceOK && live.detectionStarted
         let storeState = !storeOK ? "unavailable" : (writes.isHealthy ? "ok" : "failing")
         var body =
             "{\"ready\":\(ready),\"store\":" + Format.json(storeState) + ",\"source\":" + Format.json(feed.state.rawValue)
+        body += ",\"detection\":" + Format.json(live.detectionStarted ? "running" : "starting")
         body += ",\"storeBacklog\":\(writes.backlog),\"storeDropped\":\(writes.dropped)"
         if let error = writes.lastError, !writes.isHealthy { body += ",\"storeError\":" + Format.json(error) }
         if let cluster = live.cluster {

@@ -26,13 +26,18 @@ public struct LiveStatus: Sendable {
     /// Whether the store has connected (a PostgreSQL store connects on its own after start):
     /// while `false`, `/readyz` says the store is unavailable at once, without waiting for it.
     public var storeConnected: Bool
+    /// Whether detection has started (``CrowdMonitor/hasStarted``: saved zone states restored):
+    /// while `false`, `/readyz` is false with `"detection":"starting"`.
+    public var detectionStarted: Bool
 
     public init(
         zones: [ZoneSnapshot] = [], feed: SourceStatus = SourceStatus(), messagesPerSecond: Double? = nil,
         cameraNames: [String: String] = [:], zoneNames: [ZoneKey: String] = [:], storeWrites: StoreWriteHealth = .init(),
-        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = [], cluster: ClusterStatus? = nil, storeConnected: Bool = true
+        areas: [AreaSnapshot] = [], lines: [LineSnapshot] = [], cluster: ClusterStatus? = nil, storeConnected: Bool = true,
+        detectionStarted: Bool = true
     ) {
         self.storeConnected = storeConnected
+        self.detectionStarted = detectionStarted
         self.cluster = cluster
         self.storeWrites = storeWrites
         self.areas = areas

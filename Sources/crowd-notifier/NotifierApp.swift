@@ -105,7 +105,7 @@ struct NotifierApp<Policy: DetectionPolicy, Source: MessageSource> {
                         zones: sharedZones?.merged(own: zones) ?? zones, feed: monitor.sourceStatus, messagesPerSecond: monitor.messagesPerSecond,
                         cameraNames: names.cameras, zoneNames: names.zones, storeWrites: monitor.storeHealth,
                         areas: monitor.areaStates, lines: monitor.lines, cluster: cluster?.status,
-                        storeConnected: opened.isConnected())
+                        storeConnected: opened.isConnected(), detectionStarted: monitor.hasStarted)
                 },
                 changes: { monitor.changes() }, metrics: metrics.map { m in { @Sendable in m.text() } },
                 settings: control, extraRoutes: extraRoutes, webexWebhook: webhook, feedback: feedback,

@@ -156,3 +156,53 @@ struct MonitorBatchPathTests {
         #expect(stored.first?.endedAt == expected.values.first?.endedAt)
     }
 }
+
+/// A zone state store whose load waits until `release()`.
+private final class SlowLoadingStates: ZoneStateStore, Sendable {
+    private let gate = LockedBox<(released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    let inner = InMemoryEventStore()
+
+    func release() {
+        let waiters = gate.withLock { g in
+            g.released = true
+            defer { g.waiters = [] }
+            return g.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func saveZoneStates(_ batch: ZoneStateBatch) async throws { try await inner.saveZoneStates(batch) }
+
+    func loadZoneStates() async throws -> [SavedZoneState] {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = gate.withLock { g in
+                if g.released { return true }
+                g.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+        return try await inner.loadZoneStates()
+    }
+}
+
+@Suite("CrowdMonitor start")
+struct MonitorStartTests {
+    @Test("hasStarted is false until the saved zone states are restored (readiness waits for it)")
+    func startedAfterRestore() async throws {
+        let states = SlowLoadingStates()
+        let policy = DwellPolicy(DwellParameters(minPeople: 3, dwell: .seconds(5), gap: .seconds(1)))
+        let readings = (0..<3).map { RawMessage(topic: "/merakimv/Q2GV-STRT-0001/0", payload: #"{"ts":\#(1_714_632_600_000 + Int64($0) * 1000),"counts":{"person":5}}"#) }
+        let monitor = CrowdMonitor(
+            source: BatchOnlySource(batches: [readings]), policy: policy, store: InMemoryEventStore(), zoneStates: states,
+            logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() })
+        let run = Task { try await monitor.run() }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!monitor.hasStarted)
+        #expect(monitor.processedMessages == 0)
+        states.release()
+        try await run.value
+        #expect(monitor.hasStarted)
+        #expect(monitor.processedMessages == 3)
+    }
+}

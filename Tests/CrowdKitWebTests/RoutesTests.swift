@@ -368,7 +368,8 @@ struct RoutesTests {
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .ok)
-            #expect(ready.text == "{\"ready\":true,\"store\":\"ok\",\"source\":\"connected\",\"storeBacklog\":0,\"storeDropped\":0}")
+            #expect(
+                ready.text == "{\"ready\":true,\"store\":\"ok\",\"source\":\"connected\",\"detection\":\"running\",\"storeBacklog\":0,\"storeDropped\":0}")
         }
         let failing = StoreWriteHealth(backlog: 7, dropped: 0, failingSince: 1_714_632_600_000, lastError: "database or disk is full")
         try await WebFixture.app(f.web(storeWrites: failing)).test(.router) { client async throws in
@@ -390,6 +391,12 @@ struct RoutesTests {
             #expect(ready.status == .serviceUnavailable)
             #expect(ready.text.contains("\"source\":\"disconnected\""))
             #expect(try await client.execute(uri: "/", method: .get).text.contains("<span class=\"badge bad\">disconnected</span>"))
+        }
+        // saved zone states still being restored
+        try await WebFixture.app(f.web(detectionStarted: false)).test(.router) { client async throws in
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.text.contains("\"ready\":false,\"store\":\"ok\",\"source\":\"connected\",\"detection\":\"starting\""), "\(ready.text)")
         }
     }
 

@@ -96,11 +96,12 @@ struct WebFixture: Sendable {
     func web(
         access: CrowdWebConfiguration.Access = .open, connected: Bool = true, pageSize: Int = 50,
         changes: [EventChange] = [], metrics: (@Sendable () async -> String)? = nil,
-        storeWrites: StoreWriteHealth = .init(), storeConnected: Bool = true
+        storeWrites: StoreWriteHealth = .init(), storeConnected: Bool = true, detectionStarted: Bool = true
     ) -> CrowdWeb {
         var live = Self.live(connected: connected)
         live.storeWrites = storeWrites
         live.storeConnected = storeConnected
+        live.detectionStarted = detectionStarted
         let status = live
         return CrowdWeb(
             store: store, configuration: CrowdWebConfiguration(access: access, pageSize: pageSize), logger: quietLogger,

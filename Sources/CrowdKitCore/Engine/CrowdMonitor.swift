@@ -64,6 +64,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
     public let cluster: ClusterCoordinator?
     private let writer: ChangeWriter
     private let processed = Atomic<Int>(0)
+    private let started = Atomic<Bool>(false)
 
     private struct Shared: Sendable {
         var zones: [ZoneSnapshot] = []
@@ -124,6 +125,10 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
 
     /// Messages per second over the last refresh interval.
     public var messagesPerSecond: Double { shared.withLock { $0.messagesPerSecond } }
+
+    /// Whether ``run()`` has restored the saved zone states (when it has a ``ZoneStateStore``) and
+    /// takes messages: before that, `/readyz` says detection is starting.
+    public var hasStarted: Bool { started.load(ordering: .acquiring) }
 
     /// Messages processed so far, exact at any moment (``statistics`` is published every 100 ms).
     public var processedMessages: Int { processed.load(ordering: .relaxed) }
@@ -260,6 +265,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
             for c in all { c.finish() }
         }
         await followOwnership()
+        started.store(true, ordering: .releasing)
         // Hands the changes of the last message(s) to the writer, and publishes the counters and
         // zone states every 100 ms.
         // `light`: the batch was small (the feed is not busy, so taking the states costs little):
