@@ -169,6 +169,35 @@ struct PostgresEventStoreTests {
         #expect(taken == aIDs, "every delivery of a, once each, in outbox order")
     }
 
+    @Test("a delivery leased by an instance whose heartbeat ended is claimed at once; a live instance's lease holds")
+    func deadInstancesLeases() async throws {
+        let stores = try await RunningStores()
+        let store = try await stores.store()
+        var ids: [String] = []
+        for i in 0..<3 {
+            let change = EventStoreConformance.fired(
+                EventStoreConformance.sampleEvent(camera: "CAM-L-\(i)", startedAt: 1_000 + Int64(i)), notifiers: ["a"], createdAt: 1_000 + Int64(i))
+            ids.append(change.deliveries[0].id)
+            try await store.apply(change)
+        }
+        _ = try await store.heartbeat(MemberHeartbeat(name: "dies", lease: .seconds(1)))
+        _ = try await store.heartbeat(MemberHeartbeat(name: "lives", lease: .seconds(600)))
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func claim(_ owner: String, _ n: Int) async throws -> [String] {
+            try await store.claimDeliveries(
+                DeliveryClaim(owner: owner, now: now, leaseUntil: now + 300_000, limit: n, perNotifier: ["a": n])
+            ).map(\.id)
+        }
+        #expect(try await claim("dies", 1) == [ids[0]])
+        #expect(try await claim("lives", 1) == [ids[1]])
+        // a worker that is not a member (a single process under its host name): its lease holds too
+        #expect(try await claim("alone", 1) == [ids[2]])
+        #expect(try await claim("survivor", 10) == [], "every lease holds while its holder heartbeats")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await claim("survivor", 10) == [ids[0]], "the lease of the instance that stopped heartbeating is free")
+        #expect(try await claim("other", 10) == [], "and taken once")
+    }
+
     @Test("instances starting at once on one database migrate it once; a restart migrates nothing")
     func concurrentStart() async throws {
         let stores = try await RunningStores()

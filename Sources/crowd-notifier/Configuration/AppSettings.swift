@@ -212,6 +212,11 @@ struct AppSettings: Sendable {
                 allowUnauthenticatedRemote: try c.bool("http.allowUnauthenticatedRemote") ?? false),
             logLevel: logLevel, reliability: reliability)
         settings.historyDays = historyDays
+        // several instances: each claims notifications under its cluster name, so that the
+        // leases of an instance that died are free as soon as its heartbeat ends
+        if let cluster = settings.cluster, try c.string("delivery.workerName") == nil {
+            settings.reliability.delivery.workerName = cluster.name
+        }
         settings.http.tokens = try loadTokens(c)
         settings.alertmanager = try loadAlertmanager(c, http: settings.http)
         if settings.webex != nil {
