@@ -3,17 +3,13 @@ import Foundation
 import PostgresNIO
 
 /// The live zone rows of every instance (``ZoneSnapshotStore``) in the `zone_snapshots` table:
-/// one row per instance, its zones as one JSON document and the time it was written by the
-/// database's clock (epoch milliseconds). One upsert per publication (about 100 bytes per zone),
-/// one read of the other instances' rows per refresh.
+/// one row per instance, its zones as one JSON document (``ZoneSnapshotText``, about 80 bytes per
+/// zone) and the time it was written by the database's clock (epoch milliseconds). One upsert per
+/// publication, one read of the other instances' rows per refresh. Rows an older build wrote
+/// (a JSON array of objects) are still read.
 extension PostgresEventStore: ZoneSnapshotStore {
     public func publishZoneSnapshots(instance: String, _ zones: [ZoneSnapshot]) async throws {
-        let document: String
-        do {
-            document = String(decoding: try JSONEncoder().encode(zones), as: UTF8.self)
-        } catch {
-            throw EventStoreError(.invalid, "cannot encode the zone snapshots: \(error)")
-        }
+        let document = ZoneSnapshotText.encode(zones)
         try await query(
             """
             INSERT INTO zone_snapshots (instance, taken_at, zones)
@@ -32,11 +28,15 @@ extension PostgresEventStore: ZoneSnapshotStore {
                 AND instance <> \(except ?? "")
             """, "cannot read the zone snapshots")
         var result: [String: [ZoneSnapshot]] = [:]
-        let decoder = JSONDecoder()
         for row in rows {
             let (instance, document) = try row.decode((String, String).self)
             do {
-                result[instance] = try decoder.decode([ZoneSnapshot].self, from: Data(document.utf8))
+                if ZoneSnapshotText.isCompact(document) {
+                    result[instance] = try ZoneSnapshotText.decode(document)
+                } else {
+                    // an older build's rows (during an upgrade)
+                    result[instance] = try JSONDecoder().decode([ZoneSnapshot].self, from: Data(document.utf8))
+                }
             } catch {
                 // a newer build's rows: skipped, not fatal to the page
                 continue

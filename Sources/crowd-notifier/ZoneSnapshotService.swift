@@ -14,7 +14,11 @@ final class ZoneSnapshotService: Service, Sendable {
     let interval: Duration
     let maxAge: Duration
     let logger: Logger
-    private let others = LockedBox<[String: [ZoneSnapshot]]>([:])
+    /// The other instances' rows, and a number that changes with every refresh.
+    private let others = LockedBox<(version: Int, rows: [String: [ZoneSnapshot]])>((0, [:]))
+    /// The last merge, reused while its inputs are the same (the page and `/api/zones` ask for
+    /// it on every request; this instance's rows change every 100 ms, the others' every second).
+    private let lastMerge = LockedBox<(own: [ZoneSnapshot], version: Int, result: [ZoneSnapshot])?>(nil)
 
     init(
         store: any ZoneSnapshotStore, coordinator: ClusterCoordinator, zones: @escaping @Sendable () -> [ZoneSnapshot],
@@ -30,8 +34,17 @@ final class ZoneSnapshotService: Service, Sendable {
 
     /// This instance's rows merged with the other live instances' last ones.
     func merged(own: [ZoneSnapshot]) -> [ZoneSnapshot] {
-        let others = self.others.withLock { $0 }
-        return others.isEmpty ? own : ZoneSnapshot.merged(own: own, others: others.values)
+        let (version, rows) = others.withLock { ($0.version, $0.rows) }
+        guard !rows.isEmpty else { return own }
+        // the same rows as last time: the same array storage (kept alive by the cache, so its
+        // address cannot be reused by another array meanwhile)
+        let storage = { (a: [ZoneSnapshot]) in a.withUnsafeBufferPointer { $0.baseAddress } }
+        if let last = lastMerge.withLock({ $0 }), last.version == version, last.own.count == own.count, storage(last.own) == storage(own) {
+            return last.result
+        }
+        let result = ZoneSnapshot.merged(own: own, others: rows.values)
+        lastMerge.withLock { $0 = (own, version, result) }
+        return result
     }
 
     func run() async throws {
@@ -50,7 +63,7 @@ final class ZoneSnapshotService: Service, Sendable {
                             metadata: ["error": "\(error)"])
                     }
                     // the others' rows age out rather than stay frozen on the page
-                    others.withLock { $0.removeAll() }
+                    others.withLock { $0 = ($0.version + 1, [:]) }
                 }
                 try? await Task.sleep(for: interval)
             }
@@ -65,6 +78,6 @@ final class ZoneSnapshotService: Service, Sendable {
         }
         try await store.publishZoneSnapshots(instance: coordinator.name, own)
         let live = try await store.liveZoneSnapshots(maxAge: maxAge, except: coordinator.name)
-        others.withLock { $0 = live }
+        others.withLock { $0 = ($0.version + 1, live) }
     }
 }

@@ -66,5 +66,21 @@ struct PostgresClusterTests {
         try await two.publishZoneSnapshots(instance: "two", [zone("C", 5, ts: 21)])
         let fresh = try await one.liveZoneSnapshots(maxAge: .seconds(2), except: nil)
         #expect(fresh == ["two": [zone("C", 5, ts: 21)]], "one's rows are 3 s old: left out")
+        // rows an older build wrote (Foundation's JSON array of objects) are still read; a row that
+        // is neither is skipped, not fatal
+        let crowd = ZoneSnapshot(
+            camera: "D", zone: "1", people: 7, vehicles: 0, lastTs: 30, phase: .crowd(since: 1, firedAt: 2), eventID: CrowdEventID(rawValue: "e"))
+        let older = String(decoding: try JSONEncoder().encode([crowd]), as: UTF8.self)
+        for (instance, document) in [("old", older), ("damaged", #"{"v":2,"zones":[["D""#)] {
+            _ = try await one.query(
+                """
+                INSERT INTO zone_snapshots (instance, taken_at, zones)
+                VALUES (\(instance), (extract(epoch FROM now()) * 1000)::bigint, \(document))
+                """, "test row")
+        }
+        let mixed = try await one.liveZoneSnapshots(maxAge: .seconds(30), except: "one")
+        #expect(mixed["old"] == [crowd])
+        #expect(mixed["damaged"] == nil)
+        #expect(mixed["two"] == [zone("C", 5, ts: 21)])
     }
 }
