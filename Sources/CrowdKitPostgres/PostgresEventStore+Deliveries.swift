@@ -59,11 +59,10 @@ extension PostgresEventStore {
             }
             // the lease of an instance whose heartbeat ended (it died) holds nothing
             let readSQL = """
-                WITH dead AS (\(Self.deadInstancesSQL))
                 SELECT id, event_id, notifier, kind, sequence, created_at,
-                    CASE WHEN lease_owner = ANY(dead.names) THEN NULL ELSE lease_owner END,
-                    CASE WHEN lease_owner = ANY(dead.names) THEN NULL ELSE lease_until END, retry_at
-                FROM deliveries, dead
+                    CASE WHEN lease_owner IN (\(Self.deadInstancesSQL)) THEN NULL ELSE lease_owner END,
+                    CASE WHEN lease_owner IN (\(Self.deadInstancesSQL)) THEN NULL ELSE lease_until END, retry_at
+                FROM deliveries
                 WHERE status = 'pending' \(keyset)
                   AND (notifier = ANY($1) OR ($2 AND NOT (notifier = ANY($3))))
                 ORDER BY created_at, \(position), id
@@ -90,7 +89,7 @@ extension PostgresEventStore {
                 SELECT id FROM deliveries
                 WHERE id = ANY(\(chosen)) AND status = 'pending'
                   AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= \(claim.now) OR lease_owner = \(claim.owner)
-                       OR lease_owner IN (SELECT name FROM instances WHERE lease_until <= (extract(epoch FROM now()) * 1000)::bigint))
+                       OR lease_owner IN (\(unescaped: Self.deadInstancesSQL)))
                   AND (retry_at IS NULL OR retry_at <= \(claim.now) OR notifier = ANY(\(claim.ignoringBackOff.sorted())))
                 FOR UPDATE SKIP LOCKED
             ) AS locked
@@ -102,15 +101,13 @@ extension PostgresEventStore {
         return chosen.compactMap { byID[$0] }
     }
 
-    /// The names of the instances whose heartbeat lease ended (by the database's clock), as one
-    /// array: a delivery one of them leased is free again. An instance that died holding leases
-    /// (SIGKILL, a lost machine) would otherwise keep its claimed notifications for the whole
-    /// delivery lease (`delivery.leaseSeconds`, 5 minutes); its requests in flight at the moment
-    /// it died are then sent again, as they would be after the lease.
-    static let deadInstancesSQL = """
-        SELECT coalesce(array_agg(name), '{}') AS names FROM instances
-        WHERE lease_until <= (extract(epoch FROM now()) * 1000)::bigint
-        """
+    /// The instances whose heartbeat lease ended (by the database's clock), for `lease_owner IN
+    /// (...)` (a hashed subplan, evaluated once per statement; a join here made the outbox read
+    /// leave its index order): a delivery one of them leased is free again. An instance that died
+    /// holding leases (SIGKILL, a lost machine) would otherwise keep its claimed notifications for
+    /// the whole delivery lease (`delivery.leaseSeconds`, 5 minutes); its requests in flight at the
+    /// moment it died are then sent again, as they would be after the lease.
+    static let deadInstancesSQL = "SELECT name FROM instances WHERE lease_until <= (extract(epoch FROM now()) * 1000)::bigint"
 
     /// Rows read per page of a claim's outbox read: a few times what the claim can take (the
     /// selection passes over what is being sent, and a series' later deliveries), at least 32.
