@@ -50,6 +50,22 @@ public struct LiveStatus: Sendable {
     }
 }
 
+extension LiveStatus {
+    /// The zones by camera and zone (``ZoneKey`` order). The monitor's rows and the cluster's
+    /// merged rows come in that order already: then they are returned as they are, after one
+    /// pass, instead of being sorted again on every page view.
+    var zonesInOrder: [ZoneSnapshot] {
+        let before = { (a: ZoneSnapshot, b: ZoneSnapshot) -> Bool in
+            if a.camera != b.camera { return a.camera.utf8.lexicographicallyPrecedes(b.camera.utf8) }
+            return a.zone.utf8.lexicographicallyPrecedes(b.zone.utf8)
+        }
+        for i in zones.indices.dropFirst() where before(zones[i], zones[i - 1]) {
+            return zones.sorted(by: before)
+        }
+        return zones
+    }
+}
+
 /// Turns a growing message counter into messages per second, averaged over at least `window`.
 ///
 /// Call ``rate(received:at:)`` whenever the status is read; it is safe from any task.

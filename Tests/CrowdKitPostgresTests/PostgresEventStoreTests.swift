@@ -24,6 +24,9 @@ final class RunningStores: Sendable {
         c.tls = .disable
         c.maximumConnections = 4
         c.readyTimeout = scaled(.seconds(60))
+        // a request waits for a free connection too: on a loaded machine (the whole suite in
+        // parallel) 5 s was seen to pass; the outage tests set their own short timeout
+        c.requestTimeout = scaled(.seconds(30))
         // the fixtures' events are from 2024: retention would prune them as a store starts
         c.retentionDays = nil
         return c
@@ -95,6 +98,11 @@ struct PostgresEventStoreTests {
         // so that on a loaded machine one pool cannot drain the outbox before the other connects
         let firstRound = Gate()
         let arrived = Arrivals()
+        // claims that read the same head of the outbox at once collide (SKIP LOCKED: one leases,
+        // the others get nothing this time), so a worker stops only once every delivery is taken
+        // (or after many empty claims in a row)
+        let taken = Arrivals()
+        let total = all.count
         let claimed = try await withThrowingTaskGroup(of: (String, [String]).self) { group in
             for (name, store) in [("a", a), ("b", b)] {
                 for w in 0..<4 {
@@ -103,10 +111,11 @@ struct PostgresEventStoreTests {
                         var mine: [String] = []
                         var empty = 0
                         var first = true
-                        while empty < 3 {
+                        while empty < 200 && taken.count < total {
                             let got = try await store.claimDeliveries(
                                 DeliveryClaim(owner: owner, now: 5_000, leaseUntil: 65_000, limit: 3, perNotifier: ["n": 3], excluding: Set(mine)))
                             mine += got.map(\.id)
+                            taken.add(got.count)
                             empty = got.isEmpty ? empty + 1 : 0
                             if first {
                                 first = false
@@ -180,7 +189,7 @@ struct PostgresEventStoreTests {
             ids.append(change.deliveries[0].id)
             try await store.apply(change)
         }
-        _ = try await store.heartbeat(MemberHeartbeat(name: "dies", lease: .seconds(1)))
+        _ = try await store.heartbeat(MemberHeartbeat(name: "dies", lease: .seconds(600)))
         _ = try await store.heartbeat(MemberHeartbeat(name: "lives", lease: .seconds(600)))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         func claim(_ owner: String, _ n: Int) async throws -> [String] {
@@ -193,7 +202,9 @@ struct PostgresEventStoreTests {
         // a worker that is not a member (a single process under its host name): its lease holds too
         #expect(try await claim("alone", 1) == [ids[2]])
         #expect(try await claim("survivor", 10) == [], "every lease holds while its holder heartbeats")
-        try await Task.sleep(for: .milliseconds(1500))
+        // its last heartbeat: a lease that ends at once (by the database's clock)
+        _ = try await store.heartbeat(MemberHeartbeat(name: "dies", lease: .milliseconds(1)))
+        try await Task.sleep(for: .milliseconds(50))
         #expect(try await claim("survivor", 10) == [ids[0]], "the lease of the instance that stopped heartbeating is free")
         #expect(try await claim("other", 10) == [], "and taken once")
     }
@@ -299,9 +310,13 @@ struct PostgresEventStoreTests {
     }
 }
 
-/// Counts the tasks that reached a point.
+/// Counts the tasks that reached a point (or anything else several tasks add up).
 final class Arrivals: Sendable {
-    private let count = Mutex(0)
+    private let total = Mutex(0)
     /// How many have arrived, this one included.
-    func arrive() -> Int { count.withLock { n in n += 1; return n } }
+    func arrive() -> Int { add(1) }
+    /// Adds `k`; returns the new count.
+    @discardableResult
+    func add(_ k: Int) -> Int { total.withLock { n in n += k; return n } }
+    var count: Int { total.withLock { $0 } }
 }

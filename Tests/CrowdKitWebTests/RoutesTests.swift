@@ -616,3 +616,20 @@ struct ByteWriterTests {
             == "1970-01-01T00:00:00.000Z -42 -9223372036854775808 2024-05-02 06:50:00 UTC")
     }
 }
+
+@Suite("LiveStatus zone order")
+struct LiveStatusZoneOrderTests {
+    static func zone(_ camera: String, _ zone: String) -> ZoneSnapshot {
+        ZoneSnapshot(camera: camera, zone: zone, people: 0, vehicles: 0, lastTs: 1, phase: .idle)
+    }
+
+    @Test("zones are listed by camera, then zone (bytewise, as ZoneKey orders them), sorted or not on arrival")
+    func order() {
+        let expected = [Self.zone("A", "0"), Self.zone("A", "11"), Self.zone("A", "2"), Self.zone("B", "0"), Self.zone("É", "0")]
+        #expect(LiveStatus(zones: expected).zonesInOrder == expected)
+        #expect(LiveStatus(zones: expected.reversed()).zonesInOrder == expected)
+        #expect(LiveStatus(zones: [expected[1], expected[0]] + expected[2...]).zonesInOrder == expected)
+        #expect(LiveStatus(zones: []).zonesInOrder == [])
+        #expect(expected == expected.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) })
+    }
+}

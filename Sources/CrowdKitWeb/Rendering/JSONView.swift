@@ -163,9 +163,7 @@ enum JSONView {
     static func zones(_ status: LiveStatus, now: Date) -> [UInt8] {
         var w = ByteWriter(capacity: 400 * status.zones.count + 512)
         w.raw("{\"zones\":[")
-        let zones = status.zones.sorted {
-            ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone)
-        }
+        let zones = status.zonesInOrder
         for (i, z) in zones.enumerated() {
             if i > 0 { w.raw(",") }
             w.raw("{\"camera\":")

@@ -77,7 +77,7 @@ struct PageView {
             h += "<div><dt>Last error</dt><dd>" + Format.html(err) + "</dd></div>"
         }
         h += "</dl>\n"
-        let zones = live.zones.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) }
+        let zones = live.zonesInOrder
         // Zones with something going on first; many idle zones fold away (works without JS).
         let active = zones.filter { $0.phase != .idle }
         let idle = zones.filter { $0.phase == .idle }

@@ -95,7 +95,7 @@ extension CrowdWeb {
         }
         let pageNumber = q.get("page").flatMap { Int($0) }.map { max($0, 1) } ?? 1
         let live = await liveStatus()
-        let all = live.zones.sorted { ZoneKey(camera: $0.camera, zone: $0.zone) < ZoneKey(camera: $1.camera, zone: $1.zone) }
+        let all = live.zonesInOrder
         let pageCount = max(1, (all.count + Self.chartsPerPage - 1) / Self.chartsPerPage)
         let zones = Array(all.dropFirst((pageNumber - 1) * Self.chartsPerPage).prefix(Self.chartsPerPage))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
