@@ -51,6 +51,46 @@ struct TextFormatTests {
         #expect(TextFormat.json("\u{E2}") == "\"\u{E2}\"")
     }
 
+    @Test("escaping: text that needs no escape is copied as is, and the copy path never differs from the byte-by-byte one")
+    func escapingFastPath() throws {
+        // a non-contiguous sequence takes the byte-by-byte path; a String's UTF-8 the copy path
+        // when nothing needs escaping
+        func slowJSON(_ s: String, htmlSafe: Bool) -> [UInt8] {
+            var out: [UInt8] = []
+            TextFormat.appendJSON(s.utf8.lazy.map { $0 }, htmlSafe: htmlSafe, to: &out)
+            return out
+        }
+        func referenceHTML(_ s: String) -> [UInt8] {
+            s.utf8.flatMap { b -> [UInt8] in
+                switch b {
+                case 0x26: Array("&amp;".utf8)
+                case 0x3C: Array("&lt;".utf8)
+                case 0x3E: Array("&gt;".utf8)
+                case 0x22: Array("&quot;".utf8)
+                case 0x27: Array("&#39;".utf8)
+                case 0x00: [0xEF, 0xBF, 0xBD]
+                default: [b]
+                }
+            }
+        }
+        var samples = ["", "Q2GV-ABCD-0001", "584342051651321858", "Lobby é 🙂", "a\u{2028}b", "x<y", "O'Neil", "tab\there", "\u{7F}", "\u{0}"]
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ab<>&\"'\\\n\t\u{0}\u{7F}é\u{2028}\u{2029}🙂 -_0".unicodeScalars)
+        for _ in 0..<500 {
+            samples.append(String(String.UnicodeScalarView((0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })))
+        }
+        for s in samples {
+            for htmlSafe in [false, true] {
+                var fast: [UInt8] = []
+                TextFormat.appendJSON(s.utf8, htmlSafe: htmlSafe, to: &fast)
+                #expect(fast == slowJSON(s, htmlSafe: htmlSafe), "\(s.debugDescription) htmlSafe \(htmlSafe)")
+            }
+            var html: [UInt8] = []
+            TextFormat.appendHTML(s, to: &html)
+            #expect(html == referenceHTML(s), "\(s.debugDescription)")
+        }
+    }
+
     @Test("the log, the Webex message and the page show the same duration for the same event")
     func sameDurationEverywhere() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("formats-\(UUID().uuidString)")

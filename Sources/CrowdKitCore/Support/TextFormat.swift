@@ -108,6 +108,17 @@ public enum TextFormat {
     /// control characters (and DEL) as `\n`, `\r`, `\t` or `\u00xx`; with `htmlSafe` also `<`,
     /// `>`, `&`, U+2028 and U+2029 as `\uXXXX`.
     public static func appendJSON<S: Sequence>(_ s: S, htmlSafe: Bool = false, to out: inout [UInt8]) where S.Element == UInt8 {
+        // most text (serials, zone ids, names) needs no escape: one scan and one copy
+        let copied = s.withContiguousStorageIfAvailable { b -> Bool in
+            for c in b where c == 0x22 || c == 0x5C || c < 0x20 || c == 0x7F || (htmlSafe && (c == 0x3C || c == 0x3E || c == 0x26 || c == 0xE2)) {
+                return false
+            }
+            out.append(0x22)
+            out.append(contentsOf: b)
+            out.append(0x22)
+            return true
+        }
+        if copied == true { return }
         out.append(0x22)
         var bytes = s.makeIterator()
         var pending: (UInt8?, UInt8?) = (nil, nil)
@@ -162,6 +173,13 @@ public enum TextFormat {
 
     /// ``html(_:)`` appended as bytes.
     public static func appendHTML(_ text: String, to out: inout [UInt8]) {
+        // most text needs no escape: one scan and one copy
+        let copied = text.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            for c in b where c == 0x26 || c == 0x3C || c == 0x3E || c == 0x22 || c == 0x27 || c == 0x00 { return false }
+            out.append(contentsOf: b)
+            return true
+        }
+        if copied == true { return }
         for b in text.utf8 {
             switch b {
             case 0x26: out.append(contentsOf: "&amp;".utf8)
