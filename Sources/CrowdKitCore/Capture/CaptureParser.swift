@@ -42,8 +42,7 @@ public struct CaptureParser {
         _ body: (_ topic: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer, _ payloadEscaped: Bool, _ receivedAt: Int64?) -> R
     ) -> Line<R> {
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .skipped }
-        var end = line.count
-        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        let end = Self.endWithoutTrailingSpace(base, line.count)
         var start = 0
         while start < end && (base[start] == 0x20 || base[start] == 0x09) { start += 1 }
         if start == end || base[start] == 0x23 { return .skipped }
@@ -194,24 +193,13 @@ public struct CaptureParser {
     @inlinable
     static func recordCounts(_ line: UnsafeRawBufferPointer) -> (topic: UnsafeRawBufferPointer, counts: MVSenseDecoder.Counts)? {
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var end = line.count
-        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        let end = Self.endWithoutTrailingSpace(base, line.count)
         guard end >= 14, Self.literal(base, "{\"receivedAt\":") else { return nil }
         var pos = 14
         guard Self.digits(base, &pos, end: end) != nil, end - pos >= 10, Self.literal(base + pos, ",\"topic\":\"") else { return nil }
         pos += 10
         let topicStart = pos
-        // eight bytes at a time while none is a quote, a backslash or a control character
-        while pos + 8 <= end {
-            let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-            let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-                | JSONScanner.bytesBelow0x20(w)
-            if special != 0 {
-                pos += special.trailingZeroBitCount >> 3
-                break
-            }
-            pos += 8
-        }
+        JSONScanner.skipPlainBytes(base, &pos, end: end)
         guard pos < end, base[pos] == 0x22 else { return nil }
         let topicEnd = pos
         // `","payload":"{\"ts\":` then the payload's ts
@@ -258,15 +246,16 @@ public struct CaptureParser {
     /// value, `pos` left after them; `nil` for anything else.
     @inlinable @inline(__always)
     static func digits(_ base: UnsafePointer<UInt8>, _ pos: inout Int, end: Int) -> Int64? {
-        let start = pos
-        var value: Int64 = 0
-        while pos < end, base[pos] &- 0x30 < 10 {
-            value = value &* 10 &+ Int64(base[pos] &- 0x30)
-            pos += 1
-        }
-        let n = pos - start
-        guard n > 0, n <= 18, n == 1 || base[start] != 0x30, pos < end, base[pos] == 0x2C || base[pos] == 0x7D else { return nil }
+        guard let value = JSONScanner.plainDigits(base, &pos, end: end), pos < end, base[pos] == 0x2C || base[pos] == 0x7D else { return nil }
         return value
+    }
+
+    /// The end of a line of `count` bytes without its trailing `\r`, spaces and tabs.
+    @inlinable @inline(__always)
+    static func endWithoutTrailingSpace(_ base: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        var end = count
+        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        return end
     }
 
     /// The raw parts of a line in the exact form `record` writes,
@@ -277,23 +266,12 @@ public struct CaptureParser {
     @inlinable
     public static func recordParts(_ line: UnsafeRawBufferPointer) -> (topic: UnsafeRawBufferPointer, escapedPayload: UnsafeRawBufferPointer, receivedAt: Int64)? {
         guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        var end = line.count
-        while end > 0 && (base[end - 1] == 0x0D || base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+        let end = Self.endWithoutTrailingSpace(base, line.count)
         var s = JSONScanner(base: base, count: end)
         guard s.scanLiteral("{\"receivedAt\":"), case .integer(let r)? = s.scanNumber() else { return nil }
         guard s.scanLiteral(",\"topic\":\"") else { return nil }
         let topicStart = s.pos
-        // eight bytes at a time while none is a quote, a backslash or a control character
-        while s.pos + 8 <= end {
-            let w = UnsafeRawPointer(base + s.pos).loadUnaligned(as: UInt64.self)
-            let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-                | JSONScanner.bytesBelow0x20(w)
-            if special != 0 {
-                s.pos += special.trailingZeroBitCount >> 3
-                break
-            }
-            s.pos += 8
-        }
+        JSONScanner.skipPlainBytes(base, &s.pos, end: end)
         while s.pos < end {
             let c = base[s.pos]
             if c == 0x22 { break }

@@ -79,18 +79,7 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
         let start = pos
         var escaped = false
         while pos < end {
-            // eight bytes at a time while none is a quote, a backslash or a control character
-            while pos + 8 <= end {
-                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                let special = JSONScanner.zeroBytes(w ^ 0x2222_2222_2222_2222) | JSONScanner.zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-                    | JSONScanner.bytesBelow0x20(w)
-                if special == 0 {
-                    pos += 8
-                } else {
-                    pos += special.trailingZeroBitCount >> 3
-                    break
-                }
-            }
+            JSONScanner.skipPlainBytes(base, &pos, end: end)
             guard pos < end else { return nil }
             let c = base[pos]
             if c == 0x22 {
@@ -196,14 +185,7 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
     /// as a value; `nil` (position unspecified) for anything else, which ``scanNumber()`` reads.
     @inlinable
     mutating func scanDigits() -> Int64? {
-        let start = pos
-        var value: Int64 = 0
-        while pos < end, base[pos] &- 0x30 < 10 {
-            value = value &* 10 &+ Int64(base[pos] &- 0x30)
-            pos += 1
-        }
-        let n = pos - start
-        guard n > 0, n <= 18, n == 1 || base[start] != 0x30 else { return nil }
+        guard let value = JSONScanner.plainDigits(base, &pos, end: end) else { return nil }
         if pos < end {
             let c = base[pos]
             if c == 0x2E || c == 0x65 || c == 0x45 { return nil }
@@ -229,6 +211,38 @@ struct JSONScannerOf<Quoting: JSONQuoting> {
             pos += 1
         }
         return nil
+    }
+
+    /// Decimal digits at `pos` (no leading zero, at most 18: they cannot overflow) as a value,
+    /// `pos` left after them; `nil` when there are none or too many. What follows is for the
+    /// caller to check.
+    @inlinable @inline(__always)
+    static func plainDigits(_ base: UnsafePointer<UInt8>, _ pos: inout Int, end: Int) -> Int64? {
+        let start = pos
+        var value: Int64 = 0
+        while pos < end, base[pos] &- 0x30 < 10 {
+            value = value &* 10 &+ Int64(base[pos] &- 0x30)
+            pos += 1
+        }
+        let n = pos - start
+        guard n > 0, n <= 18, n == 1 || base[start] != 0x30 else { return nil }
+        return value
+    }
+
+    /// Moves `pos` over string content that needs no attention, eight bytes at a time while none
+    /// is a quote, a backslash or a control character; it stops at the first such byte (or fewer
+    /// than eight bytes before `end`, where the caller goes on byte by byte).
+    @inlinable @inline(__always)
+    static func skipPlainBytes(_ base: UnsafePointer<UInt8>, _ pos: inout Int, end: Int) {
+        while pos + 8 <= end {
+            let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+            let special = zeroBytes(w ^ 0x2222_2222_2222_2222) | zeroBytes(w ^ 0x5C5C_5C5C_5C5C_5C5C) | bytesBelow0x20(w)
+            if special != 0 {
+                pos += special.trailingZeroBitCount >> 3
+                return
+            }
+            pos += 8
+        }
     }
 
     /// High bit set in each byte of `w` that is zero. Bytes above the first zero byte may be
