@@ -125,8 +125,7 @@ extension ClientCore {
                 c.state = .connecting
                 return d
             }
-            let nanos = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-            _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(nanos)))
+            _ = wakeup.wait(timeout: .now(plus: delay))
             if stopping.load(ordering: .acquiring) { return }
             // A new connection may get the old descriptor number: nothing buffered carries over.
             reads?.track(socket: -1)

@@ -33,6 +33,13 @@ final class MessageBuffer: Sendable {
         /// A wait for room timed out: drop at once until the consumer takes a batch.
         var overflowing = false
         var counters = Counters()
+
+        /// Counts a message that arrived (and was dropped, or not).
+        mutating func count(receivedAt: Int64, dropped: Bool) {
+            counters.received += 1
+            counters.lastReceivedAt = receivedAt
+            if dropped { counters.dropped += 1 }
+        }
     }
 
     let capacity: Int
@@ -63,24 +70,21 @@ final class MessageBuffer: Sendable {
         while true {
             let (waiter, outcome): (UnsafeContinuation<Void, Never>?, PushOutcome) = state.withLock { s in
                 guard !s.finished else {
-                    s.counters.received += 1
-                    s.counters.lastReceivedAt = receivedAt
+                    // counted as received, not as dropped: the feed has ended
+                    s.count(receivedAt: receivedAt, dropped: false)
                     return (nil, .dropped)
                 }
                 guard s.items.count < capacity else {
                     let timedOut = deadline.map { DispatchTime.now() >= $0 } ?? false
                     if fullWait == .zero || s.overflowing || s.cancelled || s.noWaiting || timedOut {
                         if timedOut { s.overflowing = true }
-                        s.counters.received += 1
-                        s.counters.lastReceivedAt = receivedAt
-                        s.counters.dropped += 1
+                        s.count(receivedAt: receivedAt, dropped: true)
                         return (nil, .dropped)
                     }
                     s.producerWaiting = true
                     return (nil, .wait)
                 }
-                s.counters.received += 1
-                s.counters.lastReceivedAt = receivedAt
+                s.count(receivedAt: receivedAt, dropped: false)
                 s.items.append(topic: topic, payload: payload, receivedAt: receivedAt, flags: flags)
                 let w = s.waiter
                 s.waiter = nil
@@ -93,7 +97,7 @@ final class MessageBuffer: Sendable {
             case .dropped:
                 return false
             case .wait:
-                let until = deadline ?? DispatchTime.now() + .nanoseconds(Self.nanoseconds(fullWait))
+                let until = deadline ?? .now(plus: fullWait)
                 deadline = until
                 // A signal left over from an earlier timed-out wait only costs one more check.
                 _ = room.wait(timeout: until)
@@ -102,11 +106,6 @@ final class MessageBuffer: Sendable {
     }
 
     private enum PushOutcome { case accepted, dropped, wait }
-
-    private static func nanoseconds(_ d: Duration) -> Int {
-        let c = d.components
-        return Int(clamping: c.seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + c.attoseconds / 1_000_000_000)
-    }
 
     /// A producer waiting for room stops waiting (and drops what does not fit) from now on: the
     /// client is stopping.
@@ -166,5 +165,14 @@ final class MessageBuffer: Sendable {
                 end { $0.cancelled = true }
             }
         }
+    }
+}
+
+extension DispatchTime {
+    /// Now plus `duration` (whole nanoseconds; a duration too long for that is capped).
+    static func now(plus duration: Duration) -> DispatchTime {
+        let c = duration.components
+        let (scaled, overflow) = c.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return .now() + .nanoseconds(overflow ? Int.max : Int(clamping: scaled.addingReportingOverflow(c.attoseconds / 1_000_000_000).partialValue))
     }
 }

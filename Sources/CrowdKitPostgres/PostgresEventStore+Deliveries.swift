@@ -59,9 +59,8 @@ extension PostgresEventStore {
             }
             // the lease of an instance whose heartbeat ended (it died) holds nothing
             let readSQL = """
-                SELECT id, event_id, notifier, kind, sequence, created_at,
-                    CASE WHEN lease_owner IN (\(Self.deadInstancesSQL)) THEN NULL ELSE lease_owner END,
-                    CASE WHEN lease_owner IN (\(Self.deadInstancesSQL)) THEN NULL ELSE lease_until END, retry_at
+                SELECT id, event_id, notifier, kind, sequence, created_at, lease_owner, lease_until, retry_at,
+                    COALESCE(lease_owner IN (\(Self.deadInstancesSQL)), false)
                 FROM deliveries
                 WHERE status = 'pending' \(keyset)
                   AND (notifier = ANY($1) OR ($2 AND NOT (notifier = ANY($3))))
@@ -70,10 +69,10 @@ extension PostgresEventStore {
                 """
             let rows = try await query(PostgresQuery(unsafeSQL: readSQL, binds: b), "cannot read the outbox")
             for row in rows {
-                let c = try row.decode((String, String, String, String, Int, Int64, String?, Int64?, Int64?).self)
+                let c = try row.decode((String, String, String, String, Int, Int64, String?, Int64?, Int64?, Bool).self)
                 var d = Delivery(
                     eventID: CrowdEventID(rawValue: c.1), notifier: c.2, kind: try Self.kind(c.3), sequence: c.4, createdAt: c.5,
-                    lease: Self.lease(owner: c.6, until: c.7), retryAt: c.8)
+                    lease: c.9 ? nil : Self.lease(owner: c.6, until: c.7), retryAt: c.8)
                 d.id = c.0
                 after = (d.createdAt, d.position, d.id)
                 selection.offer(d)

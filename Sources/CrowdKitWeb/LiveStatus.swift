@@ -55,12 +55,8 @@ extension LiveStatus {
     /// merged rows come in that order already: then they are returned as they are, after one
     /// pass, instead of being sorted again on every page view.
     var zonesInOrder: [ZoneSnapshot] {
-        let before = { (a: ZoneSnapshot, b: ZoneSnapshot) -> Bool in
-            if a.camera != b.camera { return a.camera.utf8.lexicographicallyPrecedes(b.camera.utf8) }
-            return a.zone.utf8.lexicographicallyPrecedes(b.zone.utf8)
-        }
-        for i in zones.indices.dropFirst() where before(zones[i], zones[i - 1]) {
-            return zones.sorted(by: before)
+        for i in zones.indices.dropFirst() where ZoneSnapshot.inZoneOrder(zones[i], zones[i - 1]) {
+            return zones.sorted(by: ZoneSnapshot.inZoneOrder)
         }
         return zones
     }

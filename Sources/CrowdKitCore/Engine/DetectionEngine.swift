@@ -53,6 +53,11 @@ public struct ZoneSnapshot: Hashable, Sendable, Codable {
     /// The open event's id while a fired crowd is there.
     public var eventID: CrowdEventID?
 
+    /// ``ZoneKey`` order (camera, then zone): the order of ``DetectionEngine/snapshot()``, of the
+    /// merged rows of several instances, and of the page and `/api/zones`.
+    @inlinable
+    public static func inZoneOrder(_ a: ZoneSnapshot, _ b: ZoneSnapshot) -> Bool { ZoneKey.precedes(a.camera, a.zone, b.camera, b.zone) }
+
     public init(camera: String, zone: String, people: Int, vehicles: Int, lastTs: Int64, phase: ZonePhase, eventID: CrowdEventID? = nil) {
         self.camera = camera
         self.zone = zone
@@ -459,7 +464,7 @@ public struct DetectionEngine<Policy: DetectionPolicy> {
             return ZoneSnapshot(
                 camera: s.key.camera, zone: s.key.zone, people: s.people, vehicles: s.vehicles, lastTs: s.lastTs,
                 phase: policy.phase(of: s.state), eventID: slotEvents[Int32(i)]?.id)
-        }.sorted { ($0.camera, $0.zone) < ($1.camera, $1.zone) }
+        }.sorted(by: ZoneSnapshot.inZoneOrder)
     }
 
     /// Events that fired and are still open (ongoing crowds), zones and areas.

@@ -13,9 +13,14 @@ public struct ZoneKey: Hashable, Sendable, Codable, Comparable, CustomStringConv
         self.zone = zone
     }
 
-    public static func < (lhs: ZoneKey, rhs: ZoneKey) -> Bool {
-        if lhs.camera != rhs.camera { return lhs.camera.utf8.lexicographicallyPrecedes(rhs.camera.utf8) }
-        return lhs.zone.utf8.lexicographicallyPrecedes(rhs.zone.utf8)
+    public static func < (lhs: ZoneKey, rhs: ZoneKey) -> Bool { precedes(lhs.camera, lhs.zone, rhs.camera, rhs.zone) }
+
+    /// The order of keys (camera, then zone, by their UTF-8 bytes) for zones given by their parts:
+    /// rows that carry a camera and a zone are sorted without making a key per comparison.
+    @inlinable
+    public static func precedes(_ camera: String, _ zone: String, _ otherCamera: String, _ otherZone: String) -> Bool {
+        if camera != otherCamera { return camera.utf8.lexicographicallyPrecedes(otherCamera.utf8) }
+        return zone.utf8.lexicographicallyPrecedes(otherZone.utf8)
     }
 
     public var description: String { "\(camera)/\(zone)" }

@@ -13,12 +13,19 @@ public enum ZoneSnapshotText {
         var out: [UInt8] = []
         out.reserveCapacity(32 + zones.count * 96)
         out.append(contentsOf: #"{"v":2,"zones":["#.utf8)
-        for (i, z) in zones.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(0x5B)
-            TextFormat.appendJSON(z.camera.utf8, to: &out)
+        // a field after the first of a row: a comma, then the value
+        func integer(_ v: Int64) {
             out.append(0x2C)
-            TextFormat.appendJSON(z.zone.utf8, to: &out)
+            out.append(contentsOf: String(v).utf8)  // a small string: no allocation for a camera time
+        }
+        func string(_ v: String) {
+            out.append(0x2C)
+            TextFormat.appendJSON(v.utf8, to: &out)
+        }
+        for (i, z) in zones.enumerated() {
+            out.append(contentsOf: i > 0 ? ",[".utf8 : "[".utf8)
+            TextFormat.appendJSON(z.camera.utf8, to: &out)
+            string(z.zone)
             let (a, b): (Int64, Int64) =
                 switch z.phase {
                 case .idle: (0, 0)
@@ -26,22 +33,13 @@ public enum ZoneSnapshotText {
                 case .crowd(let since, let firedAt): (since, firedAt)
                 case .paused(let until): (until, 0)
                 }
-            for v in [Int64(z.people), Int64(z.vehicles), z.lastTs] {
-                out.append(0x2C)
-                appendInteger(v, to: &out)
-            }
-            out.append(0x2C)
-            TextFormat.appendJSON(z.phase.name.utf8, to: &out)
-            out.append(0x2C)
-            appendInteger(a, to: &out)
-            out.append(0x2C)
-            appendInteger(b, to: &out)
-            out.append(0x2C)
-            if let id = z.eventID {
-                TextFormat.appendJSON(id.rawValue.utf8, to: &out)
-            } else {
-                out.append(contentsOf: "null".utf8)
-            }
+            integer(Int64(z.people))
+            integer(Int64(z.vehicles))
+            integer(z.lastTs)
+            string(z.phase.name)
+            integer(a)
+            integer(b)
+            if let id = z.eventID { string(id.rawValue) } else { out.append(contentsOf: ",null".utf8) }
             out.append(0x5D)
         }
         out.append(contentsOf: "]}".utf8)
@@ -122,7 +120,4 @@ public enum ZoneSnapshotText {
         }
         return try result.get()
     }
-
-    /// Decimal digits (a small string: no allocation for a camera time).
-    private static func appendInteger(_ v: Int64, to out: inout [UInt8]) { out.append(contentsOf: String(v).utf8) }
 }

@@ -38,6 +38,6 @@ extension ZoneSnapshot {
                 rows[key] = z
             }
         }
-        return rows.values.sorted { ($0.camera, $0.zone) < ($1.camera, $1.zone) }
+        return rows.values.sorted(by: ZoneSnapshot.inZoneOrder)
     }
 }
