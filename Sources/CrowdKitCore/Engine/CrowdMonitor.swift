@@ -210,21 +210,20 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         // is saved about once a second (after the events it emitted), and at the end.
         var persister: ZoneStatePersister?
         var persisterTask: Task<Void, Never>?
-        var lastTake = ContinuousClock.now
         if let zoneStates {
             await restore(&engine, from: zoneStates)
             engine.trackChanges()
-            // the engine encodes a zone when it changes; the encoded states are taken every
-            // 100 ms (a take hands over a buffer) and saved together every 850 ms (a save
-            // rewrites the blocks of the zones that changed: fewer saves, fewer block writes), so
-            // a change is in the store within a second
+            // the engine encodes a zone when it changes; the encoded states are taken after every
+            // batch or message (a take hands over a buffer), so that the last changes before the
+            // feed goes quiet are never left in the engine, and saved together every 850 ms (a
+            // save rewrites the blocks of the zones that changed: fewer saves, fewer block
+            // writes), so a change is in the store within a second
             let p = ZoneStatePersister(store: zoneStates, interval: .milliseconds(850), logger: logger) { writer.written }
             persister = p
             persisterTask = Task { await p.run() }
         }
         func takeStates() {
             guard let p = persister else { return }
-            lastTake = ContinuousClock.now
             if let states = engine.takeChangedStates() {
                 p.offer(states, mark: writer.queued)
             } else {
@@ -266,11 +265,9 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
         }
         await followOwnership()
         started.store(true, ordering: .releasing)
-        // Hands the changes of the last message(s) to the writer, and publishes the counters and
-        // zone states every 100 ms.
-        // `light`: the batch was small (the feed is not busy, so taking the states costs little):
-        // taken at once, so that the last changes before the feed goes quiet are saved too
-        // (states are otherwise taken every 100 ms, and only when messages come).
+        // Hands the changes and the zone states of the last message(s) to the writer and the
+        // persister, and publishes the counters and zone states every 100 ms.
+        // `light`: the batch was small (the feed is not busy): its counters are published at once.
         func handOver(light: Bool = true) {
             if !pending.isEmpty {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -286,7 +283,7 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 lastOccupancy = ContinuousClock.now
                 occupancyWriter.offer(engine.takeOccupancy())
             }
-            if persister != nil && (light || ContinuousClock.now - lastTake >= .milliseconds(100)) { takeStates() }
+            takeStates()
             if ContinuousClock.now - lastPublish >= .milliseconds(100) {
                 publish(engine, &published, metrics, &lastPublish, &messagesAtPublish)
             } else if light {
@@ -313,8 +310,8 @@ public final class CrowdMonitor<Policy: DetectionPolicy, Source: MessageSource>:
                 }
             } else {
                 let messages = try await source.messages()
-                // a message after a pause is "light" (the feed is slow: taking the states costs
-                // little), so that the changes before it are taken without waiting 100 ms
+                // a message after a pause is "light" (the feed is slow): its counters are readable
+                // at once
                 var lastMessage = ContinuousClock.now
                 for try await message in messages {
                     let now = ContinuousClock.now
